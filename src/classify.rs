@@ -1,0 +1,375 @@
+//! The viability classifier: an ONNX model run through ONNX Runtime (`ort`).
+//! This is the only module that uses `ort`.
+//!
+//! **Model contract** (checked at load, so a wrong model fails before any image
+//! is read): one `float32` input `[batch, 2, S, S]` (scaled Weber contrast,
+//! object mask; see [`crate::measure::crop`]), one `float32` output
+//! `[batch, C]` of class probabilities, and metadata properties
+//! `cellvia.classes` (comma-separated, containing `live`, `dead`, `debris`),
+//! `cellvia.crop_size` (= S), `cellvia.crop_context`, `cellvia.contrast_scale`
+//! and `cellvia.contrast_clip`.
+//!
+//! **Runtime**: ONNX Runtime is loaded at run time (`load-dynamic`) from, in
+//! order: `$ORT_DYLIB_PATH`; `libonnxruntime.so` beside the executable or in
+//! `../lib`; this source tree's `vendor/onnxruntime/` (where
+//! `scripts/fetch-onnxruntime.sh` puts it). ONNX Runtime allows one
+//! environment per process, so the first classifier creates it and later ones
+//! share it; that is the library's only process-wide state.
+//!
+//! **Threads**: each rayon worker checks a session out of a pool and runs it
+//! with one intra-op thread; parallelism comes from images, not from inside
+//! ONNX Runtime. Crops are classified per image in batches of
+//! `classify.batch_size`, so batch composition (and so every output bit) is the
+//! same whatever the thread count.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, OnceLock};
+
+use ndarray::{s, Array4};
+use ort::environment::Environment;
+use ort::session::builder::GraphOptimizationLevel;
+use ort::session::Session;
+use ort::value::{TensorElementType, TensorRef, ValueType};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::config::ClassifyConfig;
+use crate::measure::crop::{CropSpec, CROP_CHANNELS};
+
+/// What a candidate object is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CellClass {
+    Live,
+    Dead,
+    Debris,
+}
+
+impl CellClass {
+    /// The class's name in results and model metadata.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CellClass::Live => "live",
+            CellClass::Dead => "dead",
+            CellClass::Debris => "debris",
+        }
+    }
+}
+
+/// Class probabilities of one object.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct ClassProbabilities {
+    pub live: f32,
+    pub dead: f32,
+    pub debris: f32,
+}
+
+impl ClassProbabilities {
+    /// The most probable class (ties: live, then dead).
+    ///
+    /// ```
+    /// use cellvia::classify::{CellClass, ClassProbabilities};
+    /// let p = ClassProbabilities { live: 0.2, dead: 0.7, debris: 0.1 };
+    /// assert_eq!(p.class(), CellClass::Dead);
+    /// ```
+    pub fn class(&self) -> CellClass {
+        if self.live >= self.dead && self.live >= self.debris {
+            CellClass::Live
+        } else if self.dead >= self.debris {
+            CellClass::Dead
+        } else {
+            CellClass::Debris
+        }
+    }
+
+    /// P(live | the object is a cell): the viability of one cell.
+    pub fn p_live_given_cell(&self) -> f32 {
+        let cell = self.live + self.dead;
+        if cell > 0.0 {
+            self.live / cell
+        } else {
+            0.5
+        }
+    }
+}
+
+/// Identity of a loaded model, written into every result.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ModelInfo {
+    pub name: String,
+    pub sha256: String,
+    pub path: String,
+}
+
+/// Why the classifier could not be set up or run.
+#[derive(Debug, thiserror::Error)]
+pub enum ClassifyError {
+    #[error(
+        "ONNX Runtime library not found (looked in: {tried}). Run `bash scripts/fetch-onnxruntime.sh` \
+         in the cellvia source tree, or set ORT_DYLIB_PATH to a libonnxruntime.so (version 1.24 or newer)"
+    )]
+    RuntimeMissing { tried: String },
+    #[error("cannot load ONNX Runtime from {path}: {message}")]
+    RuntimeLoad { path: PathBuf, message: String },
+    #[error("cannot read model {path}: {message}")]
+    ModelRead { path: PathBuf, message: String },
+    #[error("model {path} is not a usable ONNX model: {message}")]
+    ModelInvalid { path: PathBuf, message: String },
+    #[error("model {path} does not meet cellvia's input contract: {message}")]
+    Contract { path: PathBuf, message: String },
+    #[error("inference failed: {0}")]
+    Inference(String),
+}
+
+/// Library file name of ONNX Runtime on this platform.
+const RUNTIME_FILE: &str = if cfg!(target_os = "macos") {
+    "libonnxruntime.dylib"
+} else if cfg!(target_os = "windows") {
+    "onnxruntime.dll"
+} else {
+    "libonnxruntime.so"
+};
+
+/// Where ONNX Runtime is looked for, in order.
+pub fn runtime_candidates() -> Vec<PathBuf> {
+    if let Some(p) = std::env::var_os("ORT_DYLIB_PATH").filter(|p| !p.is_empty()) {
+        return vec![PathBuf::from(p)];
+    }
+    let mut out = Vec::new();
+    if let Some(dir) = std::env::current_exe().ok().and_then(|e| e.parent().map(Path::to_path_buf)) {
+        out.push(dir.join(RUNTIME_FILE));
+        out.push(dir.join("..").join("lib").join(RUNTIME_FILE));
+    }
+    out.push(Path::new(env!("CARGO_MANIFEST_DIR")).join("vendor").join("onnxruntime").join(RUNTIME_FILE));
+    out
+}
+
+static ENVIRONMENT: OnceLock<Environment> = OnceLock::new();
+static ENVIRONMENT_INIT: Mutex<()> = Mutex::new(());
+
+fn environment() -> Result<Environment, ClassifyError> {
+    if let Some(env) = ENVIRONMENT.get() {
+        return Ok(env.clone());
+    }
+    let _guard = ENVIRONMENT_INIT.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(env) = ENVIRONMENT.get() {
+        return Ok(env.clone());
+    }
+    let candidates = runtime_candidates();
+    let Some(path) = candidates.iter().find(|p| p.is_file()) else {
+        let tried = candidates.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ");
+        return Err(ClassifyError::RuntimeMissing { tried });
+    };
+    let load_err = |message: String| ClassifyError::RuntimeLoad {
+        path: path.clone(),
+        message,
+    };
+    let env = ort::init_from(path)
+        .map_err(|e| load_err(e.to_string()))?
+        .with_name("cellvia")
+        .build()
+        .map_err(|e| load_err(e.to_string()))?;
+    Ok(ENVIRONMENT.get_or_init(|| env).clone())
+}
+
+/// A loaded, contract-checked model and a pool of sessions for parallel use.
+#[derive(Debug)]
+pub struct Classifier {
+    info: ModelInfo,
+    crop: CropSpec,
+    /// Output column of live, dead and debris.
+    columns: [usize; 3],
+    input_name: String,
+    batch_size: usize,
+    model_bytes: Vec<u8>,
+    sessions: Mutex<Vec<Session>>,
+}
+
+impl Classifier {
+    /// Loads a model file and checks its contract.
+    pub fn load(path: &Path, cfg: &ClassifyConfig) -> Result<Self, ClassifyError> {
+        let bytes = crate::io::read_bytes(path).map_err(|e| ClassifyError::ModelRead {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })?;
+        Self::from_bytes(path, bytes, cfg)
+    }
+
+    /// Builds a classifier from model bytes; `path` names it in messages and results.
+    pub fn from_bytes(path: &Path, bytes: Vec<u8>, cfg: &ClassifyConfig) -> Result<Self, ClassifyError> {
+        let env = environment()?;
+        let session = new_session(&env, &bytes).map_err(|message| ClassifyError::ModelInvalid {
+            path: path.to_path_buf(),
+            message,
+        })?;
+        let contract_err = |message: String| ClassifyError::Contract {
+            path: path.to_path_buf(),
+            message,
+        };
+        let contract = read_contract(&session).map_err(contract_err)?;
+        let sha256 = format!("{:x}", Sha256::digest(&bytes));
+        let name = contract.name.unwrap_or_else(|| {
+            path.file_stem().map_or_else(|| "model".into(), |s| s.to_string_lossy().into_owned())
+        });
+        Ok(Self {
+            info: ModelInfo {
+                name,
+                sha256,
+                path: path.display().to_string(),
+            },
+            crop: contract.crop,
+            columns: contract.columns,
+            input_name: contract.input_name,
+            batch_size: cfg.batch_size,
+            model_bytes: bytes,
+            sessions: Mutex::new(vec![session]),
+        })
+    }
+
+    /// The model's name, SHA-256 and path.
+    pub fn info(&self) -> &ModelInfo {
+        &self.info
+    }
+
+    /// How crops must be cut for this model.
+    pub fn crop_spec(&self) -> CropSpec {
+        self.crop
+    }
+
+    /// Classifies crops `[n, 2, S, S]` in batches; returns one probability
+    /// triple per crop, in order.
+    pub fn classify(&self, crops: &Array4<f32>) -> Result<Vec<ClassProbabilities>, ClassifyError> {
+        let n = crops.shape()[0];
+        let mut out = Vec::with_capacity(n);
+        if n == 0 {
+            return Ok(out);
+        }
+        let mut session = self.checkout()?;
+        let result = (|| {
+            for start in (0..n).step_by(self.batch_size) {
+                let end = (start + self.batch_size).min(n);
+                let batch = crops.slice(s![start..end, .., .., ..]);
+                let input = TensorRef::from_array_view(batch).map_err(|e| ClassifyError::Inference(e.to_string()))?;
+                let outputs = session
+                    .run(ort::inputs![self.input_name.as_str() => input])
+                    .map_err(|e| ClassifyError::Inference(e.to_string()))?;
+                let probs = outputs[0]
+                    .try_extract_array::<f32>()
+                    .map_err(|e| ClassifyError::Inference(e.to_string()))?;
+                for row in probs.rows() {
+                    out.push(ClassProbabilities {
+                        live: row[self.columns[0]],
+                        dead: row[self.columns[1]],
+                        debris: row[self.columns[2]],
+                    });
+                }
+            }
+            Ok(())
+        })();
+        self.sessions.lock().unwrap_or_else(|e| e.into_inner()).push(session);
+        result.map(|()| out)
+    }
+
+    fn checkout(&self) -> Result<Session, ClassifyError> {
+        if let Some(s) = self.sessions.lock().unwrap_or_else(|e| e.into_inner()).pop() {
+            return Ok(s);
+        }
+        let env = environment()?;
+        new_session(&env, &self.model_bytes).map_err(ClassifyError::Inference)
+    }
+}
+
+fn new_session(env: &Environment, bytes: &[u8]) -> Result<Session, String> {
+    Session::builder(env)
+        .and_then(|b| Ok(b.with_optimization_level(GraphOptimizationLevel::Level3)?))
+        .and_then(|b| Ok(b.with_intra_threads(1)?))
+        .and_then(|b| Ok(b.with_inter_threads(1)?))
+        // Batch sizes vary (the last batch of an image is short): no memory pattern.
+        .and_then(|b| Ok(b.with_memory_pattern(false)?))
+        .and_then(|mut b| b.commit_from_memory(bytes))
+        .map_err(|e| e.to_string())
+}
+
+struct Contract {
+    name: Option<String>,
+    crop: CropSpec,
+    columns: [usize; 3],
+    input_name: String,
+}
+
+fn read_contract(session: &Session) -> Result<Contract, String> {
+    let [input] = session.inputs() else {
+        return Err(format!("expected 1 input, found {}", session.inputs().len()));
+    };
+    let [output] = session.outputs() else {
+        return Err(format!("expected 1 output, found {}", session.outputs().len()));
+    };
+    let meta = session.metadata().map_err(|e| e.to_string())?;
+    let prop = |key: &str| meta.custom(key).ok_or_else(|| format!("metadata property `{key}` missing"));
+    let number = |key: &str| -> Result<f64, String> {
+        prop(key)?.trim().parse::<f64>().map_err(|_| format!("metadata property `{key}` is not a number"))
+    };
+    let classes: Vec<String> = prop("cellvia.classes")?.split(',').map(|c| c.trim().to_string()).collect();
+    let column = |class: CellClass| {
+        classes
+            .iter()
+            .position(|c| c == class.as_str())
+            .ok_or_else(|| format!("class `{}` missing from cellvia.classes {classes:?}", class.as_str()))
+    };
+    let columns = [column(CellClass::Live)?, column(CellClass::Dead)?, column(CellClass::Debris)?];
+    let size = number("cellvia.crop_size")?;
+    if !(4.0..=512.0).contains(&size) || size.fract() != 0.0 {
+        return Err(format!("cellvia.crop_size {size} is not a crop size"));
+    }
+    let size = size as usize;
+    let crop = CropSpec {
+        size,
+        context: number("cellvia.crop_context")?,
+        contrast_scale: number("cellvia.contrast_scale")? as f32,
+        clip: number("cellvia.contrast_clip")? as f32,
+    };
+    let want_input = [-1, CROP_CHANNELS as i64, size as i64, size as i64];
+    check_tensor(input.dtype(), "input", &want_input)?;
+    check_tensor(output.dtype(), "output", &[-1, classes.len() as i64])?;
+    Ok(Contract {
+        name: meta.name(),
+        crop,
+        columns,
+        input_name: input.name().to_string(),
+    })
+}
+
+fn check_tensor(dtype: &ValueType, what: &str, want: &[i64]) -> Result<(), String> {
+    let ValueType::Tensor { ty, shape, .. } = dtype else {
+        return Err(format!("{what} is not a tensor"));
+    };
+    if *ty != TensorElementType::Float32 {
+        return Err(format!("{what} has element type {ty:?}, expected float32"));
+    }
+    let fits = shape.len() == want.len()
+        && shape.iter().zip(want).all(|(&have, &w)| have == w || (w == -1 && have <= 0));
+    if !fits {
+        return Err(format!("{what} shape {:?}, expected {want:?} (-1: any batch)", &shape[..]));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn p_live_given_cell_ignores_debris_mass() {
+        let p = ClassProbabilities { live: 0.3, dead: 0.1, debris: 0.6 };
+        assert!((p.p_live_given_cell() - 0.75).abs() < 1e-6);
+        assert_eq!(p.class(), CellClass::Debris);
+    }
+
+    #[test]
+    fn explicit_runtime_path_is_the_only_candidate() {
+        // Environment variables are process-wide; this test only reads the
+        // candidate list logic, through a value no other test uses.
+        let candidates = runtime_candidates();
+        assert!(candidates.iter().all(|p| p.ends_with(RUNTIME_FILE) || std::env::var_os("ORT_DYLIB_PATH").is_some()));
+    }
+}

@@ -1,0 +1,185 @@
+//! `cellvia analyze`.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::Context;
+use cellvia::aggregate::BatchSummary;
+use cellvia::classify::Classifier;
+use cellvia::config::{OverlayMode, AUTO_OVERLAY_MAX_IMAGES};
+use cellvia::io::{self, discover::discover, write::write_atomic};
+use cellvia::pipeline::{self, ImageAnalysis};
+use cellvia::report::{self, ImageRecord, Results, RunFacts, Software};
+use cellvia::{scheduler, Config};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use super::{load_config, parse_range, AnalyzeArgs, OverlayArg, EXIT_OK, EXIT_SOME_FAILED};
+
+/// Applies command-line flags over the config file.
+fn resolve_config(args: &AnalyzeArgs) -> anyhow::Result<Config> {
+    let mut config = load_config(args.config.as_ref())?;
+    if let Some(d) = &args.diameter {
+        config.diameter_px = parse_range("--diameter", d)?;
+    }
+    if let Some(p) = args.pixel_size {
+        config.pixel_size_um = Some(p);
+    }
+    if let Some(d) = &args.diameter_um {
+        config.diameter_um = Some(parse_range("--diameter-um", d)?);
+    }
+    if let Some(m) = &args.model {
+        config.classify.model = Some(m.clone());
+    }
+    if let Some(o) = args.overlays {
+        config.report.overlays = match o {
+            OverlayArg::Auto => OverlayMode::Auto,
+            OverlayArg::Always => OverlayMode::Always,
+            OverlayArg::Never => OverlayMode::Never,
+        };
+    }
+    config.segment.discard_border_objects |= args.discard_border_objects;
+    config.report.list_debris |= args.list_debris;
+    config.validate()?;
+    Ok(config)
+}
+
+fn unix_now() -> f64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64())
+}
+
+fn overlay_name(index: usize, path: &Path) -> String {
+    let stem = path.file_stem().map_or_else(|| "image".into(), |s| s.to_string_lossy().into_owned());
+    format!("{index:05}_{stem}.png")
+}
+
+pub fn run(args: AnalyzeArgs) -> anyhow::Result<u8> {
+    let started = unix_now();
+    let clock = Instant::now();
+    let config = resolve_config(&args)?;
+    let threads = args.threads.unwrap_or_else(scheduler::default_threads);
+    anyhow::ensure!(threads >= 1, "--threads must be at least 1");
+
+    let found = discover(&args.paths)?;
+    for skipped in &found.skipped {
+        tracing::info!("skipped (not an image by extension): {}", skipped.display());
+    }
+    anyhow::ensure!(!found.images.is_empty(), "no images found in the given paths");
+
+    io::write::ensure_dir(&args.out).context("output folder is not writable")?;
+    let model_path = config.model_path();
+    let classifier = Classifier::load(&model_path, &config.classify)?;
+    let want_overlays = match config.report.overlays {
+        OverlayMode::Always => true,
+        OverlayMode::Never => false,
+        OverlayMode::Auto => found.images.len() <= AUTO_OVERLAY_MAX_IMAGES,
+    };
+    let overlay_dir = args.out.join("overlays");
+    if want_overlays {
+        io::write::ensure_dir(&overlay_dir)?;
+    }
+
+    let total = found.images.len();
+    let progress = if !args.quiet && std::io::stderr().is_terminal() {
+        let bar = ProgressBar::new(total as u64);
+        bar.set_style(
+            ProgressStyle::with_template("{bar:40} {pos}/{len} images  {per_sec}  eta {eta}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        bar
+    } else {
+        ProgressBar::hidden()
+    };
+    let log_lines = !args.quiet && progress.is_hidden();
+
+    let mut records: Vec<ImageRecord> = Vec::with_capacity(total);
+    let mut summary = BatchSummary::default();
+    let mut write_error: Option<anyhow::Error> = None;
+    scheduler::for_each_ordered(
+        &found.images,
+        threads,
+        |path: &PathBuf| -> ImageAnalysis {
+            let label = path.display().to_string();
+            match io::read_bytes(path) {
+                Ok(bytes) => pipeline::analyze(&label, &bytes, &config, &classifier, want_overlays),
+                Err(e) => ImageAnalysis {
+                    record: ImageRecord::failed(&label, e.to_string()),
+                    overlay: None,
+                    times: Default::default(),
+                },
+            }
+        },
+        |index, analysis| {
+            let record = analysis.record;
+            if let Some(overlay) = analysis.overlay {
+                let target = overlay_dir.join(overlay_name(index, &found.images[index]));
+                let written = report::overlay::encode_png(&overlay)
+                    .map_err(anyhow::Error::from)
+                    .and_then(|png| Ok(write_atomic(&target, &png)?));
+                if let Err(e) = written {
+                    write_error.get_or_insert(e);
+                }
+            }
+            match &record.error {
+                Some(e) => tracing::warn!("{e}"),
+                None if log_lines => {
+                    let c = record.counts.unwrap_or_default();
+                    tracing::info!(
+                        "[{}/{total}] {}: {} cells ({} live, {} dead), {} debris",
+                        index + 1,
+                        record.path,
+                        c.total,
+                        c.live,
+                        c.dead,
+                        c.debris
+                    );
+                }
+                None => {}
+            }
+            summary.add_image(record.counts.as_ref());
+            records.push(record);
+            progress.inc(1);
+        },
+    )?;
+    progress.finish_and_clear();
+    if let Some(e) = write_error {
+        return Err(e.context("cannot write overlays"));
+    }
+
+    let results = Results {
+        schema: report::RESULTS_SCHEMA.to_string(),
+        software: Software::default(),
+        model: classifier.info().clone(),
+        config,
+        summary: summary.clone(),
+        images: records,
+        skipped: found.skipped.iter().map(|p| p.display().to_string()).collect(),
+        run: RunFacts {
+            started_unix_s: started,
+            finished_unix_s: unix_now(),
+            host: io::host_name(),
+            threads,
+        },
+    };
+    write_atomic(&args.out.join("results.json"), results.to_json().as_bytes())?;
+    write_atomic(&args.out.join("images.csv"), report::csv::images_csv(&results.images)?.as_bytes())?;
+    write_atomic(&args.out.join("cells.csv"), report::csv::cells_csv(&results.images)?.as_bytes())?;
+
+    let elapsed = clock.elapsed().as_secs_f64();
+    let c = summary.counts;
+    let viability = summary.viability.map_or_else(|| "n/a".into(), |v| format!("{:.1}%", v * 100.0));
+    if !args.quiet {
+        eprintln!(
+            "cellvia: {} images ({} failed) in {elapsed:.2} s ({:.1} images/s): {} cells, {} live, {} dead, {} debris, viability {viability}; results in {}",
+            summary.images,
+            summary.images_failed,
+            f64::from(summary.images) / elapsed.max(1e-9),
+            c.total,
+            c.live,
+            c.dead,
+            c.debris,
+            args.out.display()
+        );
+    }
+    Ok(if summary.images_failed > 0 { EXIT_SOME_FAILED } else { EXIT_OK })
+}

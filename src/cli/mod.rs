@@ -1,0 +1,143 @@
+//! Argument parsing and dispatch.
+
+mod analyze;
+mod tools;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Exit code: every input analysed.
+pub const EXIT_OK: u8 = 0;
+/// Exit code: some inputs failed (each has an error record); the rest have results.
+pub const EXIT_SOME_FAILED: u8 = 1;
+/// Exit code: nothing could be done (bad arguments or config, model or ONNX
+/// Runtime missing, output folder not writable).
+pub const EXIT_FATAL: u8 = 2;
+
+const EXIT_CODES_HELP: &str = "Exit codes:\n  0  all inputs analysed\n  1  some inputs failed (error records written; the rest analysed)\n  2  fatal: bad arguments or config, model or ONNX Runtime missing, output not writable";
+
+#[derive(Debug, Parser)]
+#[command(name = "cellvia", version, about = "Count cells and score viability in microscope images", after_help = EXIT_CODES_HELP)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Analyse images and folders of images: segment, count, classify live/dead.
+    #[command(after_help = EXIT_CODES_HELP)]
+    Analyze(AnalyzeArgs),
+    /// Show the analysis settings.
+    Config(ConfigArgs),
+    /// Render synthetic brightfield fields with exact ground truth (*.truth.json).
+    Synth(tools::SynthArgs),
+    /// Export labelled candidate crops for training the viability model.
+    Dataset(tools::DatasetArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum OverlayArg {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Debug, Args)]
+struct AnalyzeArgs {
+    /// Image files or folders (searched recursively for .png .tif .tiff .jpg .jpeg .bmp).
+    #[arg(required = true)]
+    paths: Vec<PathBuf>,
+    /// Output folder for results.json, images.csv, cells.csv and overlays.
+    #[arg(long, short)]
+    out: PathBuf,
+    /// Worker threads (default: all cores).
+    #[arg(long)]
+    threads: Option<usize>,
+    /// Typical cell diameter in pixels, MIN,MAX (default 8,32).
+    #[arg(long, value_name = "MIN,MAX")]
+    diameter: Option<String>,
+    /// Pixel size in µm per pixel.
+    #[arg(long, value_name = "UM")]
+    pixel_size: Option<f64>,
+    /// Typical cell diameter in µm, MIN,MAX (needs --pixel-size).
+    #[arg(long, value_name = "MIN,MAX")]
+    diameter_um: Option<String>,
+    /// ONNX viability model (default: the shipped model).
+    #[arg(long)]
+    model: Option<PathBuf>,
+    /// Settings file, TOML or JSON (see `cellvia config --print-default`); flags override it.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Overlay pictures: auto (batches of up to 50 images), always, never.
+    #[arg(long, value_enum)]
+    overlays: Option<OverlayArg>,
+    /// Drop objects touching the image edge.
+    #[arg(long)]
+    discard_border_objects: bool,
+    /// List debris objects in results.json.
+    #[arg(long)]
+    list_debris: bool,
+    /// No progress output.
+    #[arg(long, short)]
+    quiet: bool,
+}
+
+#[derive(Debug, Args)]
+struct ConfigArgs {
+    /// Print every setting with its default and meaning, as TOML.
+    #[arg(long)]
+    print_default: bool,
+    /// Print the settings resolved from this file.
+    #[arg(long, conflicts_with = "print_default")]
+    resolve: Option<PathBuf>,
+}
+
+/// Runs the command line and returns the process exit code.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let filter = tracing_subscriber::EnvFilter::try_from_env("CELLVIA_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .without_time()
+        .init();
+    let result = match cli.command {
+        Command::Analyze(args) => analyze::run(args),
+        Command::Config(args) => tools::config(&args),
+        Command::Synth(args) => tools::synth(&args),
+        Command::Dataset(args) => tools::dataset(&args),
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("cellvia: error: {e:#}");
+            ExitCode::from(EXIT_FATAL)
+        }
+    }
+}
+
+/// Parses "MIN,MAX".
+fn parse_range(flag: &str, text: &str) -> anyhow::Result<cellvia::config::DiameterRange> {
+    let parts: Vec<&str> = text.split(',').map(str::trim).collect();
+    let [min, max] = parts[..] else {
+        anyhow::bail!("{flag} expects MIN,MAX, got {text:?}");
+    };
+    let number = |s: &str| s.parse::<f64>().map_err(|_| anyhow::anyhow!("{flag}: {s:?} is not a number"));
+    Ok(cellvia::config::DiameterRange { min: number(min)?, max: number(max)? })
+}
+
+/// Loads the config file if given, else the defaults.
+fn load_config(path: Option<&PathBuf>) -> anyhow::Result<cellvia::Config> {
+    match path {
+        Some(p) => {
+            let text = cellvia::io::read_text(p)?;
+            Ok(cellvia::Config::from_text(p, &text)?)
+        }
+        None => Ok(cellvia::Config::default()),
+    }
+}

@@ -1,0 +1,238 @@
+//! `cellvia config`, `cellvia synth` and `cellvia dataset`.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use cellvia::classify::CellClass;
+use cellvia::dataset::label_candidates;
+use cellvia::io::{self, discover::discover, write::write_atomic};
+use cellvia::measure::crop::DEFAULT_CROP_SPEC;
+use cellvia::pipeline::{candidates, StageTimes};
+use cellvia::scheduler;
+use cellvia::synth::{render, SynthDepth, SynthParams};
+use cellvia::truth::{parse_truth_json, parse_voc, Truth};
+use clap::Args;
+
+use super::{load_config, parse_range, ConfigArgs, EXIT_OK, EXIT_SOME_FAILED};
+
+pub fn config(args: &ConfigArgs) -> anyhow::Result<u8> {
+    if let Some(path) = &args.resolve {
+        let config = load_config(Some(path))?;
+        config.validate()?;
+        print!("{}", toml::to_string(&config)?);
+    } else {
+        print!("{}", cellvia::Config::default_toml_documented());
+    }
+    Ok(EXIT_OK)
+}
+
+#[derive(Debug, Args)]
+pub struct SynthArgs {
+    /// Output folder.
+    #[arg(long, short)]
+    out: PathBuf,
+    /// Number of fields; field i uses seed SEED + i.
+    #[arg(long, default_value_t = 1)]
+    count: u32,
+    /// File name prefix.
+    #[arg(long, default_value = "synth")]
+    prefix: String,
+    /// Base parameters from a TOML file (see `cellvia::synth::SynthParams`); flags override them.
+    #[arg(long)]
+    params: Option<PathBuf>,
+    #[arg(long)]
+    width: Option<u32>,
+    #[arg(long)]
+    height: Option<u32>,
+    /// Cells per field.
+    #[arg(long)]
+    cells: Option<u32>,
+    #[arg(long)]
+    dead_fraction: Option<f64>,
+    #[arg(long)]
+    clump_fraction: Option<f64>,
+    /// Debris specks per field.
+    #[arg(long)]
+    debris: Option<u32>,
+    /// Mean cell diameter, pixels.
+    #[arg(long)]
+    diameter: Option<f64>,
+    /// Sample depth: 8 (PNG), 12 (12-bit data in a 16-bit TIFF) or 16 (TIFF).
+    #[arg(long, value_parser = ["8", "12", "16"])]
+    depth: Option<String>,
+    /// Draw hemocytometer grid lines.
+    #[arg(long)]
+    grid: bool,
+    #[arg(long)]
+    seed: Option<u64>,
+}
+
+pub fn synth(args: &SynthArgs) -> anyhow::Result<u8> {
+    let mut p = match &args.params {
+        Some(path) => toml::from_str::<SynthParams>(&io::read_text(path)?)
+            .with_context(|| format!("synth parameters {}", path.display()))?,
+        None => SynthParams::default(),
+    };
+    macro_rules! set {
+        ($($field:ident),*) => { $(if let Some(v) = args.$field { p.$field = v; })* };
+    }
+    set!(width, height, cells, dead_fraction, clump_fraction, debris, seed);
+    if let Some(d) = args.diameter {
+        p.diameter_mean = d;
+        p.diameter_sd = d * 0.15;
+    }
+    if let Some(d) = &args.depth {
+        p.depth = match d.as_str() {
+            "12" => SynthDepth::Twelve,
+            "16" => SynthDepth::Sixteen,
+            _ => SynthDepth::Eight,
+        };
+    }
+    p.grid |= args.grid;
+    anyhow::ensure!(p.width >= 16 && p.height >= 16, "fields must be at least 16x16 px");
+    io::write::ensure_dir(&args.out)?;
+    let base_seed = p.seed;
+    for i in 0..args.count {
+        p.seed = base_seed + u64::from(i);
+        let (image, truth) = render(&p);
+        let stem = format!("{}-{:04}", args.prefix, p.seed);
+        let (ext, format) = match p.depth {
+            SynthDepth::Eight => ("png", image::ImageFormat::Png),
+            _ => ("tif", image::ImageFormat::Tiff),
+        };
+        let mut bytes = std::io::Cursor::new(Vec::new());
+        image.write_to(&mut bytes, format)?;
+        write_atomic(&args.out.join(format!("{stem}.{ext}")), bytes.get_ref())?;
+        let json = serde_json::to_string_pretty(&truth)? + "\n";
+        write_atomic(&args.out.join(format!("{stem}.truth.json")), json.as_bytes())?;
+    }
+    eprintln!("cellvia: wrote {} synthetic fields to {}", args.count, args.out.display());
+    Ok(EXIT_OK)
+}
+
+#[derive(Debug, Args)]
+pub struct DatasetArgs {
+    /// Images or folders; each image needs its truth beside it (STEM.xml or STEM.truth.json).
+    #[arg(required = true)]
+    paths: Vec<PathBuf>,
+    /// Output folder for crops.f32, crops.csv and dataset.json.
+    #[arg(long, short)]
+    out: PathBuf,
+    /// Settings file (segmentation settings must match those used for analysis).
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Typical cell diameter in pixels, MIN,MAX.
+    #[arg(long, value_name = "MIN,MAX")]
+    diameter: Option<String>,
+    #[arg(long)]
+    threads: Option<usize>,
+}
+
+/// Finds `STEM.xml` or `STEM.truth.json` beside an image.
+fn find_truth(image: &Path) -> Option<PathBuf> {
+    let stem = image.file_stem()?.to_string_lossy().into_owned();
+    let dir = image.parent()?;
+    [format!("{stem}.truth.json"), format!("{stem}.xml")]
+        .into_iter()
+        .map(|name| dir.join(name))
+        .find(|p| p.is_file())
+}
+
+fn read_truth(path: &Path) -> anyhow::Result<Truth> {
+    let text = io::read_text(path)?;
+    let parsed = if path.extension().is_some_and(|e| e == "xml") { parse_voc(&text) } else { parse_truth_json(&text) };
+    parsed.with_context(|| path.display().to_string())
+}
+
+struct Labelled {
+    crops: Vec<f32>,
+    rows: Vec<[String; 7]>,
+}
+
+pub fn dataset(args: &DatasetArgs) -> anyhow::Result<u8> {
+    let mut config = load_config(args.config.as_ref())?;
+    if let Some(d) = &args.diameter {
+        config.diameter_px = parse_range("--diameter", d)?;
+    }
+    config.validate()?;
+    let found = discover(&args.paths)?;
+    let threads = args.threads.unwrap_or_else(scheduler::default_threads);
+    let spec = DEFAULT_CROP_SPEC;
+    let mut crops: Vec<u8> = Vec::new();
+    let mut csv = csv::Writer::from_writer(Vec::new());
+    csv.write_record(["image", "label", "x", "y", "area_px", "diameter_px", "truth_cells"])?;
+    let (mut n, mut failed) = (0usize, 0usize);
+    let mut per_class = [0usize; 3];
+    scheduler::for_each_ordered(
+        &found.images,
+        threads,
+        |path| -> anyhow::Result<Labelled> {
+            let truth_path = find_truth(path).with_context(|| format!("{}: no truth file beside it", path.display()))?;
+            let truth = read_truth(&truth_path)?;
+            let bytes = io::read_bytes(path)?;
+            let cands = candidates(&bytes, &config, &spec, &mut StageTimes::default())
+                .with_context(|| path.display().to_string())?;
+            let labels = label_candidates(&cands.objects, &truth);
+            let rows = cands
+                .objects
+                .iter()
+                .zip(&labels)
+                .map(|(o, l)| {
+                    [
+                        path.display().to_string(),
+                        l.as_str().to_string(),
+                        format!("{:.2}", o.x),
+                        format!("{:.2}", o.y),
+                        o.area_px.to_string(),
+                        format!("{:.2}", o.diameter_px),
+                        truth.cells.len().to_string(),
+                    ]
+                })
+                .collect();
+            Ok(Labelled { crops: cands.crops.iter().copied().collect(), rows })
+        },
+        |_, result| match result {
+            Ok(l) => {
+                for row in &l.rows {
+                    let class = match row[1].as_str() {
+                        "live" => CellClass::Live,
+                        "dead" => CellClass::Dead,
+                        _ => CellClass::Debris,
+                    };
+                    per_class[class as usize] += 1;
+                    let _ = csv.write_record(row);
+                }
+                n += l.rows.len();
+                crops.extend(l.crops.iter().flat_map(|v| v.to_le_bytes()));
+            }
+            Err(e) => {
+                failed += 1;
+                tracing::warn!("{e:#}");
+            }
+        },
+    )?;
+    io::write::ensure_dir(&args.out)?;
+    write_atomic(&args.out.join("crops.f32"), &crops)?;
+    let table = csv.into_inner().map_err(|e| anyhow::anyhow!(e.to_string()))?;
+    write_atomic(&args.out.join("crops.csv"), &table)?;
+    let meta = serde_json::json!({
+        "crops": n,
+        "shape": [n, 2, spec.size, spec.size],
+        "dtype": "float32 little-endian",
+        "crop_size": spec.size,
+        "crop_context": spec.context,
+        "contrast_scale": spec.contrast_scale,
+        "contrast_clip": spec.clip,
+        "classes": {"live": per_class[0], "dead": per_class[1], "debris": per_class[2]},
+        "config": config,
+    });
+    write_atomic(&args.out.join("dataset.json"), (serde_json::to_string_pretty(&meta)? + "\n").as_bytes())?;
+    eprintln!(
+        "cellvia: {n} crops (live {}, dead {}, debris {}) from {} images, {failed} failed",
+        per_class[0],
+        per_class[1],
+        per_class[2],
+        found.images.len() - failed
+    );
+    Ok(if failed > 0 { EXIT_SOME_FAILED } else { EXIT_OK })
+}

@@ -1,0 +1,463 @@
+//! Analysis settings: one serialisable [`Config`] with documented defaults.
+//!
+//! A config file (TOML or JSON) may give any subset of the settings; the rest
+//! take their defaults. Unknown keys are an error, so a misspelt setting never
+//! passes silently. [`Config::validate`] checks ranges before any work starts.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// Diameter range used when none is given. LDC trypan-blue fields (the images
+/// this default was read from) have boxes of 15–29 px (10th–90th percentile)
+/// around cells of roughly 12–26 px.
+pub const DEFAULT_DIAMETER_PX: DiameterRange = DiameterRange { min: 8.0, max: 32.0 };
+
+/// File name of the viability model shipped in `models/`.
+pub const DEFAULT_MODEL_FILE: &str = "cellvia-viability-v1.onnx";
+
+/// Images larger than this many pixels are refused before decoding (a 2048×1536
+/// field is 3.1 Mpx; this leaves room for stitched scans, not for absurd headers).
+pub const DEFAULT_MAX_IMAGE_PIXELS: u64 = 100_000_000;
+
+/// Which part of a colour image is analysed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ChannelMode {
+    /// Rec. 601 luma, 0.299 R + 0.587 G + 0.114 B (trypan-blue brightfield).
+    Luminance,
+    Red,
+    Green,
+    Blue,
+}
+
+/// How many significant bits the stored samples carry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BitDepth {
+    /// From the container (8 or 16 bit), except 16-bit files whose largest
+    /// sample fits in 10, 12 or 14 bits: those are scaled by that depth, as
+    /// cameras store 12-bit data in 16-bit files.
+    Auto,
+    /// Use the container's full range whatever the data.
+    Container,
+    /// 12 significant bits in a 16-bit container.
+    Twelve,
+}
+
+/// A typical cell diameter range, CellProfiler's "typical diameter (min,max)".
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DiameterRange {
+    pub min: f64,
+    pub max: f64,
+}
+
+impl DiameterRange {
+    /// Middle of the range: the scale crops and seeds are tied to.
+    ///
+    /// ```
+    /// let d = cellvia::config::DiameterRange { min: 10.0, max: 30.0 };
+    /// assert_eq!(d.typical(), 20.0);
+    /// ```
+    pub fn typical(&self) -> f64 {
+        0.5 * (self.min + self.max)
+    }
+}
+
+/// Segmentation settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SegmentConfig {
+    /// Hysteresis high threshold, in robust noise sigmas of the flattened image:
+    /// an object must reach this contrast somewhere to be a candidate.
+    pub seed_sigma: f32,
+    /// Hysteresis low threshold in sigmas: how far out from a seed the object extends.
+    pub extent_sigma: f32,
+    /// Split touching cells with a distance-transform marker watershed.
+    pub declump: bool,
+    /// Two seeds closer than this fraction of the minimum diameter are one cell.
+    pub seed_separation: f64,
+    /// Objects with circularity (4π·area/perimeter²) below this are dropped
+    /// before classification (grid-line fragments, fibres).
+    pub min_circularity: f64,
+    /// Drop objects that touch the image edge (their size and class are uncertain).
+    pub discard_border_objects: bool,
+}
+
+impl Default for SegmentConfig {
+    fn default() -> Self {
+        Self {
+            seed_sigma: 6.0,
+            extent_sigma: 3.0,
+            declump: true,
+            seed_separation: 0.6,
+            min_circularity: 0.3,
+            discard_border_objects: false,
+        }
+    }
+}
+
+/// Classification settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ClassifyConfig {
+    /// ONNX model file; empty means the shipped default model.
+    pub model: Option<PathBuf>,
+    /// Crops per inference call.
+    pub batch_size: usize,
+}
+
+impl Default for ClassifyConfig {
+    fn default() -> Self {
+        Self {
+            model: None,
+            batch_size: 64,
+        }
+    }
+}
+
+/// When overlay pictures are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OverlayMode {
+    /// Only for batches of at most [`AUTO_OVERLAY_MAX_IMAGES`] images.
+    Auto,
+    Always,
+    Never,
+}
+
+/// `OverlayMode::Auto` writes overlays up to this many images (a small batch a
+/// person will look at; larger batches are for machines).
+pub const AUTO_OVERLAY_MAX_IMAGES: usize = 50;
+
+/// Output settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ReportConfig {
+    pub overlays: OverlayMode,
+    /// List debris objects (not only their count) in results.json.
+    pub list_debris: bool,
+}
+
+impl Default for ReportConfig {
+    fn default() -> Self {
+        Self {
+            overlays: OverlayMode::Auto,
+            list_debris: false,
+        }
+    }
+}
+
+/// Every setting of an analysis.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Channel analysed in colour images.
+    pub channel: ChannelMode,
+    pub bit_depth: BitDepth,
+    /// Typical cell diameter in pixels; ignored when `diameter_um` and `pixel_size_um` are set.
+    pub diameter_px: DiameterRange,
+    /// Pixel size in µm/px, needed for `diameter_um`.
+    pub pixel_size_um: Option<f64>,
+    /// Typical cell diameter in µm.
+    pub diameter_um: Option<DiameterRange>,
+    /// Refuse images with more pixels than this.
+    pub max_image_pixels: u64,
+    pub segment: SegmentConfig,
+    pub classify: ClassifyConfig,
+    pub report: ReportConfig,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            channel: ChannelMode::Luminance,
+            bit_depth: BitDepth::Auto,
+            diameter_px: DEFAULT_DIAMETER_PX,
+            pixel_size_um: None,
+            diameter_um: None,
+            max_image_pixels: DEFAULT_MAX_IMAGE_PIXELS,
+            segment: SegmentConfig::default(),
+            classify: ClassifyConfig::default(),
+            report: ReportConfig::default(),
+        }
+    }
+}
+
+/// A setting out of range or inconsistent with another.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("invalid setting `{key}`: {reason}")]
+    Invalid { key: &'static str, reason: String },
+    #[error("config file {path}: {message}")]
+    Parse { path: PathBuf, message: String },
+}
+
+fn invalid(key: &'static str, reason: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        key,
+        reason: reason.into(),
+    }
+}
+
+fn check_range(key: &'static str, range: &DiameterRange) -> Result<(), ConfigError> {
+    if !(range.min.is_finite() && range.max.is_finite() && range.min > 0.0) {
+        return Err(invalid(key, "diameters must be positive numbers"));
+    }
+    if range.min >= range.max {
+        return Err(invalid(key, "min must be smaller than max"));
+    }
+    Ok(())
+}
+
+impl Config {
+    /// Parses a config from TOML or JSON text; the format is taken from the extension.
+    ///
+    /// ```
+    /// use cellvia::Config;
+    /// let c = Config::from_text("lab.toml", "[segment]\ndeclump = false\n").unwrap();
+    /// assert!(!c.segment.declump);
+    /// assert_eq!(c.classify.batch_size, 64);
+    /// ```
+    pub fn from_text(path: impl AsRef<Path>, text: &str) -> Result<Self, ConfigError> {
+        let path = path.as_ref();
+        let is_json = path
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("json"));
+        let parsed = if is_json {
+            serde_json::from_str(text).map_err(|e| e.to_string())
+        } else {
+            toml::from_str(text).map_err(|e| e.to_string())
+        };
+        parsed.map_err(|message| ConfigError::Parse {
+            path: path.to_path_buf(),
+            message,
+        })
+    }
+
+    /// Checks every setting; returns the first problem found.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        check_range("diameter_px", &self.diameter_px)?;
+        match (self.pixel_size_um, &self.diameter_um) {
+            (Some(p), _) if !(p.is_finite() && p > 0.0) => {
+                return Err(invalid("pixel_size_um", "must be a positive number"))
+            }
+            (None, Some(_)) => {
+                return Err(invalid(
+                    "diameter_um",
+                    "needs pixel_size_um to convert to pixels",
+                ))
+            }
+            (_, Some(d)) => check_range("diameter_um", d)?,
+            _ => {}
+        }
+        let diameter = self.diameter();
+        if diameter.min < 3.0 {
+            return Err(invalid(
+                "diameter_px",
+                "cells under 3 px across cannot be segmented or classified",
+            ));
+        }
+        let s = &self.segment;
+        if !(s.extent_sigma > 0.0 && s.seed_sigma >= s.extent_sigma) {
+            return Err(invalid(
+                "segment.seed_sigma",
+                "need seed_sigma >= extent_sigma > 0",
+            ));
+        }
+        if !(0.0..=1.0).contains(&s.min_circularity) {
+            return Err(invalid("segment.min_circularity", "must lie in 0..=1"));
+        }
+        if !(s.seed_separation > 0.0 && s.seed_separation <= 2.0) {
+            return Err(invalid("segment.seed_separation", "must lie in (0, 2]"));
+        }
+        if !(1..=4096).contains(&self.classify.batch_size) {
+            return Err(invalid("classify.batch_size", "must lie in 1..=4096"));
+        }
+        if self.max_image_pixels == 0 {
+            return Err(invalid("max_image_pixels", "must be positive"));
+        }
+        Ok(())
+    }
+
+    /// The diameter range in pixels, converted from µm when a pixel size is set.
+    ///
+    /// ```
+    /// use cellvia::{Config, config::DiameterRange};
+    /// let mut c = Config::default();
+    /// c.pixel_size_um = Some(0.5);
+    /// c.diameter_um = Some(DiameterRange { min: 5.0, max: 15.0 });
+    /// assert_eq!(c.diameter(), DiameterRange { min: 10.0, max: 30.0 });
+    /// ```
+    pub fn diameter(&self) -> DiameterRange {
+        match (self.pixel_size_um, self.diameter_um) {
+            (Some(p), Some(d)) => DiameterRange {
+                min: d.min / p,
+                max: d.max / p,
+            },
+            _ => self.diameter_px,
+        }
+    }
+
+    /// The model file: the configured one, else the shipped default.
+    pub fn model_path(&self) -> PathBuf {
+        self.classify
+            .model
+            .clone()
+            .unwrap_or_else(default_model_path)
+    }
+}
+
+/// The shipped model: `models/` next to the executable's install prefix if
+/// present, else this source tree's `models/` (a development build).
+pub fn default_model_path() -> PathBuf {
+    let source_tree = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("models")
+        .join(DEFAULT_MODEL_FILE);
+    std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.parent().map(Path::to_path_buf))
+        .map(|dir| dir.join("models").join(DEFAULT_MODEL_FILE))
+        .filter(|p| p.is_file())
+        .unwrap_or(source_tree)
+}
+
+/// One setting's key, default value and meaning, for `cellvia config --print-default`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SettingDoc {
+    pub key: &'static str,
+    pub meaning: &'static str,
+}
+
+/// The meaning of every setting, keyed by its dotted path.
+pub const SETTING_DOCS: &[SettingDoc] = &[
+    SettingDoc { key: "channel", meaning: "channel analysed in colour images: luminance (0.299R+0.587G+0.114B), red, green or blue" },
+    SettingDoc { key: "bit_depth", meaning: "auto: 16-bit files whose samples fit 10/12/14 bits are scaled by that depth; container: full container range; twelve: 12-bit data" },
+    SettingDoc { key: "diameter_px", meaning: "typical cell diameter in pixels {min, max}; objects outside about 0.5*min..1.5*max are dropped" },
+    SettingDoc { key: "pixel_size_um", meaning: "pixel size in micrometres per pixel (unset: unknown)" },
+    SettingDoc { key: "diameter_um", meaning: "typical cell diameter in micrometres {min, max}; overrides diameter_px when pixel_size_um is set" },
+    SettingDoc { key: "max_image_pixels", meaning: "images with more pixels are refused before decoding" },
+    SettingDoc { key: "segment.seed_sigma", meaning: "an object must reach this contrast (robust noise sigmas from the flattened background) somewhere" },
+    SettingDoc { key: "segment.extent_sigma", meaning: "an object extends over connected pixels above this contrast" },
+    SettingDoc { key: "segment.declump", meaning: "split touching cells by a distance-transform marker watershed" },
+    SettingDoc { key: "segment.seed_separation", meaning: "seeds closer than this fraction of the minimum diameter belong to one cell" },
+    SettingDoc { key: "segment.min_circularity", meaning: "objects less round than this (4*pi*area/perimeter^2) are dropped" },
+    SettingDoc { key: "segment.discard_border_objects", meaning: "drop objects touching the image edge" },
+    SettingDoc { key: "classify.model", meaning: "ONNX viability model (unset: the shipped models/cellvia-viability-v1.onnx)" },
+    SettingDoc { key: "classify.batch_size", meaning: "crops per ONNX inference call" },
+    SettingDoc { key: "report.overlays", meaning: "overlay PNG per image: auto (batches up to 50 images), always or never" },
+    SettingDoc { key: "report.list_debris", meaning: "list debris objects in results.json, not only their count" },
+];
+
+impl Config {
+    /// The default config as commented TOML: every setting with its meaning.
+    pub fn default_toml_documented() -> String {
+        let value = toml::Value::try_from(Config::default()).unwrap_or(toml::Value::Table(
+            toml::map::Map::new(),
+        ));
+        let mut out = String::from(
+            "# cellvia analysis settings (defaults). Give any subset in a TOML or JSON file with --config.\n\n",
+        );
+        let mut sections = Vec::new();
+        if let toml::Value::Table(table) = value {
+            for (key, v) in &table {
+                match v {
+                    toml::Value::Table(inner) if !matches!(key.as_str(), "diameter_px" | "diameter_um") => {
+                        sections.push((key.clone(), inner.clone()))
+                    }
+                    _ => push_setting(&mut out, key, key, v),
+                }
+            }
+            out.push_str("# pixel_size_um = 0.5   (unset by default)\n# diameter_um = { min = 5.0, max = 25.0 }   (unset by default)\n");
+            for (section, inner) in sections {
+                out.push_str(&format!("\n[{section}]\n"));
+                for (key, v) in &inner {
+                    push_setting(&mut out, &format!("{section}.{key}"), key, v);
+                }
+                if section == "classify" && !inner.contains_key("model") {
+                    out.push_str("# model = \"models/cellvia-viability-v1.onnx\"   (unset: the shipped model)\n");
+                }
+            }
+        }
+        out
+    }
+}
+
+fn push_setting(out: &mut String, path: &str, key: &str, value: &toml::Value) {
+    if let Some(doc) = SETTING_DOCS.iter().find(|d| d.key == path) {
+        out.push_str(&format!("# {}\n", doc.meaning));
+    }
+    let rendered = match value {
+        toml::Value::Table(t) => {
+            let parts: Vec<String> = t.iter().map(|(k, v)| format!("{k} = {v}")).collect();
+            format!("{{ {} }}", parts.join(", "))
+        }
+        other => other.to_string(),
+    };
+    out.push_str(&format!("{key} = {rendered}\n"));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_validate() {
+        Config::default().validate().expect("defaults are valid");
+    }
+
+    #[test]
+    fn documented_defaults_parse_back_to_defaults() {
+        let text = Config::default_toml_documented();
+        let parsed = Config::from_text("d.toml", &text).expect("documented defaults parse");
+        assert_eq!(parsed, Config::default());
+    }
+
+    #[test]
+    fn every_setting_is_documented() {
+        let text = Config::default_toml_documented();
+        for doc in SETTING_DOCS {
+            assert!(text.contains(doc.meaning), "{} missing", doc.key);
+        }
+        // Each key that appears as `key = ` has a doc line right above it.
+        let lines: Vec<&str> = text.lines().collect();
+        for (i, line) in lines.iter().enumerate() {
+            if !line.starts_with('#') && line.contains(" = ") {
+                assert!(
+                    i > 0 && lines[i - 1].starts_with('#'),
+                    "undocumented: {line}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn unknown_keys_are_rejected() {
+        let err = Config::from_text("c.toml", "diamter_px = 3").unwrap_err();
+        assert!(err.to_string().contains("diamter_px"), "{err}");
+    }
+
+    #[test]
+    fn json_config_is_accepted() {
+        let c = Config::from_text("c.json", r#"{"classify": {"batch_size": 8}}"#).unwrap();
+        assert_eq!(c.classify.batch_size, 8);
+    }
+
+    #[test]
+    fn micrometre_diameter_needs_pixel_size() {
+        let mut c = Config::default();
+        c.diameter_um = Some(DiameterRange { min: 5.0, max: 10.0 });
+        assert!(c.validate().is_err());
+        c.pixel_size_um = Some(0.5);
+        c.validate().unwrap();
+        assert_eq!(c.diameter().min, 10.0);
+    }
+
+    #[test]
+    fn inverted_range_is_rejected() {
+        let mut c = Config::default();
+        c.diameter_px = DiameterRange { min: 20.0, max: 10.0 };
+        assert!(c.validate().is_err());
+    }
+}

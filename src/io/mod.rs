@@ -1,0 +1,57 @@
+//! Everything that touches the filesystem: discovering inputs, reading bytes,
+//! decoding images, and writing results atomically.
+//!
+//! Other modules work on bytes and image buffers only, so the pipeline can be
+//! fed from memory (a future service) as well as from disk.
+
+pub mod decode;
+pub mod discover;
+pub mod write;
+
+use std::path::{Path, PathBuf};
+
+/// A filesystem operation that failed, with the path it was about.
+#[derive(Debug, thiserror::Error)]
+pub enum IoError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot write {path}: {source}")]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+/// Reads a whole file.
+///
+/// ```no_run
+/// let bytes = cellvia::io::read_bytes("sample-images/ldc/cell (1).png".as_ref())?;
+/// # Ok::<(), cellvia::io::IoError>(())
+/// ```
+pub fn read_bytes(path: &Path) -> Result<Vec<u8>, IoError> {
+    std::fs::read(path).map_err(|source| IoError::Read {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// Reads a UTF-8 text file (configs, truth files).
+pub fn read_text(path: &Path) -> Result<String, IoError> {
+    std::fs::read_to_string(path).map_err(|source| IoError::Read {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// This machine's host name, for run records ("unknown" if it cannot be read).
+pub fn host_name() -> String {
+    std::env::var("HOSTNAME")
+        .ok()
+        .filter(|h| !h.is_empty())
+        .or_else(|| std::fs::read_to_string("/etc/hostname").ok().map(|h| h.trim().to_string()))
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "unknown".to_string())
+}

@@ -1,0 +1,45 @@
+//! cellvia: count cells and score their viability in microscope images.
+//!
+//! Data flows one way, one module per stage:
+//!
+//! `io` (discover, decode) → [`preprocess`] → [`segment`] → [`measure`] →
+//! [`classify`] (ONNX) → [`aggregate`] → [`report`] → `io` (atomic writes).
+//!
+//! [`pipeline`] runs those stages for one image; [`scheduler`] runs images in
+//! parallel (the only module that uses rayon); [`classify`] is the only module
+//! that touches ONNX Runtime; only [`io`] touches the filesystem. The library
+//! has no global state: everything an analysis needs is in a [`Config`] and a
+//! [`classify::Classifier`].
+//!
+//! ```no_run
+//! use cellvia::{classify::Classifier, config::Config, pipeline};
+//! let config = Config::default();
+//! let classifier = Classifier::load(&config.model_path(), &config.classify)?;
+//! let bytes = std::fs::read("field.png")?;
+//! let record = pipeline::analyze_bytes("field.png", &bytes, &config, &classifier);
+//! println!("{} cells", record.counts.map_or(0, |c| c.total));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+pub mod aggregate;
+pub mod classify;
+pub mod config;
+pub mod dataset;
+pub mod image_types;
+pub mod io;
+pub mod matching;
+pub mod measure;
+pub mod pipeline;
+pub mod preprocess;
+pub mod report;
+pub mod scheduler;
+pub mod segment;
+pub mod synth;
+pub mod truth;
+
+pub use config::Config;
+
+/// Name and version of this build, as written into every result.
+pub const SOFTWARE_NAME: &str = env!("CARGO_PKG_NAME");
+/// Version of this build, as written into every result.
+pub const SOFTWARE_VERSION: &str = env!("CARGO_PKG_VERSION");

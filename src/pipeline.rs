@@ -1,0 +1,175 @@
+//! One image through every stage: decode → preprocess → segment → measure →
+//! classify → aggregate → report records. Failures become error records.
+
+use std::time::{Duration, Instant};
+
+use image::RgbImage;
+use ndarray::Array4;
+
+use crate::aggregate::Counts;
+use crate::classify::{CellClass, ClassProbabilities, Classifier};
+use crate::config::Config;
+use crate::image_types::{FloatImage, LabelImage};
+use crate::io::decode::{decode, DecodeError};
+use crate::measure::crop::{crops, CropSpec};
+use crate::measure::{measure, ObjectMeasurement};
+use crate::preprocess::{flatten, to_intensity};
+use crate::report::{round, CellRecord, DebrisReport, ImageQuality, ImageRecord, Status};
+use crate::segment::segment;
+
+/// Wall time spent in each stage for one image (for `bench`; never written
+/// into results, which must not depend on timing).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct StageTimes {
+    pub decode: Duration,
+    pub preprocess: Duration,
+    pub segment: Duration,
+    pub measure: Duration,
+    pub classify: Duration,
+    pub report: Duration,
+}
+
+impl StageTimes {
+    /// Adds another image's times.
+    pub fn add(&mut self, o: &StageTimes) {
+        self.decode += o.decode;
+        self.preprocess += o.preprocess;
+        self.segment += o.segment;
+        self.measure += o.measure;
+        self.classify += o.classify;
+        self.report += o.report;
+    }
+}
+
+/// Segmented, measured candidates of one image with their model crops.
+#[derive(Debug, Clone)]
+pub struct Candidates {
+    pub intensity: FloatImage,
+    pub labels: LabelImage,
+    pub objects: Vec<ObjectMeasurement>,
+    pub crops: Array4<f32>,
+    pub quality: ImageQuality,
+}
+
+/// Decodes and segments an image and cuts crops to `spec`: everything before
+/// classification (also used to build training data).
+pub fn candidates(
+    bytes: &[u8],
+    config: &Config,
+    spec: &CropSpec,
+    times: &mut StageTimes,
+) -> Result<Candidates, DecodeError> {
+    let t = Instant::now();
+    let image = decode(bytes, config.max_image_pixels)?;
+    times.decode += t.elapsed();
+
+    let t = Instant::now();
+    let diameter = config.diameter();
+    let intensity = to_intensity(&image, config.channel, config.bit_depth);
+    drop(image);
+    let flat = flatten(&intensity, diameter.typical());
+    times.preprocess += t.elapsed();
+
+    let t = Instant::now();
+    let seg = segment(&flat.z, diameter, &config.segment);
+    times.segment += t.elapsed();
+
+    let t = Instant::now();
+    let objects = measure(&seg.labels, &seg.regions, &intensity);
+    let crops = crops(&flat.contrast, &seg.labels, &objects, diameter.typical(), spec);
+    times.measure += t.elapsed();
+    Ok(Candidates {
+        intensity,
+        labels: seg.labels,
+        objects,
+        crops,
+        quality: ImageQuality {
+            background_mean: round(f64::from(flat.background_mean), 4),
+            noise_sigma: round(f64::from(flat.noise_sigma), 5),
+        },
+    })
+}
+
+/// The full analysis of one image.
+#[derive(Debug, Clone)]
+pub struct ImageAnalysis {
+    pub record: ImageRecord,
+    pub overlay: Option<RgbImage>,
+    pub times: StageTimes,
+}
+
+/// Analyses one image; `path` labels the record. Never fails: problems
+/// become an error record naming the file.
+pub fn analyze(path: &str, bytes: &[u8], config: &Config, classifier: &Classifier, want_overlay: bool) -> ImageAnalysis {
+    let mut times = StageTimes::default();
+    let failed = |message: String, times| ImageAnalysis {
+        record: ImageRecord::failed(path, format!("{path}: {message}")),
+        overlay: None,
+        times,
+    };
+    let cands = match candidates(bytes, config, &classifier.crop_spec(), &mut times) {
+        Ok(c) => c,
+        Err(e) => return failed(e.to_string(), times),
+    };
+    let t = Instant::now();
+    let probs = match classifier.classify(&cands.crops) {
+        Ok(p) => p,
+        Err(e) => return failed(e.to_string(), times),
+    };
+    times.classify += t.elapsed();
+
+    let t = Instant::now();
+    let classes: Vec<CellClass> = probs.iter().map(ClassProbabilities::class).collect();
+    let counts = Counts::from_classes(classes.iter().copied());
+    let mut cells = Vec::new();
+    let mut debris = DebrisReport::default();
+    for ((obj, p), &class) in cands.objects.iter().zip(&probs).zip(&classes) {
+        let record = cell_record(obj, p, class, config.pixel_size_um);
+        if class == CellClass::Debris {
+            debris.count += 1;
+            if config.report.list_debris {
+                debris.objects.push(record);
+            }
+        } else {
+            cells.push(record);
+        }
+    }
+    let overlay = want_overlay
+        .then(|| crate::report::overlay::render(&cands.intensity, &cands.labels, &classes, &counts));
+    let record = ImageRecord {
+        path: path.to_string(),
+        status: Status::Ok,
+        error: None,
+        width: Some(cands.intensity.width()),
+        height: Some(cands.intensity.height()),
+        counts: Some(counts),
+        viability: counts.viability().map(|v| round(v, 4)),
+        debris: Some(debris),
+        quality: Some(cands.quality),
+        cells,
+    };
+    times.report += t.elapsed();
+    ImageAnalysis { record, overlay, times }
+}
+
+/// [`analyze`] without an overlay, returning only the record.
+pub fn analyze_bytes(path: &str, bytes: &[u8], config: &Config, classifier: &Classifier) -> ImageRecord {
+    analyze(path, bytes, config, classifier, false).record
+}
+
+fn cell_record(obj: &ObjectMeasurement, p: &ClassProbabilities, class: CellClass, pixel_size_um: Option<f64>) -> CellRecord {
+    CellRecord {
+        id: obj.id,
+        x: round(obj.x, 2),
+        y: round(obj.y, 2),
+        area_px: obj.area_px,
+        diameter_px: round(obj.diameter_px, 2),
+        diameter_um: pixel_size_um.map(|s| round(obj.diameter_px * s, 2)),
+        circularity: round(obj.circularity, 3),
+        mean_intensity: round(obj.mean_intensity, 4),
+        label: class,
+        p_live: round(f64::from(p.p_live_given_cell()), 4),
+        p_cell: round(f64::from(p.live + p.dead), 4),
+        touches_border: obj.touches_border,
+    }
+}

@@ -1,0 +1,338 @@
+//! Preprocessing: reduce any decoded image to one intensity channel in 0..=1,
+//! then flatten uneven illumination.
+//!
+//! Brightfield cells differ from the background in both directions (a live
+//! cell under trypan blue has a dark rim and a bright centre; a dead one is
+//! dark), so later stages work on the deviation from a smooth background:
+//!
+//! 1. **Background**: the median of blocks about 2.5 typical diameters wide,
+//!    interpolated bilinearly between block centres. A median ignores the
+//!    cells (they cover a small part of a block) and follows vignetting.
+//! 2. **Contrast** = (intensity − background) / background, Weber contrast,
+//!    which does not change with exposure or lamp brightness: the model's input.
+//! 3. **z** = the contrast smoothed by a small Gaussian, divided by its robust
+//!    noise sigma (1.4826 × median absolute deviation): the segmentation's input,
+//!    so thresholds mean the same on quiet and noisy cameras.
+
+use image::{DynamicImage, Luma};
+
+use crate::config::{BitDepth, ChannelMode};
+use crate::image_types::FloatImage;
+
+/// Rec. 601 luma weights, the usual gray conversion of microscope RGB exports.
+const LUMA_WEIGHTS: [f32; 3] = [0.299, 0.587, 0.114];
+
+/// Background blocks are this many typical diameters wide: wide enough that
+/// cells cover well under half a block, narrow enough to follow vignetting.
+const BACKGROUND_BLOCK_DIAMETERS: f64 = 2.5;
+
+/// Background intensities below this (a black vignetted corner) are clamped,
+/// so Weber contrast stays finite.
+const MIN_BACKGROUND: f32 = 0.02;
+
+/// Floor for the noise sigma of the smoothed contrast: half an 8-bit step on a
+/// mid-gray background. Noise-free synthetic images would otherwise give
+/// infinite z-scores.
+const MIN_NOISE_SIGMA: f32 = 0.004;
+
+/// Histogram resolution used for medians of values in 0..=1.
+const MEDIAN_BINS: usize = 1024;
+
+/// Converts a decoded image to one channel of intensities in 0..=1.
+///
+/// ```
+/// use cellvia::{config::{BitDepth, ChannelMode}, preprocess::to_intensity};
+/// let img = image::DynamicImage::ImageLuma16(image::ImageBuffer::from_pixel(2, 2, image::Luma([4095u16])));
+/// let f = to_intensity(&img, ChannelMode::Luminance, BitDepth::Auto);
+/// assert_eq!(f.get_pixel(0, 0).0[0], 1.0); // 12-bit data in a 16-bit file
+/// ```
+pub fn to_intensity(image: &DynamicImage, channel: ChannelMode, bit_depth: BitDepth) -> FloatImage {
+    let (width, height) = (image.width(), image.height());
+    let is_16bit = matches!(
+        image,
+        DynamicImage::ImageLuma16(_)
+            | DynamicImage::ImageLumaA16(_)
+            | DynamicImage::ImageRgb16(_)
+            | DynamicImage::ImageRgba16(_)
+    );
+    let is_float = matches!(image, DynamicImage::ImageRgb32F(_) | DynamicImage::ImageRgba32F(_));
+    let pick = |rgb: [f32; 3]| -> f32 {
+        match channel {
+            ChannelMode::Luminance => {
+                LUMA_WEIGHTS[0] * rgb[0] + LUMA_WEIGHTS[1] * rgb[1] + LUMA_WEIGHTS[2] * rgb[2]
+            }
+            ChannelMode::Red => rgb[0],
+            ChannelMode::Green => rgb[1],
+            ChannelMode::Blue => rgb[2],
+        }
+    };
+    let raw: Vec<f32> = if is_float {
+        image.to_rgb32f().pixels().map(|p| pick(p.0)).collect()
+    } else if is_16bit {
+        match image {
+            DynamicImage::ImageLuma16(g) => g.as_raw().iter().map(|&v| f32::from(v)).collect(),
+            other => other
+                .to_rgb16()
+                .pixels()
+                .map(|p| pick(p.0.map(f32::from)))
+                .collect(),
+        }
+    } else {
+        match image {
+            DynamicImage::ImageLuma8(g) => g.as_raw().iter().map(|&v| f32::from(v)).collect(),
+            other => other.to_rgb8().pixels().map(|p| pick(p.0.map(f32::from))).collect(),
+        }
+    };
+    let full_scale = if is_float {
+        1.0
+    } else if is_16bit {
+        sixteen_bit_full_scale(&raw, bit_depth)
+    } else {
+        255.0
+    };
+    let scale = 1.0 / full_scale;
+    let data = raw.into_iter().map(|v| (v * scale).clamp(0.0, 1.0)).collect();
+    FloatImage::from_raw(width, height, data).unwrap_or_else(|| FloatImage::new(width, height))
+}
+
+/// Full-scale value of 16-bit samples under the bit-depth setting.
+fn sixteen_bit_full_scale(samples: &[f32], bit_depth: BitDepth) -> f32 {
+    match bit_depth {
+        BitDepth::Container => 65535.0,
+        BitDepth::Twelve => 4095.0,
+        BitDepth::Auto => {
+            let max = samples.iter().copied().fold(0.0f32, f32::max);
+            [1023.0, 4095.0, 16383.0]
+                .into_iter()
+                .find(|&full| max <= full)
+                .unwrap_or(65535.0)
+        }
+    }
+}
+
+/// The flattened image and the facts measured while flattening it.
+#[derive(Debug, Clone)]
+pub struct Flattened {
+    /// (intensity − background) / background.
+    pub contrast: FloatImage,
+    /// Smoothed contrast in units of its robust noise sigma.
+    pub z: FloatImage,
+    /// Mean background intensity, 0..=1 (an illumination quality figure).
+    pub background_mean: f32,
+    /// Robust noise sigma of the smoothed contrast.
+    pub noise_sigma: f32,
+}
+
+/// Flattens illumination for cells of the given typical diameter (pixels).
+///
+/// ```
+/// use cellvia::preprocess::flatten;
+/// // A left-to-right ramp has no cells: everything flattens to ~0.
+/// let ramp = image::ImageBuffer::from_fn(64, 64, |x, _| image::Luma([0.3 + x as f32 * 0.004]));
+/// let flat = flatten(&ramp, 10.0);
+/// assert!(flat.contrast.pixels().all(|p| p.0[0].abs() < 0.05));
+/// ```
+pub fn flatten(intensity: &FloatImage, typical_diameter: f64) -> Flattened {
+    let block = (BACKGROUND_BLOCK_DIAMETERS * typical_diameter).round().max(8.0) as u32;
+    let background = block_median_background(intensity, block);
+    let background_mean =
+        background.as_raw().iter().sum::<f32>() / background.as_raw().len().max(1) as f32;
+    let contrast_data: Vec<f32> = intensity
+        .as_raw()
+        .iter()
+        .zip(background.as_raw())
+        .map(|(&i, &b)| {
+            let b = b.max(MIN_BACKGROUND);
+            (i - b) / b
+        })
+        .collect();
+    let (w, h) = intensity.dimensions();
+    let contrast = FloatImage::from_raw(w, h, contrast_data).unwrap_or_else(|| FloatImage::new(w, h));
+    let smooth_sigma = (typical_diameter / 20.0).max(0.7) as f32;
+    let mut z = gaussian_blur(&contrast, smooth_sigma);
+    let noise_sigma = robust_sigma(z.as_raw()).max(MIN_NOISE_SIGMA);
+    z.as_mut().iter_mut().for_each(|v| *v /= noise_sigma);
+    Flattened {
+        contrast,
+        z,
+        background_mean,
+        noise_sigma,
+    }
+}
+
+/// Median of each `block`×`block` tile, interpolated bilinearly between tile centres.
+fn block_median_background(image: &FloatImage, block: u32) -> FloatImage {
+    let (w, h) = image.dimensions();
+    let nx = w.div_ceil(block).max(1);
+    let ny = h.div_ceil(block).max(1);
+    let mut medians = vec![0.0f32; (nx * ny) as usize];
+    let mut hist = vec![0u32; MEDIAN_BINS];
+    for by in 0..ny {
+        for bx in 0..nx {
+            hist.iter_mut().for_each(|c| *c = 0);
+            let (x0, y0) = (bx * block, by * block);
+            let (x1, y1) = ((x0 + block).min(w), (y0 + block).min(h));
+            for y in y0..y1 {
+                for x in x0..x1 {
+                    hist[bin(image.get_pixel(x, y).0[0])] += 1;
+                }
+            }
+            let n = (x1 - x0) * (y1 - y0);
+            medians[(by * nx + bx) as usize] = histogram_median(&hist, n);
+        }
+    }
+    // Tile centres in pixel coordinates; outside the outermost centres the value is held.
+    let centre = |i: u32, n_px: u32| -> f32 {
+        let start = i * block;
+        let end = (start + block).min(n_px);
+        0.5 * (start + end) as f32 - 0.5
+    };
+    let cx: Vec<f32> = (0..nx).map(|i| centre(i, w)).collect();
+    let cy: Vec<f32> = (0..ny).map(|i| centre(i, h)).collect();
+    let locate = |v: f32, centres: &[f32]| -> (usize, usize, f32) {
+        let last = centres.len() - 1;
+        if v <= centres[0] {
+            return (0, 0, 0.0);
+        }
+        if v >= centres[last] {
+            return (last, last, 0.0);
+        }
+        let i = centres.iter().rposition(|&c| c <= v).unwrap_or(0);
+        let t = (v - centres[i]) / (centres[i + 1] - centres[i]);
+        (i, i + 1, t)
+    };
+    let xs: Vec<(usize, usize, f32)> = (0..w).map(|x| locate(x as f32, &cx)).collect();
+    let mut out = FloatImage::new(w, h);
+    for y in 0..h {
+        let (y0, y1, ty) = locate(y as f32, &cy);
+        for (x, &(x0, x1, tx)) in xs.iter().enumerate() {
+            let m = |yy: usize, xx: usize| medians[yy * nx as usize + xx];
+            let top = m(y0, x0) * (1.0 - tx) + m(y0, x1) * tx;
+            let bottom = m(y1, x0) * (1.0 - tx) + m(y1, x1) * tx;
+            out.put_pixel(x as u32, y, Luma([top * (1.0 - ty) + bottom * ty]));
+        }
+    }
+    out
+}
+
+fn bin(v: f32) -> usize {
+    ((v.clamp(0.0, 1.0) * (MEDIAN_BINS - 1) as f32).round() as usize).min(MEDIAN_BINS - 1)
+}
+
+fn histogram_median(hist: &[u32], n: u32) -> f32 {
+    let half = n.div_ceil(2);
+    let mut seen = 0;
+    for (i, &c) in hist.iter().enumerate() {
+        seen += c;
+        if seen >= half {
+            return i as f32 / (MEDIAN_BINS - 1) as f32;
+        }
+    }
+    0.0
+}
+
+/// 1.4826 × the median absolute deviation from the median: the standard
+/// deviation of Gaussian noise, unmoved by the few pixels that are cells.
+///
+/// ```
+/// let v = [-1.0f32, 1.0, -1.0, 1.0, 50.0];
+/// assert!((cellvia::preprocess::robust_sigma(&v) - 1.4826).abs() < 1e-4);
+/// ```
+pub fn robust_sigma(values: &[f32]) -> f32 {
+    if values.is_empty() {
+        return 0.0;
+    }
+    let mut v = values.to_vec();
+    let mid = v.len() / 2;
+    let median = *v.select_nth_unstable_by(mid, f32::total_cmp).1;
+    v.iter_mut().for_each(|x| *x = (*x - median).abs());
+    1.4826 * *v.select_nth_unstable_by(mid, f32::total_cmp).1
+}
+
+/// Separable Gaussian blur with edge clamping.
+///
+/// ```
+/// let img = image::ImageBuffer::from_pixel(9, 9, image::Luma([2.0f32]));
+/// let b = cellvia::preprocess::gaussian_blur(&img, 1.5);
+/// assert!((b.get_pixel(0, 4).0[0] - 2.0).abs() < 1e-5);
+/// ```
+pub fn gaussian_blur(image: &FloatImage, sigma: f32) -> FloatImage {
+    let radius = (3.0 * sigma).ceil() as i64;
+    let kernel: Vec<f32> = (-radius..=radius)
+        .map(|i| (-(i * i) as f32 / (2.0 * sigma * sigma)).exp())
+        .collect();
+    let total: f32 = kernel.iter().sum();
+    let kernel: Vec<f32> = kernel.iter().map(|k| k / total).collect();
+    let (w, h) = (image.width() as i64, image.height() as i64);
+    let src = image.as_raw();
+    let mut tmp = vec![0.0f32; src.len()];
+    for y in 0..h {
+        let row = &src[(y * w) as usize..((y + 1) * w) as usize];
+        for x in 0..w {
+            let mut acc = 0.0;
+            for (k, &weight) in kernel.iter().enumerate() {
+                let xx = (x + k as i64 - radius).clamp(0, w - 1);
+                acc += weight * row[xx as usize];
+            }
+            tmp[(y * w + x) as usize] = acc;
+        }
+    }
+    let mut out = vec![0.0f32; src.len()];
+    for y in 0..h {
+        for (k, &weight) in kernel.iter().enumerate() {
+            let yy = (y + k as i64 - radius).clamp(0, h - 1);
+            let src_row = &tmp[(yy * w) as usize..((yy + 1) * w) as usize];
+            let dst_row = &mut out[(y * w) as usize..((y + 1) * w) as usize];
+            for (d, s) in dst_row.iter_mut().zip(src_row) {
+                *d += weight * s;
+            }
+        }
+    }
+    FloatImage::from_raw(image.width(), image.height(), out)
+        .unwrap_or_else(|| FloatImage::new(image.width(), image.height()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn eight_bit_rgb_luminance_and_channels() {
+        let img = DynamicImage::ImageRgb8(image::ImageBuffer::from_pixel(1, 1, image::Rgb([255, 0, 0])));
+        let lum = to_intensity(&img, ChannelMode::Luminance, BitDepth::Auto);
+        assert!((lum.get_pixel(0, 0).0[0] - 0.299).abs() < 1e-6);
+        let red = to_intensity(&img, ChannelMode::Red, BitDepth::Auto);
+        assert_eq!(red.get_pixel(0, 0).0[0], 1.0);
+    }
+
+    #[test]
+    fn twelve_bit_in_sixteen_matches_eight_bit() {
+        let g8 = DynamicImage::ImageLuma8(image::ImageBuffer::from_fn(4, 1, |x, _| image::Luma([x as u8 * 60])));
+        let g16 = DynamicImage::ImageLuma16(image::ImageBuffer::from_fn(4, 1, |x, _| {
+            image::Luma([(f32::from(x as u8 * 60) / 255.0 * 4095.0).round() as u16])
+        }));
+        let a = to_intensity(&g8, ChannelMode::Luminance, BitDepth::Auto);
+        let b = to_intensity(&g16, ChannelMode::Luminance, BitDepth::Auto);
+        for (p, q) in a.pixels().zip(b.pixels()) {
+            assert!((p.0[0] - q.0[0]).abs() < 1e-3);
+        }
+        let full = to_intensity(&g16, ChannelMode::Luminance, BitDepth::Container);
+        assert!(full.get_pixel(3, 0).0[0] < 0.1);
+    }
+
+    #[test]
+    fn dark_spot_on_vignetted_field_stands_out() {
+        let img = FloatImage::from_fn(120, 120, |x, y| {
+            let vignette = 0.6 - 0.002 * (x as f32 + y as f32);
+            let dx = x as f32 - 60.0;
+            let dy = y as f32 - 60.0;
+            let spot = if dx * dx + dy * dy < 36.0 { -0.2 } else { 0.0 };
+            Luma([vignette + spot])
+        });
+        let flat = flatten(&img, 12.0);
+        assert!(flat.contrast.get_pixel(60, 60).0[0] < -0.3);
+        assert!(flat.contrast.get_pixel(5, 5).0[0].abs() < 0.05);
+        assert!(flat.contrast.get_pixel(115, 115).0[0].abs() < 0.05);
+        assert!(flat.z.get_pixel(60, 60).0[0] < -10.0);
+    }
+}

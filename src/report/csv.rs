@@ -1,0 +1,64 @@
+//! `images.csv` (one row per image) and `cells.csv` (one row per cell).
+
+use super::ImageRecord;
+
+/// Header and rows of `images.csv`.
+///
+/// ```
+/// let csv = cellvia::report::csv::images_csv(&[]).unwrap();
+/// assert!(csv.starts_with("path,status,error,width,height,total,live,dead,debris,viability\n"));
+/// ```
+pub fn images_csv(images: &[ImageRecord]) -> Result<String, csv::Error> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record(["path", "status", "error", "width", "height", "total", "live", "dead", "debris", "viability"])?;
+    let opt = |v: Option<u32>| v.map(|v| v.to_string()).unwrap_or_default();
+    for r in images {
+        let c = r.counts;
+        w.write_record([
+            r.path.clone(),
+            format!("{:?}", r.status).to_lowercase(),
+            r.error.clone().unwrap_or_default(),
+            opt(r.width),
+            opt(r.height),
+            opt(c.map(|c| c.total)),
+            opt(c.map(|c| c.live)),
+            opt(c.map(|c| c.dead)),
+            opt(c.map(|c| c.debris)),
+            r.viability.map(|v| format!("{v:.4}")).unwrap_or_default(),
+        ])?;
+    }
+    finish(w)
+}
+
+/// Header and rows of `cells.csv`.
+pub fn cells_csv(images: &[ImageRecord]) -> Result<String, csv::Error> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record([
+        "path", "id", "x", "y", "area_px", "diameter_px", "diameter_um", "circularity", "mean_intensity", "label",
+        "p_live", "p_cell",
+    ])?;
+    for r in images {
+        for c in &r.cells {
+            w.write_record([
+                r.path.clone(),
+                c.id.to_string(),
+                c.x.to_string(),
+                c.y.to_string(),
+                c.area_px.to_string(),
+                c.diameter_px.to_string(),
+                c.diameter_um.map(|d| d.to_string()).unwrap_or_default(),
+                c.circularity.to_string(),
+                c.mean_intensity.to_string(),
+                c.label.as_str().to_string(),
+                c.p_live.to_string(),
+                c.p_cell.to_string(),
+            ])?;
+        }
+    }
+    finish(w)
+}
+
+fn finish(w: csv::Writer<Vec<u8>>) -> Result<String, csv::Error> {
+    let bytes = w.into_inner().map_err(|e| csv::Error::from(e.into_error()))?;
+    Ok(String::from_utf8_lossy(&bytes).into_owned())
+}

@@ -1,0 +1,165 @@
+//! Result records and their serialisations: `results.json`, `images.csv`,
+//! `cells.csv` and overlay pictures.
+//!
+//! Everything here is a pure function of the analysis; run facts that differ
+//! between identical runs (times, host, threads) live only in [`RunFacts`], so
+//! the rest of a results file is byte-identical for identical inputs.
+
+pub mod csv;
+pub mod font;
+pub mod overlay;
+
+use serde::{Deserialize, Serialize};
+
+use crate::aggregate::{BatchSummary, Counts};
+use crate::classify::{CellClass, ModelInfo};
+use crate::config::Config;
+
+/// Version of the `results.json` layout; bumped on any incompatible change.
+pub const RESULTS_SCHEMA: &str = "cellvia.results/1";
+
+/// Outcome of one image.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Ok,
+    Error,
+}
+
+/// One counted cell.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CellRecord {
+    pub id: u32,
+    /// Centroid, pixels from the top-left pixel's centre.
+    pub x: f64,
+    pub y: f64,
+    pub area_px: u32,
+    /// Equivalent diameter, pixels.
+    pub diameter_px: f64,
+    /// Equivalent diameter in µm, when the pixel size is known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub diameter_um: Option<f64>,
+    pub circularity: f64,
+    pub mean_intensity: f64,
+    pub label: CellClass,
+    /// P(live | cell) from the model.
+    pub p_live: f64,
+    /// P(this object is a cell, not debris) from the model.
+    pub p_cell: f64,
+    pub touches_border: bool,
+}
+
+/// Debris: objects the model judged not to be cells.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct DebrisReport {
+    pub count: u32,
+    /// Listed only with `report.list_debris`.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub objects: Vec<CellRecord>,
+}
+
+/// Facts about the image itself, for quality checks.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct ImageQuality {
+    /// Mean background intensity, 0..=1.
+    pub background_mean: f64,
+    /// Robust noise sigma of the flattened, smoothed image (Weber contrast units).
+    pub noise_sigma: f64,
+}
+
+/// The result for one input file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ImageRecord {
+    /// The path as discovered from the user's arguments.
+    pub path: String,
+    pub status: Status,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    pub width: Option<u32>,
+    pub height: Option<u32>,
+    pub counts: Option<Counts>,
+    /// live / (live + dead), 0..=1; null without cells or on error.
+    pub viability: Option<f64>,
+    pub debris: Option<DebrisReport>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub quality: Option<ImageQuality>,
+    pub cells: Vec<CellRecord>,
+}
+
+impl ImageRecord {
+    /// The record of an image that could not be analysed.
+    pub fn failed(path: &str, error: String) -> Self {
+        Self {
+            path: path.to_string(),
+            status: Status::Error,
+            error: Some(error),
+            width: None,
+            height: None,
+            counts: None,
+            viability: None,
+            debris: None,
+            quality: None,
+            cells: Vec::new(),
+        }
+    }
+}
+
+/// Name and version of the software that made a result.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Software {
+    pub name: String,
+    pub version: String,
+}
+
+impl Default for Software {
+    fn default() -> Self {
+        Self {
+            name: crate::SOFTWARE_NAME.to_string(),
+            version: crate::SOFTWARE_VERSION.to_string(),
+        }
+    }
+}
+
+/// Facts of one run that legitimately differ between identical analyses.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunFacts {
+    /// Seconds since the Unix epoch, UTC.
+    pub started_unix_s: f64,
+    pub finished_unix_s: f64,
+    pub host: String,
+    pub threads: usize,
+}
+
+/// The whole `results.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Results {
+    pub schema: String,
+    pub software: Software,
+    pub model: ModelInfo,
+    pub config: Config,
+    pub summary: BatchSummary,
+    /// One record per input image, in input order.
+    pub images: Vec<ImageRecord>,
+    /// Files found in input folders that are not images.
+    pub skipped: Vec<String>,
+    pub run: RunFacts,
+}
+
+impl Results {
+    /// Pretty JSON with a trailing newline.
+    pub fn to_json(&self) -> String {
+        let mut s = serde_json::to_string_pretty(self).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
+        s.push('\n');
+        s
+    }
+}
+
+/// Rounds to `digits` decimals so results do not carry float noise.
+///
+/// ```
+/// assert_eq!(cellvia::report::round(1.23456, 2), 1.23);
+/// ```
+pub fn round(v: f64, digits: i32) -> f64 {
+    let f = 10f64.powi(digits);
+    (v * f).round() / f
+}

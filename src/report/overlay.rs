@@ -1,0 +1,91 @@
+//! Overlay pictures: the field in gray with each object outlined by class
+//! (green live, red dead, grey debris) and the counts written on top.
+
+use image::{Rgb, RgbImage};
+
+use super::font::{draw_text, CHAR_WIDTH, LINE_HEIGHT};
+use crate::aggregate::Counts;
+use crate::classify::CellClass;
+use crate::image_types::{FloatImage, LabelImage};
+
+const LIVE_COLOUR: Rgb<u8> = Rgb([0, 220, 0]);
+const DEAD_COLOUR: Rgb<u8> = Rgb([255, 40, 40]);
+const DEBRIS_COLOUR: Rgb<u8> = Rgb([150, 150, 150]);
+const TEXT_COLOUR: Rgb<u8> = Rgb([255, 255, 0]);
+/// Small fields are enlarged by a whole factor up to this width so outlines
+/// and text stay legible.
+const MIN_OVERLAY_WIDTH: u32 = 450;
+const MAX_UPSCALE: u32 = 4;
+
+/// Draws the overlay. `classes[i]` is the class of label `i + 1`.
+///
+/// ```
+/// use cellvia::{aggregate::Counts, classify::CellClass, image_types::*};
+/// let intensity = FloatImage::from_pixel(500, 40, image::Luma([0.5]));
+/// let labels = LabelImage::from_fn(500, 40, |x, y| image::Luma([u32::from((10..20).contains(&x) && (15..25).contains(&y))]));
+/// let img = cellvia::report::overlay::render(&intensity, &labels, &[CellClass::Live], &Counts::from_classes([CellClass::Live]));
+/// assert_eq!(img.get_pixel(10, 20).0, [0, 220, 0]); // outline pixel
+/// ```
+pub fn render(intensity: &FloatImage, labels: &LabelImage, classes: &[CellClass], counts: &Counts) -> RgbImage {
+    let (w, h) = intensity.dimensions();
+    let scale = MIN_OVERLAY_WIDTH.div_ceil(w.max(1)).clamp(1, MAX_UPSCALE);
+    let mut out = RgbImage::new(w * scale, h * scale);
+    let label_at = |x: i64, y: i64| -> u32 {
+        if x < 0 || y < 0 || x >= i64::from(w) || y >= i64::from(h) {
+            0
+        } else {
+            labels.get_pixel(x as u32, y as u32).0[0]
+        }
+    };
+    for y in 0..h {
+        for x in 0..w {
+            let v = (intensity.get_pixel(x, y).0[0].clamp(0.0, 1.0) * 255.0).round() as u8;
+            let l = label_at(i64::from(x), i64::from(y));
+            let (xi, yi) = (i64::from(x), i64::from(y));
+            let edge = l != 0
+                && [(xi - 1, yi), (xi + 1, yi), (xi, yi - 1), (xi, yi + 1)]
+                    .iter()
+                    .any(|&(nx, ny)| label_at(nx, ny) != l);
+            let colour = match classes.get(l as usize - usize::from(l > 0)) {
+                Some(class) if edge => match class {
+                    CellClass::Live => LIVE_COLOUR,
+                    CellClass::Dead => DEAD_COLOUR,
+                    CellClass::Debris => DEBRIS_COLOUR,
+                },
+                _ => Rgb([v, v, v]),
+            };
+            for dy in 0..scale {
+                for dx in 0..scale {
+                    out.put_pixel(x * scale + dx, y * scale + dy, colour);
+                }
+            }
+        }
+    }
+    let viability = counts.viability().map_or_else(|| "N/A".to_string(), |v| format!("{:.1}%", v * 100.0));
+    let text = format!(
+        "LIVE {}  DEAD {}  DEBRIS {}  VIABILITY {viability}",
+        counts.live, counts.dead, counts.debris
+    );
+    let text_scale = (out.width() / 600).max(1);
+    let band_height = (LINE_HEIGHT * text_scale + 2).min(out.height());
+    let band_width = (text.len() as u32 * CHAR_WIDTH * text_scale + 4).min(out.width());
+    for y in 0..band_height {
+        for x in 0..band_width {
+            out.put_pixel(x, y, Rgb([0, 0, 0]));
+        }
+    }
+    let (ow, oh) = out.dimensions();
+    draw_text(&text, 2, 2, text_scale, |x, y| {
+        if x < ow && y < oh {
+            out.put_pixel(x, y, TEXT_COLOUR);
+        }
+    });
+    out
+}
+
+/// Encodes an overlay as PNG bytes.
+pub fn encode_png(image: &RgbImage) -> Result<Vec<u8>, image::ImageError> {
+    let mut out = std::io::Cursor::new(Vec::new());
+    image.write_to(&mut out, image::ImageFormat::Png)?;
+    Ok(out.into_inner())
+}

@@ -1,0 +1,59 @@
+//! Runs per-image work in parallel: the only module that uses rayon.
+//!
+//! Images are processed in windows of a few per thread; each window's results
+//! are handed to the caller in input order before the next window starts, so
+//! memory stays flat in the number of images and output order never depends
+//! on which thread finished first.
+
+use rayon::prelude::*;
+
+/// Images in flight per worker thread: enough to keep threads busy when
+/// images differ in cost, few enough to bound memory.
+const WINDOW_PER_THREAD: usize = 4;
+
+/// Why the worker pool could not start.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot start {threads} worker threads: {message}")]
+pub struct SchedulerError {
+    pub threads: usize,
+    pub message: String,
+}
+
+/// Number of threads to use when none is asked for: all cores.
+pub fn default_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, usize::from)
+}
+
+/// Applies `work` to every item on `threads` threads and calls `sink(index,
+/// result)` in input order. `work` must not depend on which thread runs it.
+///
+/// ```
+/// let mut out = Vec::new();
+/// cellvia::scheduler::for_each_ordered(&[1, 2, 3], 2, |x| x * 10, |i, r| out.push((i, r))).unwrap();
+/// assert_eq!(out, [(0, 10), (1, 20), (2, 30)]);
+/// ```
+pub fn for_each_ordered<T, R, W, S>(items: &[T], threads: usize, work: W, mut sink: S) -> Result<(), SchedulerError>
+where
+    T: Sync,
+    R: Send,
+    W: Fn(&T) -> R + Sync,
+    S: FnMut(usize, R),
+{
+    let threads = threads.max(1);
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .thread_name(|i| format!("cellvia-worker-{i}"))
+        .build()
+        .map_err(|e| SchedulerError {
+            threads,
+            message: e.to_string(),
+        })?;
+    let window = threads * WINDOW_PER_THREAD;
+    for (w, chunk) in items.chunks(window).enumerate() {
+        let results: Vec<R> = pool.install(|| chunk.par_iter().map(&work).collect());
+        for (i, r) in results.into_iter().enumerate() {
+            sink(w * window + i, r);
+        }
+    }
+    Ok(())
+}

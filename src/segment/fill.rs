@@ -1,0 +1,92 @@
+//! Hole filling: background regions enclosed by an object become part of it.
+
+use std::collections::VecDeque;
+
+use crate::image_types::{Mask, MASK_ON};
+
+/// Fills 4-connected background regions that do not touch the image edge and
+/// have at most `max_hole_area` pixels.
+///
+/// The area bound matters on counting chambers: a grid square closed by grid
+/// lines is "enclosed" too, and filling it would swallow the cells inside.
+///
+/// ```
+/// let mut m = image::GrayImage::from_raw(5, 5, vec![
+///     0, 0, 0, 0, 0,
+///     0, 255, 255, 255, 0,
+///     0, 255, 0, 255, 0,
+///     0, 255, 255, 255, 0,
+///     0, 0, 0, 0, 0]).unwrap();
+/// cellvia::segment::fill::fill_holes(&mut m, 10);
+/// assert_eq!(m.get_pixel(2, 2).0[0], 255);
+/// assert_eq!(m.get_pixel(0, 0).0[0], 0);
+/// ```
+pub fn fill_holes(mask: &mut Mask, max_hole_area: usize) {
+    let (w, h) = (mask.width() as usize, mask.height() as usize);
+    let data = mask.as_mut();
+    let mut seen = vec![false; data.len()];
+    let mut region = Vec::new();
+    let mut queue = VecDeque::new();
+    for start in 0..data.len() {
+        if data[start] != 0 || seen[start] {
+            continue;
+        }
+        region.clear();
+        let mut touches_edge = false;
+        seen[start] = true;
+        queue.push_back(start);
+        while let Some(i) = queue.pop_front() {
+            region.push(i);
+            let (x, y) = (i % w, i / w);
+            touches_edge |= x == 0 || y == 0 || x == w - 1 || y == h - 1;
+            let neighbours = [
+                (x > 0).then(|| i - 1),
+                (x + 1 < w).then(|| i + 1),
+                (y > 0).then(|| i - w),
+                (y + 1 < h).then(|| i + w),
+            ];
+            for j in neighbours.into_iter().flatten() {
+                if data[j] == 0 && !seen[j] {
+                    seen[j] = true;
+                    queue.push_back(j);
+                }
+            }
+        }
+        if !touches_edge && region.len() <= max_hole_area {
+            for &i in &region {
+                data[i] = MASK_ON;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ring(size: u32, inner: f32, outer: f32) -> Mask {
+        let c = (size as f32 - 1.0) / 2.0;
+        Mask::from_fn(size, size, |x, y| {
+            let r = ((x as f32 - c).powi(2) + (y as f32 - c).powi(2)).sqrt();
+            image::Luma([if r >= inner && r <= outer { MASK_ON } else { 0 }])
+        })
+    }
+
+    #[test]
+    fn small_hole_filled_large_hole_kept() {
+        let mut small = ring(31, 4.0, 7.0);
+        fill_holes(&mut small, 100);
+        assert_eq!(small.get_pixel(15, 15).0[0], MASK_ON);
+        let mut large = ring(31, 4.0, 7.0);
+        fill_holes(&mut large, 10);
+        assert_eq!(large.get_pixel(15, 15).0[0], 0);
+    }
+
+    #[test]
+    fn region_open_to_the_edge_is_not_a_hole() {
+        let mut m = Mask::from_fn(6, 6, |x, _| image::Luma([if x == 2 { MASK_ON } else { 0 }]));
+        let before = m.clone();
+        fill_holes(&mut m, 100);
+        assert_eq!(m, before);
+    }
+}

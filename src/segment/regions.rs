@@ -1,0 +1,113 @@
+//! Per-object shape statistics gathered in one pass over a label image.
+
+use crate::image_types::LabelImage;
+
+/// Shape facts of one labelled object.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Region {
+    pub label: u32,
+    pub area: u32,
+    /// Mean x and y of the object's pixels (pixel centres at integer coordinates).
+    pub centroid: (f64, f64),
+    /// Inclusive bounding box: min x, min y, max x, max y.
+    pub bbox: [u32; 4],
+    /// Perimeter estimate: object/non-object pixel edges × π/4, which is
+    /// unbiased for a disc (a digital disc of radius r has ≈ 8r such edges).
+    pub perimeter: f64,
+    pub touches_border: bool,
+}
+
+impl Region {
+    /// Diameter of the disc with the same area.
+    ///
+    /// ```
+    /// let r = cellvia::segment::regions::Region { label: 1, area: 314, centroid: (0.0, 0.0),
+    ///     bbox: [0, 0, 0, 0], perimeter: 0.0, touches_border: false };
+    /// assert!((r.equivalent_diameter() - 20.0).abs() < 0.01);
+    /// ```
+    pub fn equivalent_diameter(&self) -> f64 {
+        (4.0 * f64::from(self.area) / std::f64::consts::PI).sqrt()
+    }
+
+    /// 4π·area/perimeter², 1 for a disc, small for lines; capped at 1.
+    pub fn circularity(&self) -> f64 {
+        if self.perimeter <= 0.0 {
+            return 0.0;
+        }
+        (4.0 * std::f64::consts::PI * f64::from(self.area) / (self.perimeter * self.perimeter)).min(1.0)
+    }
+}
+
+/// Statistics of labels 1..=n; entry `i` describes label `i + 1`.
+///
+/// ```
+/// let l = cellvia::image_types::LabelImage::from_raw(3, 1, vec![0, 1, 1]).unwrap();
+/// let r = cellvia::segment::regions::regions(&l, 1);
+/// assert_eq!(r[0].area, 2);
+/// assert_eq!(r[0].centroid, (1.5, 0.0));
+/// assert!(r[0].touches_border);
+/// ```
+pub fn regions(labels: &LabelImage, n: u32) -> Vec<Region> {
+    let (w, h) = labels.dimensions();
+    let mut sums = vec![(0u32, 0u64, 0u64, [u32::MAX, u32::MAX, 0, 0], 0u32, false); n as usize];
+    let data = labels.as_raw();
+    let at = |x: i64, y: i64| -> u32 {
+        if x < 0 || y < 0 || x >= i64::from(w) || y >= i64::from(h) {
+            0
+        } else {
+            data[(y * i64::from(w) + x) as usize]
+        }
+    };
+    for y in 0..h {
+        for x in 0..w {
+            let l = data[(y * w + x) as usize];
+            if l == 0 {
+                continue;
+            }
+            let s = &mut sums[(l - 1) as usize];
+            s.0 += 1;
+            s.1 += u64::from(x);
+            s.2 += u64::from(y);
+            s.3 = [s.3[0].min(x), s.3[1].min(y), s.3[2].max(x), s.3[3].max(y)];
+            let (xi, yi) = (i64::from(x), i64::from(y));
+            s.4 += [(xi - 1, yi), (xi + 1, yi), (xi, yi - 1), (xi, yi + 1)]
+                .iter()
+                .filter(|&&(nx, ny)| at(nx, ny) != l)
+                .count() as u32;
+            s.5 |= x == 0 || y == 0 || x == w - 1 || y == h - 1;
+        }
+    }
+    sums.iter()
+        .enumerate()
+        .map(|(i, &(area, sx, sy, bbox, edges, border))| {
+            let a = f64::from(area.max(1));
+            Region {
+                label: i as u32 + 1,
+                area,
+                centroid: (sx as f64 / a, sy as f64 / a),
+                bbox,
+                perimeter: f64::from(edges) * std::f64::consts::FRAC_PI_4,
+                touches_border: border,
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn disc_is_round_and_line_is_not() {
+        let disc = LabelImage::from_fn(41, 41, |x, y| {
+            let r2 = (x as f64 - 20.0).powi(2) + (y as f64 - 20.0).powi(2);
+            image::Luma([u32::from(r2 <= 144.0)])
+        });
+        let r = regions(&disc, 1)[0];
+        assert!(r.circularity() > 0.9, "{}", r.circularity());
+        assert!((r.equivalent_diameter() - 24.0).abs() < 0.5);
+        assert!(!r.touches_border);
+        let line = LabelImage::from_fn(60, 9, |_, y| image::Luma([u32::from((3..6).contains(&y))]));
+        assert!(regions(&line, 1)[0].circularity() < 0.25);
+    }
+}

@@ -1,0 +1,150 @@
+//! Thresholds: Otsu's level for a histogram, and hysteresis on |z|.
+
+use std::collections::VecDeque;
+
+use crate::image_types::{FloatImage, Mask, MASK_ON};
+
+/// Otsu's threshold: the bin index `t` that maximises the between-class
+/// variance of `{bins <= t}` and `{bins > t}`. Returns 0 for an empty or
+/// single-valued histogram.
+///
+/// ```
+/// let mut hist = [0u32; 10];
+/// hist[2] = 50;
+/// hist[7] = 50;
+/// let t = cellvia::segment::threshold::otsu_level(&hist);
+/// assert!((2..7).contains(&t));
+/// ```
+pub fn otsu_level(hist: &[u32]) -> usize {
+    let total: f64 = hist.iter().map(|&c| f64::from(c)).sum();
+    let sum_all: f64 = hist.iter().enumerate().map(|(i, &c)| i as f64 * f64::from(c)).sum();
+    let (mut weight_low, mut sum_low) = (0.0, 0.0);
+    let (mut best, mut best_var) = (0, -1.0);
+    for (t, &c) in hist.iter().enumerate() {
+        weight_low += f64::from(c);
+        sum_low += t as f64 * f64::from(c);
+        let weight_high = total - weight_low;
+        if weight_low == 0.0 || weight_high == 0.0 {
+            continue;
+        }
+        let mean_low = sum_low / weight_low;
+        let mean_high = (sum_all - sum_low) / weight_high;
+        let between = weight_low * weight_high * (mean_low - mean_high).powi(2);
+        if between > best_var {
+            best_var = between;
+            best = t;
+        }
+    }
+    best
+}
+
+/// Pixels with `|z| >= low` that are 8-connected to a pixel with `|z| >= high`.
+///
+/// A cell must stand out clearly somewhere (`high`) and is then followed out to
+/// its faint edge (`low`), so noise specks never start an object yet objects
+/// are not cut short at their rims.
+///
+/// ```
+/// use cellvia::image_types::FloatImage;
+/// let z = FloatImage::from_raw(5, 1, vec![0.0, 3.0, 9.0, 3.0, 3.0]).unwrap();
+/// let m = cellvia::segment::threshold::hysteresis(&z, 2.0, 8.0);
+/// assert_eq!(m.as_raw(), &[0, 255, 255, 255, 255]);
+/// let weak = FloatImage::from_raw(3, 1, vec![3.0, 3.0, 3.0]).unwrap();
+/// assert!(cellvia::segment::threshold::hysteresis(&weak, 2.0, 8.0).as_raw().iter().all(|&v| v == 0));
+/// ```
+pub fn hysteresis(z: &FloatImage, low: f32, high: f32) -> Mask {
+    let (w, h) = z.dimensions();
+    let (wi, hi) = (w as i64, h as i64);
+    let values = z.as_raw();
+    let mut mask = Mask::new(w, h);
+    let out = mask.as_mut();
+    let mut queue = VecDeque::new();
+    for (i, v) in values.iter().enumerate() {
+        if v.abs() >= high {
+            out[i] = MASK_ON;
+            queue.push_back(i);
+        }
+    }
+    while let Some(i) = queue.pop_front() {
+        let (x, y) = ((i as i64) % wi, (i as i64) / wi);
+        for dy in -1..=1 {
+            for dx in -1..=1 {
+                let (nx, ny) = (x + dx, y + dy);
+                if nx < 0 || ny < 0 || nx >= wi || ny >= hi {
+                    continue;
+                }
+                let j = (ny * wi + nx) as usize;
+                if out[j] == 0 && values[j].abs() >= low {
+                    out[j] = MASK_ON;
+                    queue.push_back(j);
+                }
+            }
+        }
+    }
+    mask
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn otsu_splits_known_bimodal_histogram() {
+        // Two Gaussian-ish modes at 60 and 180 of equal weight: the optimum is midway.
+        let hist: Vec<u32> = (0..256)
+            .map(|i: i32| {
+                let a = (-((i - 60) as f64).powi(2) / 200.0).exp();
+                let b = (-((i - 180) as f64).powi(2) / 200.0).exp();
+                ((a + b) * 1000.0) as u32
+            })
+            .collect();
+        let t = otsu_level(&hist);
+        assert!((115..=125).contains(&t), "t = {t}");
+    }
+
+    #[test]
+    fn otsu_of_flat_histogram_is_defined() {
+        assert_eq!(otsu_level(&[0, 0, 5, 0]), 0);
+        assert_eq!(otsu_level(&[]), 0);
+    }
+
+    /// Slow reference: grow from every high pixel by repeated relaxation.
+    fn hysteresis_reference(z: &FloatImage, low: f32, high: f32) -> Vec<u8> {
+        let (w, h) = (z.width() as i64, z.height() as i64);
+        let v = z.as_raw();
+        let mut on: Vec<bool> = v.iter().map(|x| x.abs() >= high).collect();
+        loop {
+            let mut changed = false;
+            for y in 0..h {
+                for x in 0..w {
+                    let i = (y * w + x) as usize;
+                    if on[i] || v[i].abs() < low {
+                        continue;
+                    }
+                    let near = (-1..=1).any(|dy| {
+                        (-1..=1).any(|dx| {
+                            let (nx, ny) = (x + dx, y + dy);
+                            nx >= 0 && ny >= 0 && nx < w && ny < h && on[(ny * w + nx) as usize]
+                        })
+                    });
+                    if near {
+                        on[i] = true;
+                        changed = true;
+                    }
+                }
+            }
+            if !changed {
+                return on.iter().map(|&b| if b { MASK_ON } else { 0 }).collect();
+            }
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn hysteresis_matches_reference(values in proptest::collection::vec(-10.0f32..10.0, 64)) {
+            let z = FloatImage::from_raw(8, 8, values).unwrap();
+            prop_assert_eq!(hysteresis(&z, 3.0, 7.0).into_raw(), hysteresis_reference(&z, 3.0, 7.0));
+        }
+    }
+}
