@@ -136,11 +136,19 @@ pub fn runtime_candidates() -> Vec<PathBuf> {
         return vec![PathBuf::from(p)];
     }
     let mut out = Vec::new();
-    if let Some(dir) = std::env::current_exe().ok().and_then(|e| e.parent().map(Path::to_path_buf)) {
+    if let Some(dir) = std::env::current_exe()
+        .ok()
+        .and_then(|e| e.parent().map(Path::to_path_buf))
+    {
         out.push(dir.join(RUNTIME_FILE));
         out.push(dir.join("..").join("lib").join(RUNTIME_FILE));
     }
-    out.push(Path::new(env!("CARGO_MANIFEST_DIR")).join("vendor").join("onnxruntime").join(RUNTIME_FILE));
+    out.push(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("vendor")
+            .join("onnxruntime")
+            .join(RUNTIME_FILE),
+    );
     out
 }
 
@@ -157,7 +165,11 @@ fn environment() -> Result<Environment, ClassifyError> {
     }
     let candidates = runtime_candidates();
     let Some(path) = candidates.iter().find(|p| p.is_file()) else {
-        let tried = candidates.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ");
+        let tried = candidates
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", ");
         return Err(ClassifyError::RuntimeMissing { tried });
     };
     let load_err = |message: String| ClassifyError::RuntimeLoad {
@@ -196,7 +208,11 @@ impl Classifier {
     }
 
     /// Builds a classifier from model bytes; `path` names it in messages and results.
-    pub fn from_bytes(path: &Path, bytes: Vec<u8>, cfg: &ClassifyConfig) -> Result<Self, ClassifyError> {
+    pub fn from_bytes(
+        path: &Path,
+        bytes: Vec<u8>,
+        cfg: &ClassifyConfig,
+    ) -> Result<Self, ClassifyError> {
         let env = environment()?;
         let session = new_session(&env, &bytes).map_err(|message| ClassifyError::ModelInvalid {
             path: path.to_path_buf(),
@@ -209,7 +225,8 @@ impl Classifier {
         let contract = read_contract(&session).map_err(contract_err)?;
         let sha256 = format!("{:x}", Sha256::digest(&bytes));
         let name = contract.name.unwrap_or_else(|| {
-            path.file_stem().map_or_else(|| "model".into(), |s| s.to_string_lossy().into_owned())
+            path.file_stem()
+                .map_or_else(|| "model".into(), |s| s.to_string_lossy().into_owned())
         });
         Ok(Self {
             info: ModelInfo {
@@ -249,7 +266,8 @@ impl Classifier {
             for start in (0..n).step_by(self.batch_size) {
                 let end = (start + self.batch_size).min(n);
                 let batch = crops.slice(s![start..end, .., .., ..]);
-                let input = TensorRef::from_array_view(batch).map_err(|e| ClassifyError::Inference(e.to_string()))?;
+                let input = TensorRef::from_array_view(batch)
+                    .map_err(|e| ClassifyError::Inference(e.to_string()))?;
                 let outputs = session
                     .run(ort::inputs![self.input_name.as_str() => input])
                     .map_err(|e| ClassifyError::Inference(e.to_string()))?;
@@ -266,12 +284,20 @@ impl Classifier {
             }
             Ok(())
         })();
-        self.sessions.lock().unwrap_or_else(|e| e.into_inner()).push(session);
+        self.sessions
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(session);
         result.map(|()| out)
     }
 
     fn checkout(&self) -> Result<Session, ClassifyError> {
-        if let Some(s) = self.sessions.lock().unwrap_or_else(|e| e.into_inner()).pop() {
+        if let Some(s) = self
+            .sessions
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .pop()
+        {
             return Ok(s);
         }
         let env = environment()?;
@@ -299,24 +325,48 @@ struct Contract {
 
 fn read_contract(session: &Session) -> Result<Contract, String> {
     let [input] = session.inputs() else {
-        return Err(format!("expected 1 input, found {}", session.inputs().len()));
+        return Err(format!(
+            "expected 1 input, found {}",
+            session.inputs().len()
+        ));
     };
     let [output] = session.outputs() else {
-        return Err(format!("expected 1 output, found {}", session.outputs().len()));
+        return Err(format!(
+            "expected 1 output, found {}",
+            session.outputs().len()
+        ));
     };
     let meta = session.metadata().map_err(|e| e.to_string())?;
-    let prop = |key: &str| meta.custom(key).ok_or_else(|| format!("metadata property `{key}` missing"));
-    let number = |key: &str| -> Result<f64, String> {
-        prop(key)?.trim().parse::<f64>().map_err(|_| format!("metadata property `{key}` is not a number"))
+    let prop = |key: &str| {
+        meta.custom(key)
+            .ok_or_else(|| format!("metadata property `{key}` missing"))
     };
-    let classes: Vec<String> = prop("cellvia.classes")?.split(',').map(|c| c.trim().to_string()).collect();
+    let number = |key: &str| -> Result<f64, String> {
+        prop(key)?
+            .trim()
+            .parse::<f64>()
+            .map_err(|_| format!("metadata property `{key}` is not a number"))
+    };
+    let classes: Vec<String> = prop("cellvia.classes")?
+        .split(',')
+        .map(|c| c.trim().to_string())
+        .collect();
     let column = |class: CellClass| {
         classes
             .iter()
             .position(|c| c == class.as_str())
-            .ok_or_else(|| format!("class `{}` missing from cellvia.classes {classes:?}", class.as_str()))
+            .ok_or_else(|| {
+                format!(
+                    "class `{}` missing from cellvia.classes {classes:?}",
+                    class.as_str()
+                )
+            })
     };
-    let columns = [column(CellClass::Live)?, column(CellClass::Dead)?, column(CellClass::Debris)?];
+    let columns = [
+        column(CellClass::Live)?,
+        column(CellClass::Dead)?,
+        column(CellClass::Debris)?,
+    ];
     let size = number("cellvia.crop_size")?;
     if !(4.0..=512.0).contains(&size) || size.fract() != 0.0 {
         return Err(format!("cellvia.crop_size {size} is not a crop size"));
@@ -347,9 +397,15 @@ fn check_tensor(dtype: &ValueType, what: &str, want: &[i64]) -> Result<(), Strin
         return Err(format!("{what} has element type {ty:?}, expected float32"));
     }
     let fits = shape.len() == want.len()
-        && shape.iter().zip(want).all(|(&have, &w)| have == w || (w == -1 && have <= 0));
+        && shape
+            .iter()
+            .zip(want)
+            .all(|(&have, &w)| have == w || (w == -1 && have <= 0));
     if !fits {
-        return Err(format!("{what} shape {:?}, expected {want:?} (-1: any batch)", &shape[..]));
+        return Err(format!(
+            "{what} shape {:?}, expected {want:?} (-1: any batch)",
+            &shape[..]
+        ));
     }
     Ok(())
 }
@@ -360,16 +416,12 @@ mod tests {
 
     #[test]
     fn p_live_given_cell_ignores_debris_mass() {
-        let p = ClassProbabilities { live: 0.3, dead: 0.1, debris: 0.6 };
+        let p = ClassProbabilities {
+            live: 0.3,
+            dead: 0.1,
+            debris: 0.6,
+        };
         assert!((p.p_live_given_cell() - 0.75).abs() < 1e-6);
         assert_eq!(p.class(), CellClass::Debris);
-    }
-
-    #[test]
-    fn explicit_runtime_path_is_the_only_candidate() {
-        // Environment variables are process-wide; this test only reads the
-        // candidate list logic, through a value no other test uses.
-        let candidates = runtime_candidates();
-        assert!(candidates.iter().all(|p| p.ends_with(RUNTIME_FILE) || std::env::var_os("ORT_DYLIB_PATH").is_some()));
     }
 }

@@ -8,10 +8,14 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-/// Diameter range used when none is given. LDC trypan-blue fields (the images
-/// this default was read from) have boxes of 15–29 px (10th–90th percentile)
-/// around cells of roughly 12–26 px.
-pub const DEFAULT_DIAMETER_PX: DiameterRange = DiameterRange { min: 8.0, max: 32.0 };
+/// Diameter range used when none is given, read from LDC trypan-blue fields
+/// (hemocytometer, 10x-class magnification): segmented cells there measure
+/// 20–33 px (10th–90th percentile of equivalent diameter, rim and halo
+/// included), labelled boxes 15–29 px.
+pub const DEFAULT_DIAMETER_PX: DiameterRange = DiameterRange {
+    min: 12.0,
+    max: 40.0,
+};
 
 /// File name of the viability model shipped in `models/`.
 pub const DEFAULT_MODEL_FILE: &str = "cellvia-viability-v1.onnx";
@@ -323,79 +327,83 @@ pub fn default_model_path() -> PathBuf {
         .unwrap_or(source_tree)
 }
 
-/// One setting's key, default value and meaning, for `cellvia config --print-default`.
+/// One setting's key and meaning, for `cellvia config --print-default`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SettingDoc {
+    /// Dotted path: `segment.seed_sigma`.
     pub key: &'static str,
     pub meaning: &'static str,
+    /// A value to show for settings that are unset by default.
+    pub example: &'static str,
 }
 
-/// The meaning of every setting, keyed by its dotted path.
+const fn doc(key: &'static str, meaning: &'static str) -> SettingDoc {
+    SettingDoc {
+        key,
+        meaning,
+        example: "",
+    }
+}
+
+/// The meaning of every setting, in the order they are printed.
 pub const SETTING_DOCS: &[SettingDoc] = &[
-    SettingDoc { key: "channel", meaning: "channel analysed in colour images: luminance (0.299R+0.587G+0.114B), red, green or blue" },
-    SettingDoc { key: "bit_depth", meaning: "auto: 16-bit files whose samples fit 10/12/14 bits are scaled by that depth; container: full container range; twelve: 12-bit data" },
-    SettingDoc { key: "diameter_px", meaning: "typical cell diameter in pixels {min, max}; objects outside about 0.5*min..1.5*max are dropped" },
-    SettingDoc { key: "pixel_size_um", meaning: "pixel size in micrometres per pixel (unset: unknown)" },
-    SettingDoc { key: "diameter_um", meaning: "typical cell diameter in micrometres {min, max}; overrides diameter_px when pixel_size_um is set" },
-    SettingDoc { key: "max_image_pixels", meaning: "images with more pixels are refused before decoding" },
-    SettingDoc { key: "segment.seed_sigma", meaning: "an object must reach this contrast (robust noise sigmas from the flattened background) somewhere" },
-    SettingDoc { key: "segment.extent_sigma", meaning: "an object extends over connected pixels above this contrast" },
-    SettingDoc { key: "segment.declump", meaning: "split touching cells by a distance-transform marker watershed" },
-    SettingDoc { key: "segment.seed_separation", meaning: "seeds closer than this fraction of the minimum diameter belong to one cell" },
-    SettingDoc { key: "segment.min_circularity", meaning: "objects less round than this (4*pi*area/perimeter^2) are dropped" },
-    SettingDoc { key: "segment.discard_border_objects", meaning: "drop objects touching the image edge" },
-    SettingDoc { key: "classify.model", meaning: "ONNX viability model (unset: the shipped models/cellvia-viability-v1.onnx)" },
-    SettingDoc { key: "classify.batch_size", meaning: "crops per ONNX inference call" },
-    SettingDoc { key: "report.overlays", meaning: "overlay PNG per image: auto (batches up to 50 images), always or never" },
-    SettingDoc { key: "report.list_debris", meaning: "list debris objects in results.json, not only their count" },
+    doc("channel", "channel analysed in colour images: luminance (0.299R+0.587G+0.114B), red, green or blue"),
+    doc("bit_depth", "auto: 16-bit files whose samples fit 10/12/14 bits are scaled by that depth; container: full container range; twelve: 12-bit data"),
+    doc("diameter_px", "typical cell diameter in pixels {min, max}; objects outside about 0.75*min..1.5*max are dropped"),
+    SettingDoc { key: "pixel_size_um", meaning: "pixel size in micrometres per pixel (unset: unknown)", example: "0.5" },
+    SettingDoc { key: "diameter_um", meaning: "typical cell diameter in micrometres {min, max}; overrides diameter_px when pixel_size_um is set", example: "{ min = 6.0, max = 20.0 }" },
+    doc("max_image_pixels", "images with more pixels are refused before decoding"),
+    doc("segment.seed_sigma", "an object must reach this contrast (robust noise sigmas from the flattened background) somewhere"),
+    doc("segment.extent_sigma", "an object extends over connected pixels above this contrast"),
+    doc("segment.declump", "split touching cells by a distance-transform marker watershed"),
+    doc("segment.seed_separation", "seeds closer than this fraction of the minimum diameter belong to one cell"),
+    doc("segment.min_circularity", "objects less round than this (4*pi*area/perimeter^2) are dropped"),
+    doc("segment.discard_border_objects", "drop objects touching the image edge"),
+    SettingDoc { key: "classify.model", meaning: "ONNX viability model (unset: the shipped models/cellvia-viability-v1.onnx)", example: "\"models/cellvia-viability-v1.onnx\"" },
+    doc("classify.batch_size", "crops per ONNX inference call"),
+    doc("report.overlays", "overlay PNG per image: auto (batches up to 50 images), always or never"),
+    doc("report.list_debris", "list debris objects in results.json, not only their count"),
 ];
 
 impl Config {
-    /// The default config as commented TOML: every setting with its meaning.
+    /// The default config as commented TOML: every setting with its meaning,
+    /// unset ones as commented-out examples. Parses back to the defaults.
     pub fn default_toml_documented() -> String {
-        let value = toml::Value::try_from(Config::default()).unwrap_or(toml::Value::Table(
-            toml::map::Map::new(),
-        ));
+        let value = toml::Value::try_from(Config::default())
+            .unwrap_or(toml::Value::Table(toml::map::Map::new()));
         let mut out = String::from(
-            "# cellvia analysis settings (defaults). Give any subset in a TOML or JSON file with --config.\n\n",
+            "# cellvia analysis settings (defaults). Give any subset in a TOML or JSON file with --config.\n",
         );
-        let mut sections = Vec::new();
-        if let toml::Value::Table(table) = value {
-            for (key, v) in &table {
-                match v {
-                    toml::Value::Table(inner) if !matches!(key.as_str(), "diameter_px" | "diameter_um") => {
-                        sections.push((key.clone(), inner.clone()))
-                    }
-                    _ => push_setting(&mut out, key, key, v),
-                }
+        let mut section = "";
+        for d in SETTING_DOCS {
+            let (table, key) = d.key.split_once('.').unwrap_or(("", d.key));
+            if table != section {
+                out.push_str(&format!("\n[{table}]\n"));
+                section = table;
             }
-            out.push_str("# pixel_size_um = 0.5   (unset by default)\n# diameter_um = { min = 5.0, max = 25.0 }   (unset by default)\n");
-            for (section, inner) in sections {
-                out.push_str(&format!("\n[{section}]\n"));
-                for (key, v) in &inner {
-                    push_setting(&mut out, &format!("{section}.{key}"), key, v);
-                }
-                if section == "classify" && !inner.contains_key("model") {
-                    out.push_str("# model = \"models/cellvia-viability-v1.onnx\"   (unset: the shipped model)\n");
-                }
+            let found = if table.is_empty() {
+                value.get(key)
+            } else {
+                value.get(table).and_then(|t| t.get(key))
+            };
+            out.push_str(&format!("# {}\n", d.meaning));
+            match found {
+                Some(v) => out.push_str(&format!("{key} = {}\n", render_value(v))),
+                None => out.push_str(&format!("# {key} = {}\n", d.example)),
             }
         }
         out
     }
 }
 
-fn push_setting(out: &mut String, path: &str, key: &str, value: &toml::Value) {
-    if let Some(doc) = SETTING_DOCS.iter().find(|d| d.key == path) {
-        out.push_str(&format!("# {}\n", doc.meaning));
-    }
-    let rendered = match value {
+fn render_value(value: &toml::Value) -> String {
+    match value {
         toml::Value::Table(t) => {
             let parts: Vec<String> = t.iter().map(|(k, v)| format!("{k} = {v}")).collect();
             format!("{{ {} }}", parts.join(", "))
         }
         other => other.to_string(),
-    };
-    out.push_str(&format!("{key} = {rendered}\n"));
+    }
 }
 
 #[cfg(test)]
@@ -419,6 +427,22 @@ mod tests {
         let text = Config::default_toml_documented();
         for doc in SETTING_DOCS {
             assert!(text.contains(doc.meaning), "{} missing", doc.key);
+        }
+        // And every key of the serialised defaults has a doc entry.
+        let value = toml::Value::try_from(Config::default()).unwrap();
+        for (key, v) in value.as_table().unwrap() {
+            let paths: Vec<String> = match v.as_table() {
+                Some(t) if !key.starts_with("diameter") => {
+                    t.keys().map(|k| format!("{key}.{k}")).collect()
+                }
+                _ => vec![key.clone()],
+            };
+            for path in paths {
+                assert!(
+                    SETTING_DOCS.iter().any(|d| d.key == path),
+                    "{path} undocumented"
+                );
+            }
         }
         // Each key that appears as `key = ` has a doc line right above it.
         let lines: Vec<&str> = text.lines().collect();
@@ -446,8 +470,13 @@ mod tests {
 
     #[test]
     fn micrometre_diameter_needs_pixel_size() {
-        let mut c = Config::default();
-        c.diameter_um = Some(DiameterRange { min: 5.0, max: 10.0 });
+        let mut c = Config {
+            diameter_um: Some(DiameterRange {
+                min: 5.0,
+                max: 10.0,
+            }),
+            ..Default::default()
+        };
         assert!(c.validate().is_err());
         c.pixel_size_um = Some(0.5);
         c.validate().unwrap();
@@ -456,8 +485,13 @@ mod tests {
 
     #[test]
     fn inverted_range_is_rejected() {
-        let mut c = Config::default();
-        c.diameter_px = DiameterRange { min: 20.0, max: 10.0 };
+        let c = Config {
+            diameter_px: DiameterRange {
+                min: 20.0,
+                max: 10.0,
+            },
+            ..Default::default()
+        };
         assert!(c.validate().is_err());
     }
 }

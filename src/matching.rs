@@ -49,9 +49,17 @@ mod tests {
         let truth = [TruthCell {
             x: 5.0,
             y: 5.0,
-            region: TruthRegion::Box { xmin: 0.0, ymin: 0.0, xmax: 10.0, ymax: 10.0 },
+            region: TruthRegion::Box {
+                xmin: 0.0,
+                ymin: 0.0,
+                xmax: 10.0,
+                ymax: 10.0,
+            },
             label: CellClass::Dead,
         }];
-        assert_eq!(match_detections(&[(20.0, 5.0), (9.0, 9.0), (5.0, 4.0)], &truth), [(2, 0)]);
+        assert_eq!(
+            match_detections(&[(20.0, 5.0), (9.0, 9.0), (5.0, 4.0)], &truth),
+            [(2, 0)]
+        );
     }
 }

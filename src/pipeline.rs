@@ -76,7 +76,13 @@ pub fn candidates(
 
     let t = Instant::now();
     let objects = measure(&seg.labels, &seg.regions, &intensity);
-    let crops = crops(&flat.contrast, &seg.labels, &objects, diameter.typical(), spec);
+    let crops = crops(
+        &flat.contrast,
+        &seg.labels,
+        &objects,
+        diameter.typical(),
+        spec,
+    );
     times.measure += t.elapsed();
     Ok(Candidates {
         intensity,
@@ -86,6 +92,7 @@ pub fn candidates(
         quality: ImageQuality {
             background_mean: round(f64::from(flat.background_mean), 4),
             noise_sigma: round(f64::from(flat.noise_sigma), 5),
+            excluded_fraction: round(f64::from(flat.excluded_fraction), 4),
         },
     })
 }
@@ -100,7 +107,13 @@ pub struct ImageAnalysis {
 
 /// Analyses one image; `path` labels the record. Never fails: problems
 /// become an error record naming the file.
-pub fn analyze(path: &str, bytes: &[u8], config: &Config, classifier: &Classifier, want_overlay: bool) -> ImageAnalysis {
+pub fn analyze(
+    path: &str,
+    bytes: &[u8],
+    config: &Config,
+    classifier: &Classifier,
+    want_overlay: bool,
+) -> ImageAnalysis {
     let mut times = StageTimes::default();
     let failed = |message: String, times| ImageAnalysis {
         record: ImageRecord::failed(path, format!("{path}: {message}")),
@@ -134,8 +147,9 @@ pub fn analyze(path: &str, bytes: &[u8], config: &Config, classifier: &Classifie
             cells.push(record);
         }
     }
-    let overlay = want_overlay
-        .then(|| crate::report::overlay::render(&cands.intensity, &cands.labels, &classes, &counts));
+    let overlay = want_overlay.then(|| {
+        crate::report::overlay::render(&cands.intensity, &cands.labels, &classes, &counts)
+    });
     let record = ImageRecord {
         path: path.to_string(),
         status: Status::Ok,
@@ -149,15 +163,29 @@ pub fn analyze(path: &str, bytes: &[u8], config: &Config, classifier: &Classifie
         cells,
     };
     times.report += t.elapsed();
-    ImageAnalysis { record, overlay, times }
+    ImageAnalysis {
+        record,
+        overlay,
+        times,
+    }
 }
 
 /// [`analyze`] without an overlay, returning only the record.
-pub fn analyze_bytes(path: &str, bytes: &[u8], config: &Config, classifier: &Classifier) -> ImageRecord {
+pub fn analyze_bytes(
+    path: &str,
+    bytes: &[u8],
+    config: &Config,
+    classifier: &Classifier,
+) -> ImageRecord {
     analyze(path, bytes, config, classifier, false).record
 }
 
-fn cell_record(obj: &ObjectMeasurement, p: &ClassProbabilities, class: CellClass, pixel_size_um: Option<f64>) -> CellRecord {
+fn cell_record(
+    obj: &ObjectMeasurement,
+    p: &ClassProbabilities,
+    class: CellClass,
+    pixel_size_um: Option<f64>,
+) -> CellRecord {
     CellRecord {
         id: obj.id,
         x: round(obj.x, 2),

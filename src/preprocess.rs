@@ -10,7 +10,18 @@
 //!    cells (they cover a small part of a block) and follows vignetting.
 //! 2. **Contrast** = (intensity − background) / background, Weber contrast,
 //!    which does not change with exposure or lamp brightness: the model's input.
-//! 3. **z** = the contrast smoothed by a small Gaussian, divided by its robust
+//! 3. **Exclusion**: where the background is under 40 % of its median (a
+//!    black vignetted corner, outside the illuminated field) nothing can be
+//!    seen; contrast and z are set to 0 there and the area is reported.
+//! 4. **Rulings**: a counting chamber's grid lines run the length of the
+//!    field, so a column (row) crossed by a vertical (horizontal) ruling has a
+//!    median contrast far from 0, which cells, covering a small part of a
+//!    column, cannot cause. That median profile is subtracted where it exceeds
+//!    5 % contrast (and one pixel either side), leaving cells that sit on a
+//!    ruling as ordinary deviations from it. What a ruling leaves behind
+//!    (it is never perfectly straight or even) is noise of its own: z inside
+//!    ruling bands is scaled by the noise sigma measured there.
+//! 5. **z** = the contrast smoothed by a small Gaussian, divided by its robust
 //!    noise sigma (1.4826 × median absolute deviation): the segmentation's input,
 //!    so thresholds mean the same on quiet and noisy cameras.
 
@@ -29,6 +40,14 @@ const BACKGROUND_BLOCK_DIAMETERS: f64 = 2.5;
 /// Background intensities below this (a black vignetted corner) are clamped,
 /// so Weber contrast stays finite.
 const MIN_BACKGROUND: f32 = 0.02;
+
+/// Background below this fraction of the median background is not analysed.
+const MIN_ILLUMINATION_FRACTION: f32 = 0.4;
+
+/// A column or row whose median Weber contrast exceeds this is a ruling. Cell
+/// contrast is ±0.2–0.6 but cells cover a small part of a column; noise moves
+/// a median of hundreds of pixels by well under 0.01.
+const RULING_MIN_MEDIAN_CONTRAST: f32 = 0.05;
 
 /// Floor for the noise sigma of the smoothed contrast: half an 8-bit step on a
 /// mid-gray background. Noise-free synthetic images would otherwise give
@@ -55,7 +74,10 @@ pub fn to_intensity(image: &DynamicImage, channel: ChannelMode, bit_depth: BitDe
             | DynamicImage::ImageRgb16(_)
             | DynamicImage::ImageRgba16(_)
     );
-    let is_float = matches!(image, DynamicImage::ImageRgb32F(_) | DynamicImage::ImageRgba32F(_));
+    let is_float = matches!(
+        image,
+        DynamicImage::ImageRgb32F(_) | DynamicImage::ImageRgba32F(_)
+    );
     let pick = |rgb: [f32; 3]| -> f32 {
         match channel {
             ChannelMode::Luminance => {
@@ -80,7 +102,11 @@ pub fn to_intensity(image: &DynamicImage, channel: ChannelMode, bit_depth: BitDe
     } else {
         match image {
             DynamicImage::ImageLuma8(g) => g.as_raw().iter().map(|&v| f32::from(v)).collect(),
-            other => other.to_rgb8().pixels().map(|p| pick(p.0.map(f32::from))).collect(),
+            other => other
+                .to_rgb8()
+                .pixels()
+                .map(|p| pick(p.0.map(f32::from)))
+                .collect(),
         }
     };
     let full_scale = if is_float {
@@ -91,7 +117,10 @@ pub fn to_intensity(image: &DynamicImage, channel: ChannelMode, bit_depth: BitDe
         255.0
     };
     let scale = 1.0 / full_scale;
-    let data = raw.into_iter().map(|v| (v * scale).clamp(0.0, 1.0)).collect();
+    let data = raw
+        .into_iter()
+        .map(|v| (v * scale).clamp(0.0, 1.0))
+        .collect();
     FloatImage::from_raw(width, height, data).unwrap_or_else(|| FloatImage::new(width, height))
 }
 
@@ -121,6 +150,8 @@ pub struct Flattened {
     pub background_mean: f32,
     /// Robust noise sigma of the smoothed contrast.
     pub noise_sigma: f32,
+    /// Fraction of the image excluded as too dark to analyse.
+    pub excluded_fraction: f32,
 }
 
 /// Flattens illumination for cells of the given typical diameter (pixels).
@@ -133,31 +164,143 @@ pub struct Flattened {
 /// assert!(flat.contrast.pixels().all(|p| p.0[0].abs() < 0.05));
 /// ```
 pub fn flatten(intensity: &FloatImage, typical_diameter: f64) -> Flattened {
-    let block = (BACKGROUND_BLOCK_DIAMETERS * typical_diameter).round().max(8.0) as u32;
+    let block = (BACKGROUND_BLOCK_DIAMETERS * typical_diameter)
+        .round()
+        .max(8.0) as u32;
     let background = block_median_background(intensity, block);
     let background_mean =
         background.as_raw().iter().sum::<f32>() / background.as_raw().len().max(1) as f32;
+    let mut sorted = background.as_raw().clone();
+    let mid = sorted.len() / 2;
+    let median_background = sorted
+        .select_nth_unstable_by(mid, f32::total_cmp)
+        .1
+        .max(MIN_BACKGROUND);
+    let dark = MIN_ILLUMINATION_FRACTION * median_background;
+    let mut excluded = 0usize;
     let contrast_data: Vec<f32> = intensity
         .as_raw()
         .iter()
         .zip(background.as_raw())
         .map(|(&i, &b)| {
+            if b < dark {
+                excluded += 1;
+                return 0.0;
+            }
             let b = b.max(MIN_BACKGROUND);
             (i - b) / b
         })
         .collect();
+    let excluded_fraction = excluded as f32 / contrast_data.len().max(1) as f32;
     let (w, h) = intensity.dimensions();
-    let contrast = FloatImage::from_raw(w, h, contrast_data).unwrap_or_else(|| FloatImage::new(w, h));
+    let mut contrast =
+        FloatImage::from_raw(w, h, contrast_data).unwrap_or_else(|| FloatImage::new(w, h));
+    let bands = remove_rulings(&mut contrast);
     let smooth_sigma = (typical_diameter / 20.0).max(0.7) as f32;
     let mut z = gaussian_blur(&contrast, smooth_sigma);
-    let noise_sigma = robust_sigma(z.as_raw()).max(MIN_NOISE_SIGMA);
-    z.as_mut().iter_mut().for_each(|v| *v /= noise_sigma);
+    let row = w as usize;
+    let in_band: Vec<bool> = (0..z.as_raw().len())
+        .map(|i| bands.contains(i % row, i / row))
+        .collect();
+    let (mut band_values, mut field_values) = (Vec::new(), Vec::new());
+    for (&v, &band) in z.as_raw().iter().zip(&in_band) {
+        if band {
+            band_values.push(v);
+        } else {
+            field_values.push(v);
+        }
+    }
+    let noise_sigma = robust_sigma(&field_values).max(MIN_NOISE_SIGMA);
+    let band_sigma = robust_sigma(&band_values).max(noise_sigma);
+    for (v, &band) in z.as_mut().iter_mut().zip(&in_band) {
+        *v /= if band { band_sigma } else { noise_sigma };
+    }
     Flattened {
         contrast,
         z,
         background_mean,
         noise_sigma,
+        excluded_fraction,
     }
+}
+
+/// Columns and rows found to be chamber rulings.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RulingBands {
+    pub columns: Vec<bool>,
+    pub rows: Vec<bool>,
+}
+
+impl RulingBands {
+    /// Whether pixel (x, y) lies in a ruling band.
+    pub fn contains(&self, x: usize, y: usize) -> bool {
+        self.columns.get(x).copied().unwrap_or(false) || self.rows.get(y).copied().unwrap_or(false)
+    }
+}
+
+/// Subtracts the median-contrast profile of columns and rows that are
+/// rulings (see the module documentation); returns where they are.
+///
+/// ```
+/// use cellvia::image_types::FloatImage;
+/// // A dark vertical ruling at x = 10..13 with a bright cell on it.
+/// let mut c = FloatImage::from_fn(40, 60, |x, y| {
+///     let ruling = if (10..13).contains(&x) { -0.4 } else { 0.0 };
+///     let cell = if (20..26).contains(&y) && (9..15).contains(&x) { 0.3 } else { 0.0 };
+///     image::Luma([ruling + cell])
+/// });
+/// let bands = cellvia::preprocess::remove_rulings(&mut c);
+/// assert!(bands.contains(11, 0) && !bands.contains(30, 0));
+/// assert!(c.get_pixel(11, 40).0[0].abs() < 1e-6); // ruling gone
+/// assert!((c.get_pixel(11, 22).0[0] - 0.3).abs() < 1e-6); // cell kept
+/// ```
+pub fn remove_rulings(contrast: &mut FloatImage) -> RulingBands {
+    let (w, h) = (contrast.width() as usize, contrast.height() as usize);
+    if w < 3 || h < 3 {
+        return RulingBands::default();
+    }
+    let data = contrast.as_raw();
+    let median = |mut v: Vec<f32>| -> f32 {
+        let mid = v.len() / 2;
+        *v.select_nth_unstable_by(mid, f32::total_cmp).1
+    };
+    let columns: Vec<f32> = (0..w)
+        .map(|x| median((0..h).map(|y| data[y * w + x]).collect()))
+        .collect();
+    let rows: Vec<f32> = (0..h)
+        .map(|y| median(data[y * w..(y + 1) * w].to_vec()))
+        .collect();
+    // Ruling positions widened by one pixel, whose soft edges fall under the threshold.
+    let ruling_profile = |profile: &[f32]| -> Vec<f32> {
+        let on: Vec<bool> = profile
+            .iter()
+            .map(|p| p.abs() > RULING_MIN_MEDIAN_CONTRAST)
+            .collect();
+        (0..profile.len())
+            .map(|i| {
+                let near = on[i.saturating_sub(1)..=(i + 1).min(profile.len() - 1)]
+                    .iter()
+                    .any(|&b| b);
+                if near {
+                    profile[i]
+                } else {
+                    0.0
+                }
+            })
+            .collect()
+    };
+    let columns = ruling_profile(&columns);
+    let rows = ruling_profile(&rows);
+    let bands = RulingBands {
+        columns: columns.iter().map(|&p| p != 0.0).collect(),
+        rows: rows.iter().map(|&p| p != 0.0).collect(),
+    };
+    if bands.columns.iter().chain(&bands.rows).any(|&b| b) {
+        for (i, v) in contrast.as_mut().iter_mut().enumerate() {
+            *v -= columns[i % w] + rows[i / w];
+        }
+    }
+    bands
 }
 
 /// Median of each `block`×`block` tile, interpolated bilinearly between tile centres.
@@ -181,7 +324,9 @@ fn block_median_background(image: &FloatImage, block: u32) -> FloatImage {
             medians[(by * nx + bx) as usize] = histogram_median(&hist, n);
         }
     }
-    // Tile centres in pixel coordinates; outside the outermost centres the value is held.
+    // Tile centres in pixel coordinates. Beyond the outermost centres the
+    // gradient is extrapolated for up to half a tile, so vignetting is
+    // followed right to the image edge.
     let centre = |i: u32, n_px: u32| -> f32 {
         let start = i * block;
         let end = (start + block).min(n_px);
@@ -191,15 +336,16 @@ fn block_median_background(image: &FloatImage, block: u32) -> FloatImage {
     let cy: Vec<f32> = (0..ny).map(|i| centre(i, h)).collect();
     let locate = |v: f32, centres: &[f32]| -> (usize, usize, f32) {
         let last = centres.len() - 1;
-        if v <= centres[0] {
+        if last == 0 {
             return (0, 0, 0.0);
         }
-        if v >= centres[last] {
-            return (last, last, 0.0);
-        }
-        let i = centres.iter().rposition(|&c| c <= v).unwrap_or(0);
+        let i = centres
+            .iter()
+            .rposition(|&c| c <= v)
+            .unwrap_or(0)
+            .min(last - 1);
         let t = (v - centres[i]) / (centres[i + 1] - centres[i]);
-        (i, i + 1, t)
+        (i, i + 1, t.clamp(-0.5, 1.5))
     };
     let xs: Vec<(usize, usize, f32)> = (0..w).map(|x| locate(x as f32, &cx)).collect();
     let mut out = FloatImage::new(w, h);
@@ -298,7 +444,11 @@ mod tests {
 
     #[test]
     fn eight_bit_rgb_luminance_and_channels() {
-        let img = DynamicImage::ImageRgb8(image::ImageBuffer::from_pixel(1, 1, image::Rgb([255, 0, 0])));
+        let img = DynamicImage::ImageRgb8(image::ImageBuffer::from_pixel(
+            1,
+            1,
+            image::Rgb([255, 0, 0]),
+        ));
         let lum = to_intensity(&img, ChannelMode::Luminance, BitDepth::Auto);
         assert!((lum.get_pixel(0, 0).0[0] - 0.299).abs() < 1e-6);
         let red = to_intensity(&img, ChannelMode::Red, BitDepth::Auto);
@@ -307,7 +457,9 @@ mod tests {
 
     #[test]
     fn twelve_bit_in_sixteen_matches_eight_bit() {
-        let g8 = DynamicImage::ImageLuma8(image::ImageBuffer::from_fn(4, 1, |x, _| image::Luma([x as u8 * 60])));
+        let g8 = DynamicImage::ImageLuma8(image::ImageBuffer::from_fn(4, 1, |x, _| {
+            image::Luma([x as u8 * 60])
+        }));
         let g16 = DynamicImage::ImageLuma16(image::ImageBuffer::from_fn(4, 1, |x, _| {
             image::Luma([(f32::from(x as u8 * 60) / 255.0 * 4095.0).round() as u16])
         }));
@@ -323,7 +475,7 @@ mod tests {
     #[test]
     fn dark_spot_on_vignetted_field_stands_out() {
         let img = FloatImage::from_fn(120, 120, |x, y| {
-            let vignette = 0.6 - 0.002 * (x as f32 + y as f32);
+            let vignette = 0.6 - 0.0015 * (x as f32 + y as f32);
             let dx = x as f32 - 60.0;
             let dy = y as f32 - 60.0;
             let spot = if dx * dx + dy * dy < 36.0 { -0.2 } else { 0.0 };
@@ -334,5 +486,16 @@ mod tests {
         assert!(flat.contrast.get_pixel(5, 5).0[0].abs() < 0.05);
         assert!(flat.contrast.get_pixel(115, 115).0[0].abs() < 0.05);
         assert!(flat.z.get_pixel(60, 60).0[0] < -10.0);
+        assert_eq!(flat.excluded_fraction, 0.0);
+    }
+
+    #[test]
+    fn unlit_corner_is_excluded() {
+        let img = FloatImage::from_fn(100, 100, |x, y| {
+            Luma([if x < 30 && y < 30 { 0.01 } else { 0.5 }])
+        });
+        let flat = flatten(&img, 8.0);
+        assert!(flat.excluded_fraction > 0.04, "{}", flat.excluded_fraction);
+        assert_eq!(flat.contrast.get_pixel(2, 2).0[0], 0.0);
     }
 }

@@ -32,7 +32,12 @@ pub fn default_threads() -> usize {
 /// cellvia::scheduler::for_each_ordered(&[1, 2, 3], 2, |x| x * 10, |i, r| out.push((i, r))).unwrap();
 /// assert_eq!(out, [(0, 10), (1, 20), (2, 30)]);
 /// ```
-pub fn for_each_ordered<T, R, W, S>(items: &[T], threads: usize, work: W, mut sink: S) -> Result<(), SchedulerError>
+pub fn for_each_ordered<T, R, W, S>(
+    items: &[T],
+    threads: usize,
+    work: W,
+    mut sink: S,
+) -> Result<(), SchedulerError>
 where
     T: Sync,
     R: Send,

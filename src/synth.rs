@@ -65,8 +65,8 @@ impl Default for SynthParams {
             height: 600,
             cells: 60,
             dead_fraction: 0.25,
-            diameter_mean: 17.0,
-            diameter_sd: 2.5,
+            diameter_mean: 20.0,
+            diameter_sd: 3.0,
             clump_fraction: 0.15,
             debris: 20,
             defocus_fraction: 0.1,
@@ -150,7 +150,9 @@ fn profile(kind: CellClass, rho: f64, strength: f64, texture: f64) -> f64 {
 fn place_free(rng: &mut Rng, bodies: &[Body], r: f64, w: f64, h: f64) -> Option<(f64, f64)> {
     (0..200).find_map(|_| {
         let (x, y) = (rng.range(r, w - r), rng.range(r, h - r));
-        let free = bodies.iter().all(|b| (b.x - x).hypot(b.y - y) > b.radius + r + 2.0);
+        let free = bodies
+            .iter()
+            .all(|b| (b.x - x).hypot(b.y - y) > b.radius + r + 2.0);
         free.then_some((x, y))
     })
 }
@@ -169,17 +171,31 @@ pub fn render(p: &SynthParams) -> (DynamicImage, Truth) {
     let (w, h) = (f64::from(p.width), f64::from(p.height));
     let mut bodies: Vec<Body> = Vec::new();
     let new_body = |rng: &mut Rng, x, y, radius| {
-        let kind = if rng.uniform() < p.dead_fraction { CellClass::Dead } else { CellClass::Live };
+        let kind = if rng.uniform() < p.dead_fraction {
+            CellClass::Dead
+        } else {
+            CellClass::Live
+        };
         let irregular = if kind == CellClass::Dead { 0.08 } else { 0.03 };
         Body {
             x,
             y,
             radius,
             kind,
-            defocus: if rng.uniform() < p.defocus_fraction { rng.range(1.0, 2.5) } else { 0.0 },
+            defocus: if rng.uniform() < p.defocus_fraction {
+                rng.range(1.0, 2.5)
+            } else {
+                0.0
+            },
             wobble: [
-                (irregular * rng.uniform(), rng.range(0.0, std::f64::consts::TAU)),
-                (irregular * rng.uniform(), rng.range(0.0, std::f64::consts::TAU)),
+                (
+                    irregular * rng.uniform(),
+                    rng.range(0.0, std::f64::consts::TAU),
+                ),
+                (
+                    irregular * rng.uniform(),
+                    rng.range(0.0, std::f64::consts::TAU),
+                ),
             ],
             strength: match kind {
                 CellClass::Live => rng.range(0.6, 1.0),
@@ -187,7 +203,8 @@ pub fn render(p: &SynthParams) -> (DynamicImage, Truth) {
             },
         }
     };
-    let draw_radius = |rng: &mut Rng| (0.5 * (p.diameter_mean + p.diameter_sd * rng.normal())).max(2.5);
+    let draw_radius =
+        |rng: &mut Rng| (0.5 * (p.diameter_mean + p.diameter_sd * rng.normal())).max(2.5);
     let target = p.cells as usize;
     let clumped_target = (p.clump_fraction * p.cells as f64).round() as usize;
     let mut clumped = 0;
@@ -195,12 +212,16 @@ pub fn render(p: &SynthParams) -> (DynamicImage, Truth) {
     while bodies.len() < target && attempts < target * 50 {
         attempts += 1;
         let r = draw_radius(&mut rng);
-        let Some((x, y)) = place_free(&mut rng, &bodies, r, w, h) else { continue };
+        let Some((x, y)) = place_free(&mut rng, &bodies, r, w, h) else {
+            continue;
+        };
         bodies.push(new_body(&mut rng, x, y, r));
         let remaining = target - bodies.len();
         if clumped < clumped_target && remaining > 0 {
             // Grow a clump of 2..=4 touching cells from this one.
-            let size = (2 + (rng.uniform() * 3.0) as usize).min(clumped_target - clumped + 1).min(remaining + 1);
+            let size = (2 + (rng.uniform() * 3.0) as usize)
+                .min(clumped_target - clumped + 1)
+                .min(remaining + 1);
             if size < 2 {
                 continue;
             }
@@ -214,10 +235,9 @@ pub fn render(p: &SynthParams) -> (DynamicImage, Truth) {
                     let dist = (anchor.radius + r2) * rng.range(0.85, 1.0);
                     let (nx, ny) = (anchor.x + dist * angle.cos(), anchor.y + dist * angle.sin());
                     let inside = nx > r2 && ny > r2 && nx < w - r2 && ny < h - r2;
-                    let clear = bodies
-                        .iter()
-                        .enumerate()
-                        .all(|(i, b)| i == last || (b.x - nx).hypot(b.y - ny) > (b.radius + r2) * 0.85);
+                    let clear = bodies.iter().enumerate().all(|(i, b)| {
+                        i == last || (b.x - nx).hypot(b.y - ny) > (b.radius + r2) * 0.85
+                    });
                     (inside && clear).then_some((nx, ny))
                 });
                 let Some((nx, ny)) = placed else { break };
@@ -232,7 +252,9 @@ pub fn render(p: &SynthParams) -> (DynamicImage, Truth) {
         .map(|b| TruthCell {
             x: b.x,
             y: b.y,
-            region: TruthRegion::Disc { radius: b.radius * 1.1 },
+            region: TruthRegion::Disc {
+                radius: b.radius * 1.1,
+            },
             label: b.kind,
         })
         .collect();
@@ -244,8 +266,15 @@ pub fn render(p: &SynthParams) -> (DynamicImage, Truth) {
             y,
             radius: r,
             kind: CellClass::Debris,
-            defocus: if rng.uniform() < 0.5 { rng.range(0.5, 1.5) } else { 0.0 },
-            wobble: [(0.3 * rng.uniform(), rng.range(0.0, 6.3)), (0.2 * rng.uniform(), rng.range(0.0, 6.3))],
+            defocus: if rng.uniform() < 0.5 {
+                rng.range(0.5, 1.5)
+            } else {
+                0.0
+            },
+            wobble: [
+                (0.3 * rng.uniform(), rng.range(0.0, 6.3)),
+                (0.2 * rng.uniform(), rng.range(0.0, 6.3)),
+            ],
             strength: rng.range(-0.3, 0.2),
         });
     }
@@ -274,14 +303,26 @@ pub fn render(p: &SynthParams) -> (DynamicImage, Truth) {
     }
     let image = match p.depth {
         SynthDepth::Eight => DynamicImage::ImageLuma8(
-            ImageBuffer::from_raw(p.width, p.height, values.iter().map(|v| (v * 255.0).round() as u8).collect())
-                .unwrap_or_else(|| ImageBuffer::from_pixel(p.width, p.height, Luma([0]))),
+            ImageBuffer::from_raw(
+                p.width,
+                p.height,
+                values.iter().map(|v| (v * 255.0).round() as u8).collect(),
+            )
+            .unwrap_or_else(|| ImageBuffer::from_pixel(p.width, p.height, Luma([0]))),
         ),
         SynthDepth::Twelve | SynthDepth::Sixteen => {
-            let full = if p.depth == SynthDepth::Twelve { 4095.0 } else { 65535.0 };
+            let full = if p.depth == SynthDepth::Twelve {
+                4095.0
+            } else {
+                65535.0
+            };
             DynamicImage::ImageLuma16(
-                ImageBuffer::from_raw(p.width, p.height, values.iter().map(|v| (v * full).round() as u16).collect())
-                    .unwrap_or_else(|| ImageBuffer::from_pixel(p.width, p.height, Luma([0]))),
+                ImageBuffer::from_raw(
+                    p.width,
+                    p.height,
+                    values.iter().map(|v| (v * full).round() as u16).collect(),
+                )
+                .unwrap_or_else(|| ImageBuffer::from_pixel(p.width, p.height, Luma([0]))),
             )
         }
     };
@@ -320,7 +361,8 @@ fn stamp(field: &mut [f64], w: usize, h: usize, b: &Body, texture_seed: u64) {
                     + b.wobble[0].0 * (3.0 * theta + b.wobble[0].1).sin()
                     + b.wobble[1].0 * (5.0 * theta + b.wobble[1].1).sin();
                 let rho = dx.hypot(dy) / (b.radius * outline);
-                let texture = (0.9 * dx + texture_phase[0]).sin() * (0.8 * dy + texture_phase[1]).cos();
+                let texture =
+                    (0.9 * dx + texture_phase[0]).sin() * (0.8 * dy + texture_phase[1]).cos();
                 acc += profile(b.kind, rho, b.strength, texture) - 1.0;
             }
             patch[py * pw + px] = acc / 4.0;
@@ -339,7 +381,9 @@ fn stamp(field: &mut [f64], w: usize, h: usize, b: &Body, texture_seed: u64) {
 
 fn blur(src: &[f64], w: usize, h: usize, sigma: f64) -> Vec<f64> {
     let r = (3.0 * sigma).ceil() as i64;
-    let k: Vec<f64> = (-r..=r).map(|i| (-(i * i) as f64 / (2.0 * sigma * sigma)).exp()).collect();
+    let k: Vec<f64> = (-r..=r)
+        .map(|i| (-(i * i) as f64 / (2.0 * sigma * sigma)).exp())
+        .collect();
     let sum: f64 = k.iter().sum();
     let pass = |input: &[f64], horizontal: bool| -> Vec<f64> {
         let mut out = vec![0.0; input.len()];
@@ -384,7 +428,8 @@ fn draw_grid(field: &mut [f64], w: usize, h: usize, rng: &mut Rng) {
         for x in 0..w {
             field[y * w + x] *= line(x as f64 - ox) * across;
         }
-    }}
+    }
+}
 
 #[cfg(test)]
 mod tests {
@@ -392,20 +437,43 @@ mod tests {
 
     #[test]
     fn counts_labels_and_depths_follow_params() {
-        let p = SynthParams { width: 400, height: 300, cells: 40, dead_fraction: 0.5, seed: 7, ..Default::default() };
+        let p = SynthParams {
+            width: 400,
+            height: 300,
+            cells: 40,
+            dead_fraction: 0.5,
+            seed: 7,
+            ..Default::default()
+        };
         let (_, truth) = render(&p);
         assert_eq!(truth.cells.len(), 40);
         let (live, dead) = truth.counts();
         assert!(live > 8 && dead > 8, "{live} {dead}");
-        let twelve = SynthParams { depth: SynthDepth::Twelve, ..p };
+        let twelve = SynthParams {
+            depth: SynthDepth::Twelve,
+            ..p
+        };
         let (img, _) = render(&twelve);
-        let max = img.as_luma16().unwrap().pixels().map(|p| p.0[0]).max().unwrap();
+        let max = img
+            .as_luma16()
+            .unwrap()
+            .pixels()
+            .map(|p| p.0[0])
+            .max()
+            .unwrap();
         assert!(max <= 4095);
     }
 
     #[test]
     fn cells_are_darker_or_brighter_than_background() {
-        let p = SynthParams { width: 200, height: 200, cells: 1, debris: 0, vignetting: 0.0, ..Default::default() };
+        let p = SynthParams {
+            width: 200,
+            height: 200,
+            cells: 1,
+            debris: 0,
+            vignetting: 0.0,
+            ..Default::default()
+        };
         let (img, truth) = render(&p);
         let g = img.to_luma8();
         let c = truth.cells[0];
@@ -416,6 +484,10 @@ mod tests {
             TruthRegion::Box { .. } => unreachable!(),
         };
         // Dead cells are dark throughout; live cells have a dark rim.
-        assert!(v(c.x + 0.75 * r, c.y) < bg - 15.0, "rim {} bg {bg}", v(c.x + 0.75 * r, c.y));
+        assert!(
+            v(c.x + 0.75 * r, c.y) < bg - 15.0,
+            "rim {} bg {bg}",
+            v(c.x + 0.75 * r, c.y)
+        );
     }
 }

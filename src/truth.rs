@@ -13,7 +13,12 @@ pub const TRUTH_SCHEMA: &str = "cellvia.truth/1";
 #[serde(tag = "kind", rename_all = "lowercase")]
 pub enum TruthRegion {
     /// Inclusive pixel box.
-    Box { xmin: f64, ymin: f64, xmax: f64, ymax: f64 },
+    Box {
+        xmin: f64,
+        ymin: f64,
+        xmax: f64,
+        ymax: f64,
+    },
     /// Disc around the cell's centre.
     Disc { radius: f64 },
 }
@@ -38,8 +43,15 @@ impl TruthCell {
     /// ```
     pub fn contains(&self, x: f64, y: f64) -> bool {
         match self.region {
-            TruthRegion::Box { xmin, ymin, xmax, ymax } => x >= xmin && x <= xmax && y >= ymin && y <= ymax,
-            TruthRegion::Disc { radius } => (x - self.x).powi(2) + (y - self.y).powi(2) <= radius * radius,
+            TruthRegion::Box {
+                xmin,
+                ymin,
+                xmax,
+                ymax,
+            } => x >= xmin && x <= xmax && y >= ymin && y <= ymax,
+            TruthRegion::Disc { radius } => {
+                (x - self.x).powi(2) + (y - self.y).powi(2) <= radius * radius
+            }
         }
     }
 }
@@ -56,7 +68,11 @@ pub struct Truth {
 impl Truth {
     /// (live, dead) counts.
     pub fn counts(&self) -> (u32, u32) {
-        let live = self.cells.iter().filter(|c| c.label == CellClass::Live).count() as u32;
+        let live = self
+            .cells
+            .iter()
+            .filter(|c| c.label == CellClass::Live)
+            .count() as u32;
         (live, self.cells.len() as u32 - live)
     }
 }
@@ -79,7 +95,8 @@ pub struct TruthError(String);
 /// assert_eq!((t.cells[0].x, t.cells[0].y), (3.0, 4.0));
 /// ```
 pub fn parse_voc(xml: &str) -> Result<Truth, TruthError> {
-    let doc = roxmltree::Document::parse(xml).map_err(|e| TruthError(format!("invalid XML: {e}")))?;
+    let doc =
+        roxmltree::Document::parse(xml).map_err(|e| TruthError(format!("invalid XML: {e}")))?;
     let child_text = |node: roxmltree::Node, name: &str| -> Option<String> {
         node.children()
             .find(|c| c.has_tag_name(name))
@@ -93,7 +110,11 @@ pub fn parse_voc(xml: &str) -> Result<Truth, TruthError> {
     };
     let root = doc.root_element();
     let size = root.children().find(|c| c.has_tag_name("size"));
-    let dim = |name| size.and_then(|s| child_text(s, name)).and_then(|t| t.parse().ok()).unwrap_or(0);
+    let dim = |name| {
+        size.and_then(|s| child_text(s, name))
+            .and_then(|t| t.parse().ok())
+            .unwrap_or(0)
+    };
     let mut cells = Vec::new();
     for object in root.children().filter(|c| c.has_tag_name("object")) {
         let name = child_text(object, "name").unwrap_or_default();
@@ -106,12 +127,21 @@ pub fn parse_voc(xml: &str) -> Result<Truth, TruthError> {
             .children()
             .find(|c| c.has_tag_name("bndbox"))
             .ok_or_else(|| TruthError("object without <bndbox>".into()))?;
-        let (xmin, ymin, xmax, ymax) =
-            (number(bbox, "xmin")?, number(bbox, "ymin")?, number(bbox, "xmax")?, number(bbox, "ymax")?);
+        let (xmin, ymin, xmax, ymax) = (
+            number(bbox, "xmin")?,
+            number(bbox, "ymin")?,
+            number(bbox, "xmax")?,
+            number(bbox, "ymax")?,
+        );
         cells.push(TruthCell {
             x: 0.5 * (xmin + xmax),
             y: 0.5 * (ymin + ymax),
-            region: TruthRegion::Box { xmin, ymin, xmax, ymax },
+            region: TruthRegion::Box {
+                xmin,
+                ymin,
+                xmax,
+                ymax,
+            },
             label,
         });
     }
@@ -127,7 +157,10 @@ pub fn parse_voc(xml: &str) -> Result<Truth, TruthError> {
 pub fn parse_truth_json(text: &str) -> Result<Truth, TruthError> {
     let truth: Truth = serde_json::from_str(text).map_err(|e| TruthError(e.to_string()))?;
     if truth.schema != TRUTH_SCHEMA {
-        return Err(TruthError(format!("schema {:?}, expected {TRUTH_SCHEMA:?}", truth.schema)));
+        return Err(TruthError(format!(
+            "schema {:?}, expected {TRUTH_SCHEMA:?}",
+            truth.schema
+        )));
     }
     Ok(truth)
 }
@@ -149,9 +182,17 @@ mod tests {
             schema: TRUTH_SCHEMA.into(),
             width: 10,
             height: 10,
-            cells: vec![TruthCell { x: 1.0, y: 2.0, region: TruthRegion::Disc { radius: 3.0 }, label: CellClass::Dead }],
+            cells: vec![TruthCell {
+                x: 1.0,
+                y: 2.0,
+                region: TruthRegion::Disc { radius: 3.0 },
+                label: CellClass::Dead,
+            }],
         };
-        assert_eq!(parse_truth_json(&serde_json::to_string(&t).unwrap()).unwrap(), t);
+        assert_eq!(
+            parse_truth_json(&serde_json::to_string(&t).unwrap()).unwrap(),
+            t
+        );
         assert!(parse_truth_json(r#"{"schema":"x","width":1,"height":1,"cells":[]}"#).is_err());
     }
 }

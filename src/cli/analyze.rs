@@ -45,11 +45,15 @@ fn resolve_config(args: &AnalyzeArgs) -> anyhow::Result<Config> {
 }
 
 fn unix_now() -> f64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64())
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
 }
 
 fn overlay_name(index: usize, path: &Path) -> String {
-    let stem = path.file_stem().map_or_else(|| "image".into(), |s| s.to_string_lossy().into_owned());
+    let stem = path
+        .file_stem()
+        .map_or_else(|| "image".into(), |s| s.to_string_lossy().into_owned());
     format!("{index:05}_{stem}.png")
 }
 
@@ -64,7 +68,10 @@ pub fn run(args: AnalyzeArgs) -> anyhow::Result<u8> {
     for skipped in &found.skipped {
         tracing::info!("skipped (not an image by extension): {}", skipped.display());
     }
-    anyhow::ensure!(!found.images.is_empty(), "no images found in the given paths");
+    anyhow::ensure!(
+        !found.images.is_empty(),
+        "no images found in the given paths"
+    );
 
     io::write::ensure_dir(&args.out).context("output folder is not writable")?;
     let model_path = config.model_path();
@@ -153,7 +160,11 @@ pub fn run(args: AnalyzeArgs) -> anyhow::Result<u8> {
         config,
         summary: summary.clone(),
         images: records,
-        skipped: found.skipped.iter().map(|p| p.display().to_string()).collect(),
+        skipped: found
+            .skipped
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect(),
         run: RunFacts {
             started_unix_s: started,
             finished_unix_s: unix_now(),
@@ -162,12 +173,20 @@ pub fn run(args: AnalyzeArgs) -> anyhow::Result<u8> {
         },
     };
     write_atomic(&args.out.join("results.json"), results.to_json().as_bytes())?;
-    write_atomic(&args.out.join("images.csv"), report::csv::images_csv(&results.images)?.as_bytes())?;
-    write_atomic(&args.out.join("cells.csv"), report::csv::cells_csv(&results.images)?.as_bytes())?;
+    write_atomic(
+        &args.out.join("images.csv"),
+        report::csv::images_csv(&results.images)?.as_bytes(),
+    )?;
+    write_atomic(
+        &args.out.join("cells.csv"),
+        report::csv::cells_csv(&results.images)?.as_bytes(),
+    )?;
 
     let elapsed = clock.elapsed().as_secs_f64();
     let c = summary.counts;
-    let viability = summary.viability.map_or_else(|| "n/a".into(), |v| format!("{:.1}%", v * 100.0));
+    let viability = summary
+        .viability
+        .map_or_else(|| "n/a".into(), |v| format!("{:.1}%", v * 100.0));
     if !args.quiet {
         eprintln!(
             "cellvia: {} images ({} failed) in {elapsed:.2} s ({:.1} images/s): {} cells, {} live, {} dead, {} debris, viability {viability}; results in {}",
@@ -181,5 +200,9 @@ pub fn run(args: AnalyzeArgs) -> anyhow::Result<u8> {
             args.out.display()
         );
     }
-    Ok(if summary.images_failed > 0 { EXIT_SOME_FAILED } else { EXIT_OK })
+    Ok(if summary.images_failed > 0 {
+        EXIT_SOME_FAILED
+    } else {
+        EXIT_OK
+    })
 }

@@ -56,7 +56,7 @@ struct AnalyzeArgs {
     /// Worker threads (default: all cores).
     #[arg(long)]
     threads: Option<usize>,
-    /// Typical cell diameter in pixels, MIN,MAX (default 8,32).
+    /// Typical cell diameter in pixels, MIN,MAX (default 12,40).
     #[arg(long, value_name = "MIN,MAX")]
     diameter: Option<String>,
     /// Pixel size in µm per pixel.
@@ -127,8 +127,14 @@ fn parse_range(flag: &str, text: &str) -> anyhow::Result<cellvia::config::Diamet
     let [min, max] = parts[..] else {
         anyhow::bail!("{flag} expects MIN,MAX, got {text:?}");
     };
-    let number = |s: &str| s.parse::<f64>().map_err(|_| anyhow::anyhow!("{flag}: {s:?} is not a number"));
-    Ok(cellvia::config::DiameterRange { min: number(min)?, max: number(max)? })
+    let number = |s: &str| {
+        s.parse::<f64>()
+            .map_err(|_| anyhow::anyhow!("{flag}: {s:?} is not a number"))
+    };
+    Ok(cellvia::config::DiameterRange {
+        min: number(min)?,
+        max: number(max)?,
+    })
 }
 
 /// Loads the config file if given, else the defaults.

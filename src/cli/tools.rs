@@ -76,7 +76,15 @@ pub fn synth(args: &SynthArgs) -> anyhow::Result<u8> {
     macro_rules! set {
         ($($field:ident),*) => { $(if let Some(v) = args.$field { p.$field = v; })* };
     }
-    set!(width, height, cells, dead_fraction, clump_fraction, debris, seed);
+    set!(
+        width,
+        height,
+        cells,
+        dead_fraction,
+        clump_fraction,
+        debris,
+        seed
+    );
     if let Some(d) = args.diameter {
         p.diameter_mean = d;
         p.diameter_sd = d * 0.15;
@@ -89,7 +97,10 @@ pub fn synth(args: &SynthArgs) -> anyhow::Result<u8> {
         };
     }
     p.grid |= args.grid;
-    anyhow::ensure!(p.width >= 16 && p.height >= 16, "fields must be at least 16x16 px");
+    anyhow::ensure!(
+        p.width >= 16 && p.height >= 16,
+        "fields must be at least 16x16 px"
+    );
     io::write::ensure_dir(&args.out)?;
     let base_seed = p.seed;
     for i in 0..args.count {
@@ -104,9 +115,16 @@ pub fn synth(args: &SynthArgs) -> anyhow::Result<u8> {
         image.write_to(&mut bytes, format)?;
         write_atomic(&args.out.join(format!("{stem}.{ext}")), bytes.get_ref())?;
         let json = serde_json::to_string_pretty(&truth)? + "\n";
-        write_atomic(&args.out.join(format!("{stem}.truth.json")), json.as_bytes())?;
+        write_atomic(
+            &args.out.join(format!("{stem}.truth.json")),
+            json.as_bytes(),
+        )?;
     }
-    eprintln!("cellvia: wrote {} synthetic fields to {}", args.count, args.out.display());
+    eprintln!(
+        "cellvia: wrote {} synthetic fields to {}",
+        args.count,
+        args.out.display()
+    );
     Ok(EXIT_OK)
 }
 
@@ -140,7 +158,11 @@ fn find_truth(image: &Path) -> Option<PathBuf> {
 
 fn read_truth(path: &Path) -> anyhow::Result<Truth> {
     let text = io::read_text(path)?;
-    let parsed = if path.extension().is_some_and(|e| e == "xml") { parse_voc(&text) } else { parse_truth_json(&text) };
+    let parsed = if path.extension().is_some_and(|e| e == "xml") {
+        parse_voc(&text)
+    } else {
+        parse_truth_json(&text)
+    };
     parsed.with_context(|| path.display().to_string())
 }
 
@@ -160,14 +182,23 @@ pub fn dataset(args: &DatasetArgs) -> anyhow::Result<u8> {
     let spec = DEFAULT_CROP_SPEC;
     let mut crops: Vec<u8> = Vec::new();
     let mut csv = csv::Writer::from_writer(Vec::new());
-    csv.write_record(["image", "label", "x", "y", "area_px", "diameter_px", "truth_cells"])?;
+    csv.write_record([
+        "image",
+        "label",
+        "x",
+        "y",
+        "area_px",
+        "diameter_px",
+        "truth_cells",
+    ])?;
     let (mut n, mut failed) = (0usize, 0usize);
     let mut per_class = [0usize; 3];
     scheduler::for_each_ordered(
         &found.images,
         threads,
         |path| -> anyhow::Result<Labelled> {
-            let truth_path = find_truth(path).with_context(|| format!("{}: no truth file beside it", path.display()))?;
+            let truth_path = find_truth(path)
+                .with_context(|| format!("{}: no truth file beside it", path.display()))?;
             let truth = read_truth(&truth_path)?;
             let bytes = io::read_bytes(path)?;
             let cands = candidates(&bytes, &config, &spec, &mut StageTimes::default())
@@ -189,7 +220,10 @@ pub fn dataset(args: &DatasetArgs) -> anyhow::Result<u8> {
                     ]
                 })
                 .collect();
-            Ok(Labelled { crops: cands.crops.iter().copied().collect(), rows })
+            Ok(Labelled {
+                crops: cands.crops.iter().copied().collect(),
+                rows,
+            })
         },
         |_, result| match result {
             Ok(l) => {
@@ -213,7 +247,9 @@ pub fn dataset(args: &DatasetArgs) -> anyhow::Result<u8> {
     )?;
     io::write::ensure_dir(&args.out)?;
     write_atomic(&args.out.join("crops.f32"), &crops)?;
-    let table = csv.into_inner().map_err(|e| anyhow::anyhow!(e.to_string()))?;
+    let table = csv
+        .into_inner()
+        .map_err(|e| anyhow::anyhow!(e.to_string()))?;
     write_atomic(&args.out.join("crops.csv"), &table)?;
     let meta = serde_json::json!({
         "crops": n,
@@ -226,7 +262,10 @@ pub fn dataset(args: &DatasetArgs) -> anyhow::Result<u8> {
         "classes": {"live": per_class[0], "dead": per_class[1], "debris": per_class[2]},
         "config": config,
     });
-    write_atomic(&args.out.join("dataset.json"), (serde_json::to_string_pretty(&meta)? + "\n").as_bytes())?;
+    write_atomic(
+        &args.out.join("dataset.json"),
+        (serde_json::to_string_pretty(&meta)? + "\n").as_bytes(),
+    )?;
     eprintln!(
         "cellvia: {n} crops (live {}, dead {}, debris {}) from {} images, {failed} failed",
         per_class[0],
@@ -234,5 +273,9 @@ pub fn dataset(args: &DatasetArgs) -> anyhow::Result<u8> {
         per_class[2],
         found.images.len() - failed
     );
-    Ok(if failed > 0 { EXIT_SOME_FAILED } else { EXIT_OK })
+    Ok(if failed > 0 {
+        EXIT_SOME_FAILED
+    } else {
+        EXIT_OK
+    })
 }

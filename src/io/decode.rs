@@ -100,14 +100,30 @@ mod tests {
     #[test]
     fn empty_text_truncated_and_huge_are_refused() {
         assert!(matches!(decode(b"", 10), Err(DecodeError::Empty)));
-        assert!(matches!(decode(b"hello, world", 10), Err(DecodeError::UnknownFormat)));
+        assert!(matches!(
+            decode(b"hello, world", 10),
+            Err(DecodeError::UnknownFormat)
+        ));
         let png = encode(
             &DynamicImage::ImageLuma8(image::ImageBuffer::from_pixel(64, 64, Luma([7u8]))),
             ImageFormat::Png,
         );
         let truncated = &png[..png.len() / 2];
-        assert!(matches!(decode(truncated, 1 << 20), Err(DecodeError::Corrupt { .. })));
+        assert!(matches!(
+            decode(truncated, 1 << 20),
+            Err(DecodeError::Corrupt { .. })
+        ));
         let err = decode(&png, 100).unwrap_err();
-        assert!(matches!(err, DecodeError::TooLarge { width: 64, height: 64, .. }), "{err}");
+        assert!(
+            matches!(
+                err,
+                DecodeError::TooLarge {
+                    width: 64,
+                    height: 64,
+                    ..
+                }
+            ),
+            "{err}"
+        );
     }
 }

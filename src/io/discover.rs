@@ -92,7 +92,13 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path();
         std::fs::create_dir(root.join("sub")).unwrap();
-        for name in ["b.PNG", "a.tif", "notes.txt", "sub/c (1).jpeg", ".hidden.png"] {
+        for name in [
+            "b.PNG",
+            "a.tif",
+            "notes.txt",
+            "sub/c (1).jpeg",
+            ".hidden.png",
+        ] {
             std::fs::write(root.join(name), b"x").unwrap();
         }
         let found = discover(&[root.to_path_buf()]).unwrap();
@@ -116,6 +122,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("data.raw");
         std::fs::write(&file, b"x").unwrap();
-        assert_eq!(discover(std::slice::from_ref(&file)).unwrap().images, [file]);
+        assert_eq!(
+            discover(std::slice::from_ref(&file)).unwrap().images,
+            [file]
+        );
     }
 }

@@ -40,7 +40,11 @@ pub struct ObjectMeasurement {
 /// assert!((m[0].mean_intensity - 0.3).abs() < 1e-6);
 /// assert_eq!(m[0].max_intensity, 0.4f32 as f64);
 /// ```
-pub fn measure(labels: &LabelImage, regions: &[Region], intensity: &FloatImage) -> Vec<ObjectMeasurement> {
+pub fn measure(
+    labels: &LabelImage,
+    regions: &[Region],
+    intensity: &FloatImage,
+) -> Vec<ObjectMeasurement> {
     let mut stats = vec![(0.0f64, f32::INFINITY, f32::NEG_INFINITY); regions.len()];
     for (&l, &v) in labels.as_raw().iter().zip(intensity.as_raw()) {
         if l == 0 {

@@ -10,7 +10,18 @@ use super::ImageRecord;
 /// ```
 pub fn images_csv(images: &[ImageRecord]) -> Result<String, csv::Error> {
     let mut w = csv::Writer::from_writer(Vec::new());
-    w.write_record(["path", "status", "error", "width", "height", "total", "live", "dead", "debris", "viability"])?;
+    w.write_record([
+        "path",
+        "status",
+        "error",
+        "width",
+        "height",
+        "total",
+        "live",
+        "dead",
+        "debris",
+        "viability",
+    ])?;
     let opt = |v: Option<u32>| v.map(|v| v.to_string()).unwrap_or_default();
     for r in images {
         let c = r.counts;
@@ -34,8 +45,18 @@ pub fn images_csv(images: &[ImageRecord]) -> Result<String, csv::Error> {
 pub fn cells_csv(images: &[ImageRecord]) -> Result<String, csv::Error> {
     let mut w = csv::Writer::from_writer(Vec::new());
     w.write_record([
-        "path", "id", "x", "y", "area_px", "diameter_px", "diameter_um", "circularity", "mean_intensity", "label",
-        "p_live", "p_cell",
+        "path",
+        "id",
+        "x",
+        "y",
+        "area_px",
+        "diameter_px",
+        "diameter_um",
+        "circularity",
+        "mean_intensity",
+        "label",
+        "p_live",
+        "p_cell",
     ])?;
     for r in images {
         for c in &r.cells {
@@ -59,6 +80,8 @@ pub fn cells_csv(images: &[ImageRecord]) -> Result<String, csv::Error> {
 }
 
 fn finish(w: csv::Writer<Vec<u8>>) -> Result<String, csv::Error> {
-    let bytes = w.into_inner().map_err(|e| csv::Error::from(e.into_error()))?;
+    let bytes = w
+        .into_inner()
+        .map_err(|e| csv::Error::from(e.into_error()))?;
     Ok(String::from_utf8_lossy(&bytes).into_owned())
 }

@@ -65,6 +65,8 @@ pub struct ImageQuality {
     pub background_mean: f64,
     /// Robust noise sigma of the flattened, smoothed image (Weber contrast units).
     pub noise_sigma: f64,
+    /// Fraction of the image too dark to analyse (excluded from counting).
+    pub excluded_fraction: f64,
 }
 
 /// The result for one input file.
@@ -148,7 +150,8 @@ pub struct Results {
 impl Results {
     /// Pretty JSON with a trailing newline.
     pub fn to_json(&self) -> String {
-        let mut s = serde_json::to_string_pretty(self).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
+        let mut s = serde_json::to_string_pretty(self)
+            .unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
         s.push('\n');
         s
     }

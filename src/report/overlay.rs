@@ -26,7 +26,12 @@ const MAX_UPSCALE: u32 = 4;
 /// let img = cellvia::report::overlay::render(&intensity, &labels, &[CellClass::Live], &Counts::from_classes([CellClass::Live]));
 /// assert_eq!(img.get_pixel(10, 20).0, [0, 220, 0]); // outline pixel
 /// ```
-pub fn render(intensity: &FloatImage, labels: &LabelImage, classes: &[CellClass], counts: &Counts) -> RgbImage {
+pub fn render(
+    intensity: &FloatImage,
+    labels: &LabelImage,
+    classes: &[CellClass],
+    counts: &Counts,
+) -> RgbImage {
     let (w, h) = intensity.dimensions();
     let scale = MIN_OVERLAY_WIDTH.div_ceil(w.max(1)).clamp(1, MAX_UPSCALE);
     let mut out = RgbImage::new(w * scale, h * scale);
@@ -61,7 +66,9 @@ pub fn render(intensity: &FloatImage, labels: &LabelImage, classes: &[CellClass]
             }
         }
     }
-    let viability = counts.viability().map_or_else(|| "N/A".to_string(), |v| format!("{:.1}%", v * 100.0));
+    let viability = counts
+        .viability()
+        .map_or_else(|| "N/A".to_string(), |v| format!("{:.1}%", v * 100.0));
     let text = format!(
         "LIVE {}  DEAD {}  DEBRIS {}  VIABILITY {viability}",
         counts.live, counts.dead, counts.debris

@@ -16,10 +16,18 @@ use crate::image_types::{FloatImage, Mask};
 /// ```
 pub fn distance_to_background(mask: &Mask) -> FloatImage {
     let background = Mask::from_fn(mask.width(), mask.height(), |x, y| {
-        Luma([if mask.get_pixel(x, y).0[0] == 0 { 255 } else { 0 }])
+        Luma([if mask.get_pixel(x, y).0[0] == 0 {
+            255
+        } else {
+            0
+        }])
     });
     let squared = euclidean_squared_distance_transform(&background);
-    let data = squared.as_raw().iter().map(|&d| (d as f32).sqrt()).collect();
+    let data = squared
+        .as_raw()
+        .iter()
+        .map(|&d| (d as f32).sqrt())
+        .collect();
     FloatImage::from_raw(mask.width(), mask.height(), data)
         .unwrap_or_else(|| FloatImage::new(mask.width(), mask.height()))
 }
@@ -41,7 +49,9 @@ mod tests {
                     return 0.0;
                 }
                 bg.iter()
-                    .map(|&(bx, by)| (((bx - i64::from(x)).pow(2) + (by - i64::from(y)).pow(2)) as f32).sqrt())
+                    .map(|&(bx, by)| {
+                        (((bx - i64::from(x)).pow(2) + (by - i64::from(y)).pow(2)) as f32).sqrt()
+                    })
                     .fold(f32::INFINITY, f32::min)
             })
             .collect()

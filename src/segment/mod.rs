@@ -5,8 +5,9 @@
 //!    and extends over connected pixels above `extent_sigma` (dark rims and
 //!    bright centres of live cells both count).
 //! 2. Closing (1 px, bridges broken rims), [`fill::fill_holes`] up to one
-//!    large cell's area (bright centres inside rims), opening (removes lines
-//!    and specks thinner than about min diameter / 4).
+//!    large cell's area (bright centres inside rims), [`lines::remove_long_runs`]
+//!    (chamber rulings: straight runs over 3 maximum diameters), opening
+//!    (removes lines and specks thinner than about min diameter / 4).
 //! 3. Declumping: [`distance::distance_to_background`], [`seeds::find_seeds`]
 //!    at distance maxima, [`watershed::watershed`] from those seeds.
 //! 4. Filters on [`regions::Region`]: area from a disc of half the minimum
@@ -17,6 +18,7 @@
 pub mod distance;
 pub mod fill;
 pub mod label;
+pub mod lines;
 pub mod regions;
 pub mod seeds;
 pub mod threshold;
@@ -28,8 +30,12 @@ use crate::config::{DiameterRange, SegmentConfig};
 use crate::image_types::{FloatImage, LabelImage, Mask};
 use regions::Region;
 
-/// Objects smaller than a disc of this fraction of the minimum diameter are specks.
-const MIN_AREA_DIAMETER_FRACTION: f64 = 0.5;
+/// Objects smaller than a disc of this fraction of the minimum diameter are
+/// specks (on LDC, unlabelled debris is mostly 5–10 px across, cells 16+ px).
+const MIN_AREA_DIAMETER_FRACTION: f64 = 0.75;
+/// Straight runs longer than this many maximum diameters are rulings, not
+/// cells; three leaves room for a short chain of touching cells.
+const RULING_MIN_LENGTH_DIAMETERS: f64 = 3.0;
 /// Objects larger than a disc of this multiple of the maximum diameter are
 /// not single cells (unsplit clumps, bubbles, grid crossings).
 const MAX_AREA_DIAMETER_FACTOR: f64 = 1.5;
@@ -61,6 +67,10 @@ pub fn segment(z: &FloatImage, diameter: DiameterRange, cfg: &SegmentConfig) -> 
     imageproc::morphology::close_mut(&mut mask, Norm::LInf, 1);
     let max_cell_area = disc_area(diameter.max);
     fill::fill_holes(&mut mask, max_cell_area as usize);
+    lines::remove_long_runs(
+        &mut mask,
+        (RULING_MIN_LENGTH_DIAMETERS * diameter.max).round() as usize,
+    );
     let open_radius = (diameter.min / 8.0).round().clamp(1.0, 255.0) as u8;
     imageproc::morphology::open_mut(&mut mask, Norm::LInf, open_radius);
 
@@ -159,7 +169,14 @@ mod tests {
             let cell = (x as f32 - 90.0).powi(2) + (y as f32 - 60.0).powi(2) < 64.0;
             image::Luma([if line || cell { -15.0 } else { 0.0 }])
         });
-        let seg = segment(&z, DiameterRange { min: 8.0, max: 24.0 }, &SegmentConfig::default());
+        let seg = segment(
+            &z,
+            DiameterRange {
+                min: 8.0,
+                max: 24.0,
+            },
+            &SegmentConfig::default(),
+        );
         assert_eq!(seg.regions.len(), 1);
         assert!((seg.regions[0].centroid.0 - 90.0).abs() < 1.0);
     }
@@ -170,7 +187,10 @@ mod tests {
             let d = ((x as f32 - 2.0).powi(2) + (y as f32 - 30.0).powi(2)).sqrt();
             image::Luma([if d < 8.0 { -15.0 } else { 0.0 }])
         });
-        let d = DiameterRange { min: 8.0, max: 24.0 };
+        let d = DiameterRange {
+            min: 8.0,
+            max: 24.0,
+        };
         let mut cfg = SegmentConfig::default();
         assert_eq!(segment(&z, d, &cfg).regions.len(), 1);
         cfg.discard_border_objects = true;

@@ -93,7 +93,8 @@ mod tests {
 
     #[test]
     fn thin_structures_give_no_seed() {
-        let line = image::GrayImage::from_fn(60, 10, |_, y| image::Luma([if y == 5 { 255 } else { 0 }]));
+        let line =
+            image::GrayImage::from_fn(60, 10, |_, y| image::Luma([if y == 5 { 255 } else { 0 }]));
         assert!(find_seeds(&distance_to_background(&line), 2.0, 4.0).is_empty());
     }
 }

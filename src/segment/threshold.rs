@@ -17,7 +17,11 @@ use crate::image_types::{FloatImage, Mask, MASK_ON};
 /// ```
 pub fn otsu_level(hist: &[u32]) -> usize {
     let total: f64 = hist.iter().map(|&c| f64::from(c)).sum();
-    let sum_all: f64 = hist.iter().enumerate().map(|(i, &c)| i as f64 * f64::from(c)).sum();
+    let sum_all: f64 = hist
+        .iter()
+        .enumerate()
+        .map(|(i, &c)| i as f64 * f64::from(c))
+        .sum();
     let (mut weight_low, mut sum_low) = (0.0, 0.0);
     let (mut best, mut best_var) = (0, -1.0);
     for (t, &c) in hist.iter().enumerate() {
@@ -89,18 +93,53 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
+    /// Slow reference: between-class variance computed afresh for every t.
+    fn otsu_reference(hist: &[u32]) -> usize {
+        let variance = |t: usize| {
+            let (lo, hi) = hist.split_at(t + 1);
+            let w = |h: &[u32]| h.iter().map(|&c| f64::from(c)).sum::<f64>();
+            let mean = |h: &[u32], off: usize| {
+                h.iter()
+                    .enumerate()
+                    .map(|(i, &c)| (i + off) as f64 * f64::from(c))
+                    .sum::<f64>()
+                    / w(h)
+            };
+            if w(lo) == 0.0 || w(hi) == 0.0 {
+                return -1.0;
+            }
+            w(lo) * w(hi) * (mean(lo, 0) - mean(hi, t + 1)).powi(2)
+        };
+        (0..hist.len()).fold(0, |best, t| {
+            if variance(t) > variance(best) {
+                t
+            } else {
+                best
+            }
+        })
+    }
+
     #[test]
     fn otsu_splits_known_bimodal_histogram() {
-        // Two Gaussian-ish modes at 60 and 180 of equal weight: the optimum is midway.
+        // Modes at 60 (weight 2) and 180 (weight 1), spread 10: the threshold
+        // falls in the empty gap between them.
         let hist: Vec<u32> = (0..256)
             .map(|i: i32| {
-                let a = (-((i - 60) as f64).powi(2) / 200.0).exp();
+                let a = 2.0 * (-((i - 60) as f64).powi(2) / 200.0).exp();
                 let b = (-((i - 180) as f64).powi(2) / 200.0).exp();
                 ((a + b) * 1000.0) as u32
             })
             .collect();
         let t = otsu_level(&hist);
-        assert!((115..=125).contains(&t), "t = {t}");
+        assert!((90..150).contains(&t), "t = {t}");
+        assert_eq!(t, otsu_reference(&hist));
+    }
+
+    proptest! {
+        #[test]
+        fn otsu_matches_reference(hist in proptest::collection::vec(0u32..50, 2..40)) {
+            prop_assert_eq!(otsu_level(&hist), otsu_reference(&hist));
+        }
     }
 
     #[test]

@@ -1,0 +1,383 @@
+#!/usr/bin/env python3
+"""Trains cellvia's viability model (live / dead / debris) and exports ONNX.
+
+Data: cellvia's own candidates (``cellvia dataset``) on
+  * the LDC trypan-blue images (real, hand-labelled VOC boxes), and
+  * synthetic fields from ``cellvia synth`` (exact truth),
+labelled by matching candidates to truth (matched -> live/dead, unmatched ->
+debris), so the model learns exactly the objects the segmenter will show it.
+
+Split: LDC file groups ``cell`` and ``g`` are held out for validation; LDC
+images that are near-duplicates (brightness/contrast copies, r > 0.95 on
+24x24 thumbnails) of a held-out image are dropped from training, because the
+data set contains such copies across groups. Synthetic fields: seeds 1-160
+train, 1001-1040 validate.
+
+Model: a small CNN in plain numpy (3 conv 3x3 + max-pool stages, 2 dense),
+trained with Adam and flip/rotation/contrast/noise augmentation, exported
+with onnx.helper. Runs on CPU in minutes.
+
+Usage (from the repository root, after ``cargo build --release``):
+    python3 models/train/train.py --ldc ../shared/data/ldc
+"""
+import argparse
+import csv
+import hashlib
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+CLASSES = ["live", "dead", "debris"]
+VAL_GROUPS = {"cell", "g"}
+NEAR_DUPLICATE_R = 0.95
+SEED = 20261122
+MODEL_NAME = "cellvia-viability-v1"
+
+
+def ldc_group(name):
+    if name.startswith("image_"):
+        return "image_"
+    if name.startswith("image"):
+        return "image"
+    return name.split(" ")[0]
+
+
+def run(cmd):
+    print("+", " ".join(str(c) for c in cmd), flush=True)
+    subprocess.run([str(c) for c in cmd], check=True)
+
+
+def load_dataset(folder):
+    meta = json.loads((folder / "dataset.json").read_text())
+    rows = list(csv.DictReader(open(folder / "crops.csv", newline="")))
+    x = np.fromfile(folder / "crops.f32", dtype="<f4").reshape(meta["shape"])
+    assert len(rows) == x.shape[0]
+    return meta, rows, x
+
+
+def near_duplicates_of(val_images, train_images):
+    """Training images whose 24x24 thumbnail correlates > r with a held-out one."""
+    from PIL import Image
+
+    def thumb(p):
+        a = np.asarray(Image.open(p).convert("L").resize((24, 24)), dtype=np.float32).ravel()
+        return (a - a.mean()) / (a.std() + 1e-6)
+
+    v = np.stack([thumb(p) for p in val_images])
+    t = np.stack([thumb(p) for p in train_images])
+    r = (t @ v.T) / v.shape[1]
+    return {p for p, best in zip(train_images, r.max(axis=1)) if best > NEAR_DUPLICATE_R}
+
+
+# ---------------------------------------------------------------- the network
+def im2col(x):
+    n, c, h, w = x.shape
+    xp = np.pad(x, ((0, 0), (0, 0), (1, 1), (1, 1)))
+    s = xp.strides
+    cols = np.lib.stride_tricks.as_strided(xp, (n, h, w, c, 3, 3), (s[0], s[2], s[3], s[1], s[2], s[3]))
+    return cols.reshape(n * h * w, c * 9)
+
+
+def col2im(dcols, shape):
+    n, c, h, w = shape
+    d = dcols.reshape(n, h, w, c, 3, 3)
+    dxp = np.zeros((n, c, h + 2, w + 2), dtype=dcols.dtype)
+    for ky in range(3):
+        for kx in range(3):
+            dxp[:, :, ky:ky + h, kx:kx + w] += d[:, :, :, :, ky, kx].transpose(0, 3, 1, 2)
+    return dxp[:, :, 1:-1, 1:-1]
+
+
+class Net:
+    """conv(2->c1) relu pool, conv(c1->c2) relu pool, conv(c2->c3) relu pool, fc(hidden) relu, fc(3)."""
+
+    def __init__(self, rng, size, channels=(8, 16, 24), hidden=32):
+        self.size = size
+        shapes = {}
+        cin = 2
+        for i, cout in enumerate(channels):
+            shapes[f"conv{i}.w"] = (cout, cin, 3, 3)
+            shapes[f"conv{i}.b"] = (cout,)
+            cin = cout
+        flat = cin * (size // 8) ** 2
+        shapes["fc0.w"] = (hidden, flat)
+        shapes["fc0.b"] = (hidden,)
+        shapes["fc1.w"] = (3, hidden)
+        shapes["fc1.b"] = (3,)
+        self.p = {}
+        for k, s in shapes.items():
+            if k.endswith(".b"):
+                self.p[k] = np.zeros(s, np.float32)
+            else:
+                fan_in = int(np.prod(s[1:]))
+                self.p[k] = (rng.standard_normal(s) * np.sqrt(2.0 / fan_in)).astype(np.float32)
+        self.channels = channels
+
+    def forward(self, x, keep=False):
+        cache = []
+        for i in range(len(self.channels)):
+            w, b = self.p[f"conv{i}.w"], self.p[f"conv{i}.b"]
+            n, c, h, wd = x.shape
+            cols = im2col(x)
+            y = cols @ w.reshape(w.shape[0], -1).T + b
+            y = y.reshape(n, h, wd, -1).transpose(0, 3, 1, 2)
+            r = np.maximum(y, 0)
+            pooled = r.reshape(n, r.shape[1], h // 2, 2, wd // 2, 2).max(axis=(3, 5))
+            if keep:
+                cache.append((x.shape, cols, y, r, pooled))
+            x = pooled
+        flat = x.reshape(x.shape[0], -1)
+        h0 = flat @ self.p["fc0.w"].T + self.p["fc0.b"]
+        a0 = np.maximum(h0, 0)
+        logits = a0 @ self.p["fc1.w"].T + self.p["fc1.b"]
+        if keep:
+            cache.append((x.shape, flat, h0, a0))
+        return logits, cache
+
+    def backward(self, dlogits, cache):
+        g = {}
+        pooled_shape, flat, h0, a0 = cache[-1]
+        g["fc1.w"] = dlogits.T @ a0
+        g["fc1.b"] = dlogits.sum(0)
+        da0 = dlogits @ self.p["fc1.w"]
+        dh0 = da0 * (h0 > 0)
+        g["fc0.w"] = dh0.T @ flat
+        g["fc0.b"] = dh0.sum(0)
+        dx = (dh0 @ self.p["fc0.w"]).reshape(pooled_shape)
+        for i in reversed(range(len(self.channels))):
+            in_shape, cols, y, r, pooled = cache[i]
+            n, f, h, wd = r.shape
+            up = np.repeat(np.repeat(pooled, 2, axis=2), 2, axis=3)
+            mask = (r == up)
+            dr = np.repeat(np.repeat(dx, 2, axis=2), 2, axis=3) * mask
+            dy = dr * (y > 0)
+            dy2 = dy.transpose(0, 2, 3, 1).reshape(-1, f)
+            w = self.p[f"conv{i}.w"]
+            g[f"conv{i}.w"] = (dy2.T @ cols).reshape(w.shape)
+            g[f"conv{i}.b"] = dy2.sum(0)
+            if i > 0:
+                dx = col2im(dy2 @ w.reshape(f, -1), in_shape)
+        return g
+
+
+def softmax(z):
+    z = z - z.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def predict(net, x, batch=512):
+    return np.concatenate([softmax(net.forward(x[i:i + batch])[0]) for i in range(0, len(x), batch)])
+
+
+def augment(x, rng):
+    x = x.copy()
+    k = rng.integers(0, 4)
+    x = np.rot90(x, k, axes=(2, 3))
+    if rng.random() < 0.5:
+        x = x[:, :, :, ::-1]
+    n = x.shape[0]
+    gain = rng.uniform(0.7, 1.3, size=(n, 1, 1, 1)).astype(np.float32)
+    x[:, :1] = np.clip(x[:, :1] * gain + rng.normal(0, 0.05, size=x[:, :1].shape).astype(np.float32), -4, 4)
+    return np.ascontiguousarray(x)
+
+
+def train(net, x, y, weights, rng, epochs, batch=128, lr=2e-3):
+    m = {k: np.zeros_like(v) for k, v in net.p.items()}
+    v = {k: np.zeros_like(v) for k, v in net.p.items()}
+    t = 0
+    for epoch in range(epochs):
+        order = rng.permutation(len(x))
+        lr_e = lr * (0.5 * (1 + np.cos(np.pi * epoch / epochs)))
+        total = 0.0
+        start = time.time()
+        for s in range(0, len(x), batch):
+            idx = order[s:s + batch]
+            xb = augment(x[idx], rng)
+            yb = y[idx]
+            logits, cache = net.forward(xb, keep=True)
+            p = softmax(logits)
+            wb = weights[yb]
+            total += float(-(wb * np.log(p[np.arange(len(yb)), yb] + 1e-9)).sum())
+            d = p.copy()
+            d[np.arange(len(yb)), yb] -= 1
+            d *= (wb / wb.sum())[:, None]
+            grads = net.backward(d.astype(np.float32), cache)
+            t += 1
+            for k in net.p:
+                gk = grads[k] + 1e-4 * net.p[k] * (not k.endswith(".b"))
+                m[k] = 0.9 * m[k] + 0.1 * gk
+                v[k] = 0.999 * v[k] + 0.001 * gk * gk
+                mh = m[k] / (1 - 0.9 ** t)
+                vh = v[k] / (1 - 0.999 ** t)
+                net.p[k] -= (lr_e * mh / (np.sqrt(vh) + 1e-8)).astype(np.float32)
+        print(f"epoch {epoch + 1}/{epochs}: loss {total / len(x):.4f} ({time.time() - start:.0f} s)", flush=True)
+
+
+# ------------------------------------------------------------------- metrics
+def metrics(y, p):
+    pred = p.argmax(1)
+    conf = np.zeros((3, 3), int)
+    for a, b in zip(y, pred):
+        conf[a, b] += 1
+    per = {}
+    for i, c in enumerate(CLASSES):
+        tp = conf[i, i]
+        per[c] = {
+            "precision": round(float(tp / max(conf[:, i].sum(), 1)), 4),
+            "recall": round(float(tp / max(conf[i].sum(), 1)), 4),
+            "support": int(conf[i].sum()),
+        }
+    cells = y < 2
+    both = cells & (pred < 2)
+    live_dead_acc = float((pred[both] == y[both]).mean()) if both.any() else float("nan")
+    # Reliability of p_live = P(live | cell) on true cells.
+    p_live = p[cells, 0] / np.maximum(p[cells, 0] + p[cells, 1], 1e-9)
+    is_live = (y[cells] == 0)
+    bins = []
+    for lo in np.arange(0, 1, 0.1):
+        sel = (p_live >= lo) & (p_live < lo + 0.1 + 1e-9 * (lo >= 0.9))
+        if sel.sum():
+            bins.append({"p_live": f"{lo:.1f}-{lo + 0.1:.1f}", "n": int(sel.sum()),
+                         "mean_p_live": round(float(p_live[sel].mean()), 3),
+                         "fraction_live": round(float(is_live[sel].mean()), 3)})
+    return {
+        "confusion_rows_true_cols_pred": {"classes": CLASSES, "matrix": conf.tolist()},
+        "per_class": per,
+        "accuracy": round(float((pred == y).mean()), 4),
+        "live_dead_accuracy_on_cells_kept": round(live_dead_acc, 4),
+        "calibration_p_live": bins,
+    }
+
+
+# --------------------------------------------------------------------- export
+def export_onnx(net, spec, path, meta_extra):
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    nodes, inits = [], []
+    x = "crops"
+    for i in range(len(net.channels)):
+        inits += [numpy_helper.from_array(net.p[f"conv{i}.w"], f"conv{i}.w"),
+                  numpy_helper.from_array(net.p[f"conv{i}.b"], f"conv{i}.b")]
+        nodes += [
+            helper.make_node("Conv", [x, f"conv{i}.w", f"conv{i}.b"], [f"c{i}"], pads=[1, 1, 1, 1], kernel_shape=[3, 3]),
+            helper.make_node("Relu", [f"c{i}"], [f"r{i}"]),
+            helper.make_node("MaxPool", [f"r{i}"], [f"p{i}"], kernel_shape=[2, 2], strides=[2, 2]),
+        ]
+        x = f"p{i}"
+    for k in ["fc0.w", "fc0.b", "fc1.w", "fc1.b"]:
+        inits.append(numpy_helper.from_array(net.p[k], k))
+    nodes += [
+        helper.make_node("Flatten", [x], ["flat"], axis=1),
+        helper.make_node("Gemm", ["flat", "fc0.w", "fc0.b"], ["h0"], transB=1),
+        helper.make_node("Relu", ["h0"], ["a0"]),
+        helper.make_node("Gemm", ["a0", "fc1.w", "fc1.b"], ["logits"], transB=1),
+        helper.make_node("Softmax", ["logits"], ["probabilities"], axis=1),
+    ]
+    size = spec["crop_size"]
+    graph = helper.make_graph(
+        nodes, MODEL_NAME,
+        [helper.make_tensor_value_info("crops", TensorProto.FLOAT, ["batch", 2, size, size])],
+        [helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, ["batch", 3])],
+        inits,
+    )
+    model = helper.make_model(graph, producer_name="cellvia-train", opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    model.model_version = 1
+    model.doc_string = "cellvia viability classifier: live / dead / debris from 2-channel crops"
+    props = {
+        "cellvia.classes": ",".join(CLASSES),
+        "cellvia.crop_size": str(size),
+        "cellvia.crop_context": str(spec["crop_context"]),
+        "cellvia.contrast_scale": str(spec["contrast_scale"]),
+        "cellvia.contrast_clip": str(spec["contrast_clip"]),
+        "cellvia.input_channels": "weber_contrast_scaled,object_mask",
+        "cellvia.version": "1",
+        **meta_extra,
+    }
+    helper.set_model_props(model, props)
+    # Graph name doubles as the metadata name ort reports.
+    onnx.checker.check_model(model)
+    data = model.SerializeToString()
+    path.write_bytes(data)
+    return hashlib.sha256(data).hexdigest()
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--ldc", type=Path, required=True, help="folder of LDC images + VOC XML")
+    ap.add_argument("--cellvia", type=Path, default=Path("target/release/cellvia"))
+    ap.add_argument("--work", type=Path, default=Path("models/train/work"))
+    ap.add_argument("--out", type=Path, default=Path(f"models/{MODEL_NAME}.onnx"))
+    ap.add_argument("--epochs", type=int, default=14)
+    args = ap.parse_args()
+    rng = np.random.default_rng(SEED)
+    work = args.work
+    work.mkdir(parents=True, exist_ok=True)
+
+    # 1. Synthetic fields (exact truth) and candidate crops for everything.
+    synth_sets = {"synth-train": (1, 160), "synth-val": (1001, 40)}
+    for name, (seed, count) in synth_sets.items():
+        folder = work / name
+        if not (folder / f"synth-{seed:04d}.truth.json").exists():
+            run([args.cellvia, "synth", "--out", folder, "--count", count, "--seed", seed,
+                 "--width", 400, "--height", 400, "--cells", 45, "--debris", 25])
+            run([args.cellvia, "synth", "--out", folder, "--count", count // 4, "--seed", seed + 500,
+                 "--width", 400, "--height", 400, "--cells", 30, "--grid", "--depth", "12", "--prefix", "grid"])
+    for name, src in [("ds-ldc", args.ldc), ("ds-synth-train", work / "synth-train"), ("ds-synth-val", work / "synth-val")]:
+        if not (work / name / "dataset.json").exists():
+            run([args.cellvia, "dataset", src, "--out", work / name])
+
+    meta, rows, x_ldc = load_dataset(work / "ds-ldc")
+    _, rows_st, x_st = load_dataset(work / "ds-synth-train")
+    _, rows_sv, x_sv = load_dataset(work / "ds-synth-val")
+    spec = {k: meta[k] for k in ["crop_size", "crop_context", "contrast_scale", "contrast_clip"]}
+
+    # 2. Split LDC by file group, dropping near-duplicates of held-out images.
+    images = sorted({r["image"] for r in rows})
+    val_images = [p for p in images if ldc_group(Path(p).name) in VAL_GROUPS]
+    train_images = [p for p in images if ldc_group(Path(p).name) not in VAL_GROUPS]
+    dropped = near_duplicates_of(val_images, train_images)
+    print(f"LDC: {len(train_images)} train images ({len(dropped)} near-duplicates of held-out images dropped), "
+          f"{len(val_images)} held-out images", flush=True)
+    label = lambda rs: np.array([CLASSES.index(r["label"]) for r in rs])
+    y_ldc = label(rows)
+    is_val = np.array([ldc_group(Path(r["image"]).name) in VAL_GROUPS for r in rows])
+    is_dropped = np.array([r["image"] in dropped for r in rows])
+    tr = ~is_val & ~is_dropped
+    x_train = np.concatenate([x_ldc[tr], x_st])
+    y_train = np.concatenate([y_ldc[tr], label(rows_st)])
+    counts = np.bincount(y_train, minlength=3)
+    weights = (counts.sum() / (3 * np.maximum(counts, 1))) ** 0.5
+    print(f"training crops: {dict(zip(CLASSES, counts.tolist()))}, class weights {np.round(weights, 2).tolist()}", flush=True)
+
+    # 3. Train.
+    net = Net(rng, spec["crop_size"])
+    train(net, x_train, y_train, weights.astype(np.float32), rng, args.epochs)
+
+    # 4. Validate.
+    report = {
+        "ldc_held_out_groups": sorted(VAL_GROUPS),
+        "ldc_val": metrics(y_ldc[is_val], predict(net, x_ldc[is_val])),
+        "synthetic_val": metrics(label(rows_sv), predict(net, x_sv)),
+        "training_crops": dict(zip(CLASSES, counts.tolist())),
+        "ldc_train_images": len(train_images) - len(dropped),
+        "ldc_near_duplicates_dropped": len(dropped),
+        "ldc_val_images": len(val_images),
+    }
+    sha = export_onnx(net, spec, args.out, {"cellvia.training": "models/train/train.py seed %d" % SEED})
+    report["sha256"] = sha
+    report["parameters"] = int(sum(v.size for v in net.p.values()))
+    (args.out.with_suffix(".metrics.json")).write_text(json.dumps(report, indent=2) + "\n")
+    print(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,343 @@
+//! End-to-end tests of the `cellvia` binary on the shipped sample images.
+
+#![allow(clippy::unwrap_used)] // test helpers: a panic is the failure report
+
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+use cellvia::truth::{parse_truth_json, parse_voc, Truth};
+use serde_json::Value;
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn cellvia() -> Command {
+    Command::cargo_bin("cellvia").expect("binary built")
+}
+
+fn analyze(inputs: &[&Path], out: &Path, extra: &[&str]) -> assert_cmd::assert::Assert {
+    cellvia()
+        .arg("analyze")
+        .args(inputs)
+        .arg("--out")
+        .arg(out)
+        .args(["--quiet"])
+        .args(extra)
+        .assert()
+}
+
+fn read_json(path: &Path) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(path).expect("results written"))
+        .expect("valid JSON")
+}
+
+fn truth_for(image: &Path) -> Truth {
+    let stem = image.file_stem().unwrap().to_string_lossy().into_owned();
+    let dir = image.parent().unwrap();
+    let xml = dir.join(format!("{stem}.xml"));
+    if xml.is_file() {
+        parse_voc(&std::fs::read_to_string(xml).unwrap()).unwrap()
+    } else {
+        parse_truth_json(&std::fs::read_to_string(dir.join(format!("{stem}.truth.json"))).unwrap())
+            .unwrap()
+    }
+}
+
+#[test]
+fn sample_images_are_counted_close_to_truth() {
+    let out = tempfile::tempdir().unwrap();
+    let samples = repo().join("sample-images");
+    analyze(&[&samples], out.path(), &[]).code(0);
+    let results = read_json(&out.path().join("results.json"));
+    for key in [
+        "schema", "software", "model", "config", "images", "summary", "run",
+    ] {
+        assert!(results.get(key).is_some(), "results.json lacks {key}");
+    }
+    assert_eq!(results["schema"], "cellvia.results/1");
+    assert_eq!(results["software"]["name"], "cellvia");
+    assert_eq!(results["model"]["sha256"].as_str().unwrap().len(), 64);
+    let images = results["images"].as_array().unwrap();
+    assert_eq!(images.len(), 9, "6 LDC + 3 synthetic images");
+    let (mut found, mut expected) = (0i64, 0i64);
+    for image in images {
+        assert_eq!(image["status"], "ok", "{image}");
+        let path = PathBuf::from(image["path"].as_str().unwrap());
+        let truth = truth_for(&path);
+        let (live, dead) = truth.counts();
+        let counts = &image["counts"];
+        let total = counts["total"].as_i64().unwrap();
+        assert_eq!(
+            total,
+            counts["live"].as_i64().unwrap() + counts["dead"].as_i64().unwrap()
+        );
+        assert_eq!(image["cells"].as_array().unwrap().len() as i64, total);
+        let want = i64::from(live + dead);
+        // Per image: within 2 cells or 10 %, whichever is larger.
+        let tolerance = (want / 10).max(2);
+        assert!(
+            (total - want).abs() <= tolerance,
+            "{}: counted {total}, truth {want}",
+            path.display()
+        );
+        found += total;
+        expected += want;
+        let cell = &image["cells"][0];
+        for key in ["id", "x", "y", "area_px", "diameter_px", "label", "p_live"] {
+            assert!(cell.get(key).is_some(), "cell lacks {key}");
+        }
+    }
+    let error = (found - expected).abs() as f64 / expected as f64;
+    assert!(error <= 0.05, "total counted {found}, truth {expected}");
+    // One overlay per image, and the CSVs have one row per image / cell.
+    assert_eq!(
+        std::fs::read_dir(out.path().join("overlays"))
+            .unwrap()
+            .count(),
+        9
+    );
+    let images_csv = std::fs::read_to_string(out.path().join("images.csv")).unwrap();
+    assert_eq!(images_csv.lines().count(), 10);
+    let cells_csv = std::fs::read_to_string(out.path().join("cells.csv")).unwrap();
+    assert_eq!(cells_csv.lines().count() as i64, found + 1);
+}
+
+#[test]
+fn bad_files_become_error_records_and_exit_1() {
+    let dir = tempfile::tempdir().unwrap();
+    let inputs = dir.path().join("in");
+    std::fs::create_dir(&inputs).unwrap();
+    let good = repo().join("sample-images/ldc/g (1).png");
+    std::fs::copy(&good, inputs.join("a-good.png")).unwrap();
+    let bytes = std::fs::read(&good).unwrap();
+    std::fs::write(inputs.join("b-truncated.png"), &bytes[..bytes.len() / 3]).unwrap();
+    std::fs::write(
+        inputs.join("c-text.png"),
+        b"this is a lab note, not an image\n",
+    )
+    .unwrap();
+    std::fs::write(inputs.join("d-empty.tif"), b"").unwrap();
+    std::fs::write(inputs.join("notes.txt"), b"skipped").unwrap();
+    let out = dir.path().join("out");
+    let missing = dir.path().join("missing.png");
+    let assert = analyze(&[&inputs, &missing], &out, &[]).code(1);
+    assert!(String::from_utf8_lossy(&assert.get_output().stderr).contains("c-text.png"));
+    let results = read_json(&out.join("results.json"));
+    let images = results["images"].as_array().unwrap();
+    let status: Vec<(&str, &str)> = images
+        .iter()
+        .map(|i| {
+            (
+                Path::new(i["path"].as_str().unwrap())
+                    .file_name()
+                    .unwrap()
+                    .to_str()
+                    .unwrap(),
+                i["status"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        status,
+        [
+            ("a-good.png", "ok"),
+            ("b-truncated.png", "error"),
+            ("c-text.png", "error"),
+            ("d-empty.tif", "error"),
+            ("missing.png", "error")
+        ]
+    );
+    assert!(images[0]["counts"]["total"].as_i64().unwrap() >= 4);
+    for (image, fragment) in images[1..].iter().zip([
+        "cannot decode",
+        "not a supported image",
+        "empty",
+        "cannot read",
+    ]) {
+        let message = image["error"].as_str().unwrap();
+        assert!(message.contains(fragment), "{message}");
+        assert!(message.contains(
+            Path::new(image["path"].as_str().unwrap())
+                .file_name()
+                .unwrap()
+                .to_str()
+                .unwrap()
+        ));
+    }
+    assert_eq!(results["summary"]["images_failed"], 4);
+    assert_eq!(results["skipped"].as_array().unwrap().len(), 1);
+}
+
+/// Everything but the run block is byte-identical whatever the thread count.
+#[test]
+fn results_do_not_depend_on_thread_count() {
+    let dir = tempfile::tempdir().unwrap();
+    let samples = repo().join("sample-images");
+    let one = dir.path().join("one");
+    let two = dir.path().join("two");
+    analyze(&[&samples], &one, &["--threads", "1"]).code(0);
+    analyze(&[&samples], &two, &["--threads", "2"]).code(0);
+    for file in ["images.csv", "cells.csv"] {
+        assert_eq!(
+            std::fs::read(one.join(file)).unwrap(),
+            std::fs::read(two.join(file)).unwrap(),
+            "{file}"
+        );
+    }
+    let strip = |p: &Path| {
+        let mut v = read_json(p);
+        v.as_object_mut().unwrap().remove("run");
+        serde_json::to_string(&v).unwrap()
+    };
+    assert_eq!(
+        strip(&one.join("results.json")),
+        strip(&two.join("results.json"))
+    );
+    let overlays = |d: &Path| {
+        let mut names: Vec<_> = std::fs::read_dir(d.join("overlays"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        names.sort();
+        names
+            .iter()
+            .map(|p| std::fs::read(p).unwrap())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(overlays(&one), overlays(&two));
+}
+
+#[test]
+fn missing_runtime_is_fatal_with_instructions() {
+    let out = tempfile::tempdir().unwrap();
+    let assert = cellvia()
+        .env("ORT_DYLIB_PATH", "/nonexistent/libonnxruntime.so")
+        .args(["analyze", "--quiet", "--out"])
+        .arg(out.path())
+        .arg(repo().join("sample-images/ldc"))
+        .assert()
+        .code(2);
+    let stderr = String::from_utf8_lossy(&assert.get_output().stderr).into_owned();
+    assert!(
+        stderr.contains("ONNX Runtime library not found"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("fetch-onnxruntime.sh"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+#[test]
+fn corrupt_or_wrong_model_is_fatal() {
+    let dir = tempfile::tempdir().unwrap();
+    let corrupt = dir.path().join("corrupt.onnx");
+    std::fs::write(&corrupt, b"\x08\x01garbage").unwrap();
+    let samples = repo().join("sample-images/ldc");
+    let assert = analyze(
+        &[&samples],
+        &dir.path().join("o1"),
+        &["--model", corrupt.to_str().unwrap()],
+    )
+    .code(2);
+    let stderr = String::from_utf8_lossy(&assert.get_output().stderr).into_owned();
+    assert!(
+        stderr.contains("corrupt.onnx") && stderr.contains("not a usable ONNX model"),
+        "{stderr}"
+    );
+    let missing = dir.path().join("nope.onnx");
+    let assert = analyze(
+        &[&samples],
+        &dir.path().join("o2"),
+        &["--model", missing.to_str().unwrap()],
+    )
+    .code(2);
+    assert!(String::from_utf8_lossy(&assert.get_output().stderr).contains("nope.onnx"));
+}
+
+#[test]
+fn bad_arguments_are_fatal() {
+    let out = tempfile::tempdir().unwrap();
+    let samples = repo().join("sample-images/ldc");
+    let assert = analyze(&[&samples], out.path(), &["--diameter", "30,10"]).code(2);
+    assert!(String::from_utf8_lossy(&assert.get_output().stderr)
+        .contains("min must be smaller than max"));
+    analyze(&[&samples], out.path(), &["--diameter-um", "5,10"]).code(2);
+    let cfg = out.path().join("c.toml");
+    std::fs::write(&cfg, "[segment]\nseed_sigmaa = 3\n").unwrap();
+    let assert = analyze(
+        &[&samples],
+        out.path(),
+        &["--config", cfg.to_str().unwrap()],
+    )
+    .code(2);
+    assert!(String::from_utf8_lossy(&assert.get_output().stderr).contains("seed_sigmaa"));
+}
+
+#[test]
+fn config_file_and_flags_are_applied() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("lab.json");
+    std::fs::write(
+        &cfg,
+        r#"{"pixel_size_um": 0.5, "report": {"overlays": "never"}}"#,
+    )
+    .unwrap();
+    let out = dir.path().join("out");
+    let image = repo().join("sample-images/ldc/g (1).png");
+    analyze(
+        &[&image],
+        &out,
+        &["--config", cfg.to_str().unwrap(), "--diameter-um", "6,20"],
+    )
+    .code(0);
+    let results = read_json(&out.join("results.json"));
+    assert_eq!(results["config"]["diameter_um"]["min"], 6.0);
+    assert_eq!(results["config"]["pixel_size_um"], 0.5);
+    assert!(!out.join("overlays").exists());
+    let cell = &results["images"][0]["cells"][0];
+    let px = cell["diameter_px"].as_f64().unwrap();
+    assert!((cell["diameter_um"].as_f64().unwrap() - px * 0.5).abs() < 0.011);
+}
+
+#[test]
+fn print_default_config_is_stable() {
+    let assert = cellvia()
+        .args(["config", "--print-default"])
+        .assert()
+        .code(0);
+    insta::assert_snapshot!(String::from_utf8_lossy(&assert.get_output().stdout));
+}
+
+#[test]
+fn help_documents_exit_codes() {
+    let assert = cellvia().args(["analyze", "--help"]).assert().code(0);
+    let help = String::from_utf8_lossy(&assert.get_output().stdout).into_owned();
+    assert!(
+        help.contains("0  all inputs analysed") && help.contains("2  fatal"),
+        "{help}"
+    );
+}
+
+#[test]
+fn synth_is_deterministic_and_writes_truth() {
+    let dir = tempfile::tempdir().unwrap();
+    for name in ["a", "b"] {
+        cellvia()
+            .args([
+                "synth", "--width", "120", "--height", "90", "--cells", "5", "--seed", "9", "--out",
+            ])
+            .arg(dir.path().join(name))
+            .assert()
+            .code(0);
+    }
+    let a = std::fs::read(dir.path().join("a/synth-0009.png")).unwrap();
+    assert_eq!(
+        a,
+        std::fs::read(dir.path().join("b/synth-0009.png")).unwrap()
+    );
+    let truth = parse_truth_json(
+        &std::fs::read_to_string(dir.path().join("a/synth-0009.truth.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(truth.cells.len(), 5);
+}
