@@ -316,7 +316,8 @@ def main():
     ap.add_argument("--cellvia", type=Path, default=Path("target/release/cellvia"))
     ap.add_argument("--work", type=Path, default=Path("models/train/work"))
     ap.add_argument("--out", type=Path, default=Path(f"models/{MODEL_NAME}.onnx"))
-    ap.add_argument("--epochs", type=int, default=14)
+    ap.add_argument("--epochs", type=int, default=40)
+    ap.add_argument("--crop-context", type=float, help="crop window in typical diameters (default: cellvia's)")
     args = ap.parse_args()
     rng = np.random.default_rng(SEED)
     work = args.work
@@ -333,7 +334,8 @@ def main():
                  "--width", 400, "--height", 400, "--cells", 30, "--grid", "--depth", "12", "--prefix", "grid"])
     for name, src in [("ds-ldc", args.ldc), ("ds-synth-train", work / "synth-train"), ("ds-synth-val", work / "synth-val")]:
         if not (work / name / "dataset.json").exists():
-            run([args.cellvia, "dataset", src, "--out", work / name])
+            extra = ["--crop-context", args.crop_context] if args.crop_context else []
+            run([args.cellvia, "dataset", src, "--out", work / name, *extra])
 
     meta, rows, x_ldc = load_dataset(work / "ds-ldc")
     _, rows_st, x_st = load_dataset(work / "ds-synth-train")

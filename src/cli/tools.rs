@@ -144,6 +144,9 @@ pub struct DatasetArgs {
     diameter: Option<String>,
     #[arg(long)]
     threads: Option<usize>,
+    /// Crop window in typical diameters (default: the shipped model's).
+    #[arg(long)]
+    crop_context: Option<f64>,
 }
 
 /// Finds `STEM.xml` or `STEM.truth.json` beside an image.
@@ -179,7 +182,14 @@ pub fn dataset(args: &DatasetArgs) -> anyhow::Result<u8> {
     config.validate()?;
     let found = discover(&args.paths)?;
     let threads = args.threads.unwrap_or_else(scheduler::default_threads);
-    let spec = DEFAULT_CROP_SPEC;
+    let mut spec = DEFAULT_CROP_SPEC;
+    if let Some(context) = args.crop_context {
+        anyhow::ensure!(
+            context > 0.5 && context <= 6.0,
+            "--crop-context must lie in (0.5, 6]"
+        );
+        spec.context = context;
+    }
     let mut crops: Vec<u8> = Vec::new();
     let mut csv = csv::Writer::from_writer(Vec::new());
     csv.write_record([

@@ -23,7 +23,9 @@ fn glyph(c: char) -> [u8; 7] {
         'N' => [0x11, 0x19, 0x15, 0x13, 0x11, 0x11, 0x11],
         'R' => [0x1E, 0x11, 0x11, 0x1E, 0x14, 0x12, 0x11],
         'S' => [0x0F, 0x10, 0x10, 0x0E, 0x01, 0x01, 0x1E],
+        'T' => [0x1F, 0x04, 0x04, 0x04, 0x04, 0x04, 0x04],
         'V' => [0x11, 0x11, 0x11, 0x11, 0x11, 0x0A, 0x04],
+        'Y' => [0x11, 0x11, 0x0A, 0x04, 0x04, 0x04, 0x04],
         '.' => [0x00, 0x00, 0x00, 0x00, 0x00, 0x0C, 0x0C],
         '%' => [0x18, 0x19, 0x02, 0x04, 0x08, 0x13, 0x03],
         '/' => [0x00, 0x01, 0x02, 0x04, 0x08, 0x10, 0x00],
@@ -31,6 +33,9 @@ fn glyph(c: char) -> [u8; 7] {
         _ => [0; 7],
     }
 }
+
+/// Every character overlays write; each must have a glyph.
+pub const OVERLAY_CHARACTERS: &str = "0123456789LIVEDABRSTYN.%/:";
 
 /// Width of one character cell (glyph plus spacing) at scale 1.
 pub const CHAR_WIDTH: u32 = 6;
@@ -59,5 +64,18 @@ pub fn draw_text(text: &str, x0: u32, y0: u32, scale: u32, mut plot: impl FnMut(
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_overlay_character_has_a_glyph() {
+        for c in OVERLAY_CHARACTERS.chars() {
+            assert!(glyph(c).iter().any(|&row| row != 0), "no glyph for {c:?}");
+        }
+        assert_eq!(glyph('?'), [0; 7]);
     }
 }

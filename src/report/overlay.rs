@@ -73,6 +73,9 @@ pub fn render(
         "LIVE {}  DEAD {}  DEBRIS {}  VIABILITY {viability}",
         counts.live, counts.dead, counts.debris
     );
+    debug_assert!(text
+        .chars()
+        .all(|c| c == ' ' || super::font::OVERLAY_CHARACTERS.contains(c)));
     let text_scale = (out.width() / 600).max(1);
     let band_height = (LINE_HEIGHT * text_scale + 2).min(out.height());
     let band_width = (text.len() as u32 * CHAR_WIDTH * text_scale + 4).min(out.width());

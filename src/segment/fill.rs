@@ -39,13 +39,7 @@ pub fn fill_holes(mask: &mut Mask, max_hole_area: usize) {
             region.push(i);
             let (x, y) = (i % w, i / w);
             touches_edge |= x == 0 || y == 0 || x == w - 1 || y == h - 1;
-            let neighbours = [
-                (x > 0).then(|| i - 1),
-                (x + 1 < w).then(|| i + 1),
-                (y > 0).then(|| i - w),
-                (y + 1 < h).then(|| i + w),
-            ];
-            for j in neighbours.into_iter().flatten() {
+            for j in super::neighbours4(i, w, h).into_iter().flatten() {
                 if data[j] == 0 && !seen[j] {
                     seen[j] = true;
                     queue.push_back(j);

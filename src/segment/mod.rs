@@ -127,6 +127,17 @@ fn declump(mask: &Mask, diameter: DiameterRange, separation: f64) -> (LabelImage
     (labels, n)
 }
 
+/// Indices of the 4-connected neighbours of pixel `i` in a `w`×`h` raster.
+pub(crate) fn neighbours4(i: usize, w: usize, h: usize) -> [Option<usize>; 4] {
+    let (x, y) = (i % w, i / w);
+    [
+        (x > 0).then(|| i - 1),
+        (x + 1 < w).then(|| i + 1),
+        (y > 0).then(|| i - w),
+        (y + 1 < h).then(|| i + w),
+    ]
+}
+
 fn disc_area(diameter: f64) -> f64 {
     std::f64::consts::PI / 4.0 * diameter * diameter
 }

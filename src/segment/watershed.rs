@@ -47,14 +47,7 @@ pub fn watershed(mask: &Mask, distance: &FloatImage, seeds: &[Seed]) -> LabelIma
     }
     while let Some((_, _, i)) = queue.pop() {
         let label = out[i];
-        let (x, y) = (i % wi, i / wi);
-        let neighbours = [
-            (x > 0).then(|| i - 1),
-            (x + 1 < wi).then(|| i + 1),
-            (y > 0).then(|| i - wi),
-            (y + 1 < hi).then(|| i + wi),
-        ];
-        for j in neighbours.into_iter().flatten() {
+        for j in super::neighbours4(i, wi, hi).into_iter().flatten() {
             if inside[j] != 0 && out[j] == 0 {
                 out[j] = label;
                 queue.push((priority(j), Reverse(order), j));
