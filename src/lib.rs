@@ -25,6 +25,7 @@ pub mod aggregate;
 pub mod classify;
 pub mod config;
 pub mod dataset;
+pub mod eval;
 pub mod image_types;
 pub mod io;
 pub mod matching;

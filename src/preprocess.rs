@@ -381,7 +381,8 @@ fn histogram_median(hist: &[u32], n: u32) -> f32 {
 /// deviation of Gaussian noise, unmoved by the few pixels that are cells.
 ///
 /// ```
-/// let v = [-1.0f32, 1.0, -1.0, 1.0, 50.0];
+/// // Median 3; absolute deviations 2, 1, 0, 1, 97 have median 1.
+/// let v = [1.0f32, 2.0, 3.0, 4.0, 100.0];
 /// assert!((cellvia::preprocess::robust_sigma(&v) - 1.4826).abs() < 1e-4);
 /// ```
 pub fn robust_sigma(values: &[f32]) -> f32 {

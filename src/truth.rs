@@ -153,6 +153,30 @@ pub fn parse_voc(xml: &str) -> Result<Truth, TruthError> {
     })
 }
 
+/// The image stem a truth file belongs to: `a.xml` and `a.truth.json` → `a`.
+///
+/// ```
+/// use cellvia::truth::truth_stem;
+/// assert_eq!(truth_stem("cell (1).xml"), Some("cell (1)"));
+/// assert_eq!(truth_stem("f-0001.truth.json"), Some("f-0001"));
+/// assert_eq!(truth_stem("notes.json"), None);
+/// ```
+pub fn truth_stem(file_name: &str) -> Option<&str> {
+    file_name
+        .strip_suffix(".truth.json")
+        .or_else(|| file_name.strip_suffix(".xml"))
+        .filter(|s| !s.is_empty())
+}
+
+/// Parses a truth file by its name: VOC for `.xml`, else `*.truth.json`.
+pub fn parse_truth_file(file_name: &str, text: &str) -> Result<Truth, TruthError> {
+    if file_name.ends_with(".xml") {
+        parse_voc(text)
+    } else {
+        parse_truth_json(text)
+    }
+}
+
 /// Parses a `*.truth.json` written by `cellvia synth`.
 pub fn parse_truth_json(text: &str) -> Result<Truth, TruthError> {
     let truth: Truth = serde_json::from_str(text).map_err(|e| TruthError(e.to_string()))?;

@@ -341,3 +341,41 @@ fn synth_is_deterministic_and_writes_truth() {
     .unwrap();
     assert_eq!(truth.cells.len(), 5);
 }
+
+#[test]
+fn eval_scores_sample_results_against_their_truth() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    analyze(
+        &[&repo().join("sample-images")],
+        &out,
+        &["--overlays", "never"],
+    )
+    .code(0);
+    let assert = cellvia()
+        .args(["eval", "--json", "--truth"])
+        .arg(repo().join("sample-images"))
+        .arg(out.join("results.json"))
+        .assert()
+        .code(0);
+    let report: Value = serde_json::from_slice(&assert.get_output().stdout).unwrap();
+    let overall = &report["overall"];
+    assert_eq!(overall["images_scored"], 9);
+    assert_eq!(overall["images_without_truth"], 0);
+    assert!(overall["f1"].as_f64().unwrap() >= 0.95, "{overall}");
+    assert!(
+        overall["viability_error_points"].as_f64().unwrap().abs() <= 3.0,
+        "{overall}"
+    );
+    let table = cellvia()
+        .args(["eval", "--truth"])
+        .arg(repo().join("sample-images"))
+        .arg(out.join("results.json"))
+        .assert()
+        .code(0);
+    let text = String::from_utf8_lossy(&table.get_output().stdout).into_owned();
+    assert!(
+        text.contains("field-0101.png") && text.contains("live/dead accuracy on matched cells"),
+        "{text}"
+    );
+}

@@ -1,6 +1,7 @@
 //! Argument parsing and dispatch.
 
 mod analyze;
+mod eval;
 mod tools;
 
 use std::path::PathBuf;
@@ -34,6 +35,8 @@ enum Command {
     Config(ConfigArgs),
     /// Render synthetic brightfield fields with exact ground truth (*.truth.json).
     Synth(tools::SynthArgs),
+    /// Score a results.json against ground truth (Pascal VOC XML or *.truth.json).
+    Eval(eval::EvalArgs),
     /// Export labelled candidate crops for training the viability model.
     Dataset(tools::DatasetArgs),
 }
@@ -111,6 +114,7 @@ pub fn main() -> ExitCode {
         Command::Analyze(args) => analyze::run(args),
         Command::Config(args) => tools::config(&args),
         Command::Synth(args) => tools::synth(&args),
+        Command::Eval(args) => eval::run(&args),
         Command::Dataset(args) => tools::dataset(&args),
     };
     match result {

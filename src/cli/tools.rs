@@ -10,7 +10,7 @@ use cellvia::measure::crop::DEFAULT_CROP_SPEC;
 use cellvia::pipeline::{candidates, StageTimes};
 use cellvia::scheduler;
 use cellvia::synth::{render, SynthDepth, SynthParams};
-use cellvia::truth::{parse_truth_json, parse_voc, Truth};
+use cellvia::truth::{parse_truth_file, Truth};
 use clap::Args;
 
 use super::{load_config, parse_range, ConfigArgs, EXIT_OK, EXIT_SOME_FAILED};
@@ -149,7 +149,7 @@ pub struct DatasetArgs {
     crop_context: Option<f64>,
 }
 
-/// Finds `STEM.xml` or `STEM.truth.json` beside an image.
+/// Finds `STEM.truth.json` or `STEM.xml` beside an image.
 fn find_truth(image: &Path) -> Option<PathBuf> {
     let stem = image.file_stem()?.to_string_lossy().into_owned();
     let dir = image.parent()?;
@@ -159,14 +159,14 @@ fn find_truth(image: &Path) -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
-fn read_truth(path: &Path) -> anyhow::Result<Truth> {
+/// Reads and parses a truth file.
+pub fn read_truth(path: &Path) -> anyhow::Result<Truth> {
     let text = io::read_text(path)?;
-    let parsed = if path.extension().is_some_and(|e| e == "xml") {
-        parse_voc(&text)
-    } else {
-        parse_truth_json(&text)
-    };
-    parsed.with_context(|| path.display().to_string())
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    parse_truth_file(&name, &text).with_context(|| path.display().to_string())
 }
 
 struct Labelled {

@@ -38,10 +38,7 @@ pub fn discover(inputs: &[PathBuf]) -> Result<Discovered, IoError> {
     let mut found = Discovered::default();
     for input in inputs {
         if input.is_dir() {
-            let mut files = Vec::new();
-            walk(input, &mut files)?;
-            files.sort();
-            for file in files {
+            for file in files_under(input)? {
                 if is_image_path(&file) {
                     found.images.push(file);
                 } else {
@@ -53,6 +50,14 @@ pub fn discover(inputs: &[PathBuf]) -> Result<Discovered, IoError> {
         }
     }
     Ok(found)
+}
+
+/// Every file under a folder (recursively, hidden ones excluded), sorted.
+pub fn files_under(dir: &Path) -> Result<Vec<PathBuf>, IoError> {
+    let mut files = Vec::new();
+    walk(dir, &mut files)?;
+    files.sort();
+    Ok(files)
 }
 
 fn walk(dir: &Path, files: &mut Vec<PathBuf>) -> Result<(), IoError> {
