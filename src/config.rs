@@ -69,10 +69,22 @@ impl DiameterRange {
     }
 }
 
+/// How object pixels are told from background.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ThresholdMethod {
+    /// Seed at `seed_sigma`, extend to `extent_sigma` (robust on sparse fields).
+    Hysteresis,
+    /// One global level on |z| chosen by Otsu's method, never below
+    /// `extent_sigma` (suits dense fields where cells are a large share of pixels).
+    Otsu,
+}
+
 /// Segmentation settings.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SegmentConfig {
+    pub threshold: ThresholdMethod,
     /// Hysteresis high threshold, in robust noise sigmas of the flattened image:
     /// an object must reach this contrast somewhere to be a candidate.
     pub seed_sigma: f32,
@@ -92,6 +104,7 @@ pub struct SegmentConfig {
 impl Default for SegmentConfig {
     fn default() -> Self {
         Self {
+            threshold: ThresholdMethod::Hysteresis,
             seed_sigma: 6.0,
             extent_sigma: 3.0,
             declump: true,
@@ -353,6 +366,7 @@ pub const SETTING_DOCS: &[SettingDoc] = &[
     SettingDoc { key: "pixel_size_um", meaning: "pixel size in micrometres per pixel (unset: unknown)", example: "0.5" },
     SettingDoc { key: "diameter_um", meaning: "typical cell diameter in micrometres {min, max}; overrides diameter_px when pixel_size_um is set", example: "{ min = 6.0, max = 20.0 }" },
     doc("max_image_pixels", "images with more pixels are refused before decoding"),
+    doc("segment.threshold", "hysteresis (seed at seed_sigma, extend to extent_sigma) or otsu (one global level on |z| by Otsu's method, at least extent_sigma)"),
     doc("segment.seed_sigma", "an object must reach this contrast (robust noise sigmas from the flattened background) somewhere"),
     doc("segment.extent_sigma", "an object extends over connected pixels above this contrast"),
     doc("segment.declump", "split touching cells by a distance-transform marker watershed"),

@@ -66,7 +66,13 @@ pub fn run(args: AnalyzeArgs) -> anyhow::Result<u8> {
 
     let found = discover(&args.paths)?;
     for skipped in &found.skipped {
-        tracing::info!("skipped (not an image by extension): {}", skipped.display());
+        tracing::debug!("skipped (not an image by extension): {}", skipped.display());
+    }
+    if !found.skipped.is_empty() && !args.quiet {
+        tracing::info!(
+            "skipped {} files that are not images by extension (listed in results.json; CELLVIA_LOG=debug names them here)",
+            found.skipped.len()
+        );
     }
     anyhow::ensure!(
         !found.images.is_empty(),

@@ -40,7 +40,12 @@ pub struct CellRecord {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub diameter_um: Option<f64>,
     pub circularity: f64,
+    /// Mean, min and max intensity of the cell's pixels, 0..=1 of full scale.
     pub mean_intensity: f64,
+    pub min_intensity: f64,
+    pub max_intensity: f64,
+    /// Inclusive bounding box [x_min, y_min, x_max, y_max], pixels.
+    pub bbox: [u32; 4],
     pub label: CellClass,
     /// P(live | cell) from the model.
     pub p_live: f64,

@@ -3,7 +3,8 @@
 //! Steps, each in its own file:
 //! 1. [`threshold::hysteresis`] on |z|: an object reaches `seed_sigma` somewhere
 //!    and extends over connected pixels above `extent_sigma` (dark rims and
-//!    bright centres of live cells both count).
+//!    bright centres of live cells both count). Or, with `threshold = "otsu"`,
+//!    [`threshold::otsu_mask`]: one global level on |z|.
 //! 2. Closing (1 px, bridges broken rims), [`fill::fill_holes`] up to one
 //!    large cell's area (bright centres inside rims), [`lines::remove_long_runs`]
 //!    (chamber rulings: straight runs over 3 maximum diameters), opening
@@ -26,7 +27,7 @@ pub mod watershed;
 
 use imageproc::distance_transform::Norm;
 
-use crate::config::{DiameterRange, SegmentConfig};
+use crate::config::{DiameterRange, SegmentConfig, ThresholdMethod};
 use crate::image_types::{FloatImage, LabelImage, Mask};
 use regions::Region;
 
@@ -63,7 +64,10 @@ pub struct Segmentation {
 /// assert_eq!(seg.regions.len(), 2);
 /// ```
 pub fn segment(z: &FloatImage, diameter: DiameterRange, cfg: &SegmentConfig) -> Segmentation {
-    let mut mask = threshold::hysteresis(z, cfg.extent_sigma, cfg.seed_sigma);
+    let mut mask = match cfg.threshold {
+        ThresholdMethod::Hysteresis => threshold::hysteresis(z, cfg.extent_sigma, cfg.seed_sigma),
+        ThresholdMethod::Otsu => threshold::otsu_mask(z, cfg.extent_sigma),
+    };
     imageproc::morphology::close_mut(&mut mask, Norm::LInf, 1);
     let max_cell_area = disc_area(diameter.max);
     fill::fill_holes(&mut mask, max_cell_area as usize);
@@ -190,6 +194,30 @@ mod tests {
         );
         assert_eq!(seg.regions.len(), 1);
         assert!((seg.regions[0].centroid.0 - 90.0).abs() < 1.0);
+    }
+
+    #[test]
+    fn both_threshold_methods_find_dense_discs() {
+        // A dense field: 16 discs of contrast 12 sigma cover a quarter of it.
+        let z = FloatImage::from_fn(120, 120, |x, y| {
+            let (cx, cy) = ((x % 30) as f32 - 15.0, (y % 30) as f32 - 15.0);
+            image::Luma([if cx * cx + cy * cy < 64.0 {
+                -12.0
+            } else {
+                0.3 * ((x * 7 + y * 13) % 5) as f32 - 0.6
+            }])
+        });
+        let d = DiameterRange {
+            min: 10.0,
+            max: 24.0,
+        };
+        for threshold in [ThresholdMethod::Hysteresis, ThresholdMethod::Otsu] {
+            let cfg = SegmentConfig {
+                threshold,
+                ..Default::default()
+            };
+            assert_eq!(segment(&z, d, &cfg).regions.len(), 16, "{threshold:?}");
+        }
     }
 
     #[test]

@@ -42,6 +42,37 @@ pub fn otsu_level(hist: &[u32]) -> usize {
     best
 }
 
+/// |z| histogram range for [`otsu_mask`]; contrasts above it share the top bin.
+const OTSU_MAX_Z: f32 = 64.0;
+const OTSU_BINS: usize = 256;
+
+/// Pixels with `|z|` at or above Otsu's level for the |z| histogram, or
+/// above `floor` if that is higher (so a cell-free field is not split into
+/// two classes of noise).
+///
+/// ```
+/// use cellvia::image_types::FloatImage;
+/// let z = FloatImage::from_fn(20, 20, |x, _| image::Luma([if x < 8 { 30.0 } else { 0.5 }]));
+/// let m = cellvia::segment::threshold::otsu_mask(&z, 3.0);
+/// assert_eq!(m.get_pixel(2, 5).0[0], 255);
+/// assert_eq!(m.get_pixel(15, 5).0[0], 0);
+/// ```
+pub fn otsu_mask(z: &FloatImage, floor: f32) -> Mask {
+    let bin_width = OTSU_MAX_Z / OTSU_BINS as f32;
+    let bin = |v: f32| ((v.abs() / bin_width) as usize).min(OTSU_BINS - 1);
+    let mut hist = vec![0u32; OTSU_BINS];
+    for &v in z.as_raw() {
+        hist[bin(v)] += 1;
+    }
+    let level = ((otsu_level(&hist) + 1) as f32 * bin_width).max(floor);
+    let data = z
+        .as_raw()
+        .iter()
+        .map(|v| if v.abs() >= level { MASK_ON } else { 0 })
+        .collect();
+    Mask::from_raw(z.width(), z.height(), data).unwrap_or_else(|| Mask::new(z.width(), z.height()))
+}
+
 /// Pixels with `|z| >= low` that are 8-connected to a pixel with `|z| >= high`.
 ///
 /// A cell must stand out clearly somewhere (`high`) and is then followed out to
