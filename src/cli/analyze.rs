@@ -12,7 +12,7 @@ use cellvia::io::{self, discover::discover, write::write_atomic};
 use cellvia::pipeline::{self, ImageAnalysis};
 use cellvia::report::{self, ImageRecord, Results, RunFacts, Software};
 use cellvia::{scheduler, Config};
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::{ProgressBar, ProgressState, ProgressStyle};
 
 use super::{load_config, parse_range, AnalyzeArgs, OverlayArg, EXIT_OK, EXIT_SOME_FAILED};
 
@@ -96,8 +96,11 @@ pub fn run(args: AnalyzeArgs) -> anyhow::Result<u8> {
     let progress = if !args.quiet && std::io::stderr().is_terminal() {
         let bar = ProgressBar::new(total as u64);
         bar.set_style(
-            ProgressStyle::with_template("{bar:40} {pos}/{len} images  {per_sec}  eta {eta}")
-                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+            ProgressStyle::with_template("{bar:40} {pos}/{len} images  {rate}  eta {eta}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .with_key("rate", |state: &ProgressState, w: &mut dyn std::fmt::Write| {
+                    let _ = write!(w, "{:.0} images/s", state.per_sec());
+                }),
         );
         bar
     } else {
