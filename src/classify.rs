@@ -164,7 +164,7 @@ fn environment() -> Result<Environment, ClassifyError> {
         return Ok(env.clone());
     }
     let candidates = runtime_candidates();
-    let Some(path) = candidates.iter().find(|p| p.is_file()) else {
+    let Some(path) = crate::io::first_existing_file(candidates.iter().cloned()) else {
         let tried = candidates
             .iter()
             .map(|p| p.display().to_string())
@@ -176,7 +176,7 @@ fn environment() -> Result<Environment, ClassifyError> {
         path: path.clone(),
         message,
     };
-    let env = ort::init_from(path)
+    let env = ort::init_from(&path)
         .map_err(|e| load_err(e.to_string()))?
         .with_name("cellvia")
         .build()

@@ -332,12 +332,11 @@ pub fn default_model_path() -> PathBuf {
     let source_tree = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("models")
         .join(DEFAULT_MODEL_FILE);
-    std::env::current_exe()
-        .ok()
-        .and_then(|exe| exe.parent().map(Path::to_path_buf))
-        .map(|dir| dir.join("models").join(DEFAULT_MODEL_FILE))
-        .filter(|p| p.is_file())
-        .unwrap_or(source_tree)
+    let installed = std::env::current_exe().ok().and_then(|exe| {
+        exe.parent()
+            .map(|dir| dir.join("models").join(DEFAULT_MODEL_FILE))
+    });
+    crate::io::first_existing_file(installed).unwrap_or(source_tree)
 }
 
 /// One setting's key and meaning, for `cellvia config --print-default`.

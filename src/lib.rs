@@ -15,7 +15,7 @@
 //! use cellvia::{classify::Classifier, config::Config, pipeline};
 //! let config = Config::default();
 //! let classifier = Classifier::load(&config.model_path(), &config.classify)?;
-//! let bytes = std::fs::read("field.png")?;
+//! let bytes = cellvia::io::read_bytes("field.png".as_ref())?;
 //! let record = pipeline::analyze_bytes("field.png", &bytes, &config, &classifier);
 //! println!("{} cells", record.counts.map_or(0, |c| c.total));
 //! # Ok::<(), Box<dyn std::error::Error>>(())

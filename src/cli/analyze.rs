@@ -98,9 +98,12 @@ pub fn run(args: AnalyzeArgs) -> anyhow::Result<u8> {
         bar.set_style(
             ProgressStyle::with_template("{bar:40} {pos}/{len} images  {rate}  eta {eta}")
                 .unwrap_or_else(|_| ProgressStyle::default_bar())
-                .with_key("rate", |state: &ProgressState, w: &mut dyn std::fmt::Write| {
-                    let _ = write!(w, "{:.0} images/s", state.per_sec());
-                }),
+                .with_key(
+                    "rate",
+                    |state: &ProgressState, w: &mut dyn std::fmt::Write| {
+                        let _ = write!(w, "{:.0} images/s", state.per_sec());
+                    },
+                ),
         );
         bar
     } else {

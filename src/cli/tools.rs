@@ -153,10 +153,9 @@ pub struct DatasetArgs {
 fn find_truth(image: &Path) -> Option<PathBuf> {
     let stem = image.file_stem()?.to_string_lossy().into_owned();
     let dir = image.parent()?;
-    [format!("{stem}.truth.json"), format!("{stem}.xml")]
-        .into_iter()
-        .map(|name| dir.join(name))
-        .find(|p| p.is_file())
+    io::first_existing_file(
+        [format!("{stem}.truth.json"), format!("{stem}.xml")].map(|name| dir.join(name)),
+    )
 }
 
 /// Reads and parses a truth file.

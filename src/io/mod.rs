@@ -46,6 +46,16 @@ pub fn read_text(path: &Path) -> Result<String, IoError> {
     })
 }
 
+/// The first of `candidates` that is an existing file.
+///
+/// ```
+/// let found = cellvia::io::first_existing_file(["/no/such/file".into(), "Cargo.toml".into()]);
+/// assert_eq!(found, Some("Cargo.toml".into()));
+/// ```
+pub fn first_existing_file(candidates: impl IntoIterator<Item = PathBuf>) -> Option<PathBuf> {
+    candidates.into_iter().find(|p| p.is_file())
+}
+
 /// This machine's host name, for run records ("unknown" if it cannot be read).
 pub fn host_name() -> String {
     std::env::var("HOSTNAME")
