@@ -204,3 +204,50 @@ fn cell_record(
         touches_border: obj.touches_border,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::measure::crop::DEFAULT_CROP_SPEC;
+    use proptest::prelude::*;
+
+    fn png(width: u32, height: u32, pixels: &[u8]) -> Vec<u8> {
+        let img = image::GrayImage::from_fn(width, height, |x, y| {
+            image::Luma([pixels[((y * width + x) as usize) % pixels.len()]])
+        });
+        let mut out = std::io::Cursor::new(Vec::new());
+        img.write_to(&mut out, image::ImageFormat::Png).unwrap();
+        out.into_inner()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(48))]
+        /// Any shape down to 1×1 and any content is analysed without panicking,
+        /// and every candidate lies inside the image.
+        #[test]
+        fn any_small_image_is_handled(
+            width in 1u32..70,
+            height in 1u32..70,
+            pixels in proptest::collection::vec(any::<u8>(), 1..64),
+        ) {
+            let c = candidates(&png(width, height, &pixels), &Config::default(), &DEFAULT_CROP_SPEC, &mut StageTimes::default()).unwrap();
+            prop_assert_eq!(c.crops.shape()[0], c.objects.len());
+            for o in &c.objects {
+                prop_assert!(o.x >= 0.0 && o.x < f64::from(width) && o.y >= 0.0 && o.y < f64::from(height));
+            }
+        }
+    }
+
+    #[test]
+    fn unlit_field_is_reported_as_excluded() {
+        let c = candidates(
+            &png(100, 100, &[0]),
+            &Config::default(),
+            &DEFAULT_CROP_SPEC,
+            &mut StageTimes::default(),
+        )
+        .unwrap();
+        assert!(c.objects.is_empty());
+        assert_eq!(c.quality.excluded_fraction, 1.0);
+    }
+}
