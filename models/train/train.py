@@ -317,6 +317,8 @@ def main():
     ap.add_argument("--work", type=Path, default=Path("models/train/work"))
     ap.add_argument("--out", type=Path, default=Path(f"models/{MODEL_NAME}.onnx"))
     ap.add_argument("--epochs", type=int, default=40)
+    ap.add_argument("--channels", default="8,16,24", help="conv widths, comma-separated (3 stages)")
+    ap.add_argument("--hidden", type=int, default=32, help="width of the hidden dense layer")
     ap.add_argument("--crop-context", type=float, help="crop window in typical diameters (default: cellvia's)")
     args = ap.parse_args()
     rng = np.random.default_rng(SEED)
@@ -361,7 +363,9 @@ def main():
     print(f"training crops: {dict(zip(CLASSES, counts.tolist()))}, class weights {np.round(weights, 2).tolist()}", flush=True)
 
     # 3. Train.
-    net = Net(rng, spec["crop_size"])
+    channels = tuple(int(c) for c in args.channels.split(","))
+    assert len(channels) == 3, "--channels takes three widths"
+    net = Net(rng, spec["crop_size"], channels=channels, hidden=args.hidden)
     train(net, x_train, y_train, weights.astype(np.float32), rng, args.epochs)
 
     # 4. Validate.
