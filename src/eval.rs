@@ -229,17 +229,10 @@ impl EvalReport {
                 ScoreStatus::Failed => "failed",
                 ScoreStatus::NoTruth => "no-truth",
             };
-            let name: String = if s.path.chars().count() > 48 {
-                let tail: String = s
-                    .path
-                    .chars()
-                    .rev()
-                    .take(45)
-                    .collect::<Vec<_>>()
-                    .into_iter()
-                    .rev()
-                    .collect();
-                format!("...{tail}")
+            let chars = s.path.chars().count();
+            let name: String = if chars > 48 {
+                // Keep the end of long paths: the file name tells images apart.
+                format!("...{}", s.path.chars().skip(chars - 45).collect::<String>())
             } else {
                 s.path.clone()
             };

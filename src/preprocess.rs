@@ -170,12 +170,7 @@ pub fn flatten(intensity: &FloatImage, typical_diameter: f64) -> Flattened {
     let background = block_median_background(intensity, block);
     let background_mean =
         background.as_raw().iter().sum::<f32>() / background.as_raw().len().max(1) as f32;
-    let mut sorted = background.as_raw().clone();
-    let mid = sorted.len() / 2;
-    let median_background = sorted
-        .select_nth_unstable_by(mid, f32::total_cmp)
-        .1
-        .max(MIN_BACKGROUND);
+    let median_background = median_in_place(&mut background.as_raw().clone()).max(MIN_BACKGROUND);
     let dark = MIN_ILLUMINATION_FRACTION * median_background;
     let mut excluded = 0usize;
     let contrast_data: Vec<f32> = intensity
@@ -260,15 +255,11 @@ pub fn remove_rulings(contrast: &mut FloatImage) -> RulingBands {
         return RulingBands::default();
     }
     let data = contrast.as_raw();
-    let median = |mut v: Vec<f32>| -> f32 {
-        let mid = v.len() / 2;
-        *v.select_nth_unstable_by(mid, f32::total_cmp).1
-    };
     let columns: Vec<f32> = (0..w)
-        .map(|x| median((0..h).map(|y| data[y * w + x]).collect()))
+        .map(|x| median_in_place(&mut (0..h).map(|y| data[y * w + x]).collect::<Vec<_>>()))
         .collect();
     let rows: Vec<f32> = (0..h)
-        .map(|y| median(data[y * w..(y + 1) * w].to_vec()))
+        .map(|y| median_in_place(&mut data[y * w..(y + 1) * w].to_vec()))
         .collect();
     // Ruling positions widened by one pixel, whose soft edges fall under the threshold.
     let ruling_profile = |profile: &[f32]| -> Vec<f32> {
@@ -390,10 +381,19 @@ pub fn robust_sigma(values: &[f32]) -> f32 {
         return 0.0;
     }
     let mut v = values.to_vec();
-    let mid = v.len() / 2;
-    let median = *v.select_nth_unstable_by(mid, f32::total_cmp).1;
+    let median = median_in_place(&mut v);
     v.iter_mut().for_each(|x| *x = (*x - median).abs());
-    1.4826 * *v.select_nth_unstable_by(mid, f32::total_cmp).1
+    1.4826 * median_in_place(&mut v)
+}
+
+/// The upper median (element `len / 2` in sorted order), reordering `values`;
+/// 0 for an empty slice.
+fn median_in_place(values: &mut [f32]) -> f32 {
+    if values.is_empty() {
+        return 0.0;
+    }
+    let mid = values.len() / 2;
+    *values.select_nth_unstable_by(mid, f32::total_cmp).1
 }
 
 /// Separable Gaussian blur with edge clamping.

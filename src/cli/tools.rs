@@ -3,6 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
+use cellvia::aggregate::Counts;
 use cellvia::classify::CellClass;
 use cellvia::dataset::label_candidates;
 use cellvia::io::{self, discover::discover, write::write_atomic};
@@ -170,6 +171,7 @@ pub fn read_truth(path: &Path) -> anyhow::Result<Truth> {
 
 struct Labelled {
     crops: Vec<f32>,
+    classes: Vec<CellClass>,
     rows: Vec<[String; 7]>,
 }
 
@@ -201,7 +203,8 @@ pub fn dataset(args: &DatasetArgs) -> anyhow::Result<u8> {
         "truth_cells",
     ])?;
     let (mut n, mut failed) = (0usize, 0usize);
-    let mut per_class = [0usize; 3];
+    let mut counts = Counts::default();
+    let mut write_error: Option<csv::Error> = None;
     scheduler::for_each_ordered(
         &found.images,
         threads,
@@ -231,20 +234,18 @@ pub fn dataset(args: &DatasetArgs) -> anyhow::Result<u8> {
                 .collect();
             Ok(Labelled {
                 crops: cands.crops.iter().copied().collect(),
+                classes: labels,
                 rows,
             })
         },
         |_, result| match result {
             Ok(l) => {
                 for row in &l.rows {
-                    let class = match row[1].as_str() {
-                        "live" => CellClass::Live,
-                        "dead" => CellClass::Dead,
-                        _ => CellClass::Debris,
-                    };
-                    per_class[class as usize] += 1;
-                    let _ = csv.write_record(row);
+                    if let Err(e) = csv.write_record(row) {
+                        write_error.get_or_insert(e);
+                    }
                 }
+                counts.add(&Counts::from_classes(l.classes));
                 n += l.rows.len();
                 crops.extend(l.crops.iter().flat_map(|v| v.to_le_bytes()));
             }
@@ -254,6 +255,9 @@ pub fn dataset(args: &DatasetArgs) -> anyhow::Result<u8> {
             }
         },
     )?;
+    if let Some(e) = write_error {
+        return Err(anyhow::Error::from(e).context("cannot build crops.csv"));
+    }
     io::write::ensure_dir(&args.out)?;
     write_atomic(&args.out.join("crops.f32"), &crops)?;
     let table = csv
@@ -268,7 +272,7 @@ pub fn dataset(args: &DatasetArgs) -> anyhow::Result<u8> {
         "crop_context": spec.context,
         "contrast_scale": spec.contrast_scale,
         "contrast_clip": spec.clip,
-        "classes": {"live": per_class[0], "dead": per_class[1], "debris": per_class[2]},
+        "classes": {"live": counts.live, "dead": counts.dead, "debris": counts.debris},
         "config": config,
     });
     write_atomic(
@@ -277,9 +281,9 @@ pub fn dataset(args: &DatasetArgs) -> anyhow::Result<u8> {
     )?;
     eprintln!(
         "cellvia: {n} crops (live {}, dead {}, debris {}) from {} images, {failed} failed",
-        per_class[0],
-        per_class[1],
-        per_class[2],
+        counts.live,
+        counts.dead,
+        counts.debris,
         found.images.len() - failed
     );
     Ok(if failed > 0 {
