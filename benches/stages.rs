@@ -11,13 +11,14 @@ use cellvia::{io::decode::decode, preprocess, segment, Config};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 
 fn field(width: u32, height: u32, cells: u32) -> Vec<u8> {
-    let (image, _) = render(&SynthParams {
+    let image = render(&SynthParams {
         width,
         height,
         cells,
         seed: 5,
         ..Default::default()
-    });
+    })
+    .image;
     let mut png = Cursor::new(Vec::new());
     image
         .write_to(&mut png, image::ImageFormat::Png)

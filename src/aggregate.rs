@@ -1,5 +1,7 @@
 //! Counts and viability from classified objects, per image and per batch.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 use crate::classify::CellClass;
@@ -13,6 +15,9 @@ pub struct Counts {
     pub live: u32,
     pub dead: u32,
     pub debris: u32,
+    /// Cells touching at least one other counted cell (in clusters of two or more).
+    #[serde(default)]
+    pub aggregated: u32,
 }
 
 impl Counts {
@@ -37,6 +42,12 @@ impl Counts {
         c
     }
 
+    /// aggregated / total: the aggregate fraction counters report; `None`
+    /// when no cell was counted.
+    pub fn aggregate_fraction(&self) -> Option<f64> {
+        (self.total > 0).then(|| f64::from(self.aggregated) / f64::from(self.total))
+    }
+
     /// live / (live + dead); `None` when no cell was counted.
     pub fn viability(&self) -> Option<f64> {
         (self.total > 0).then(|| f64::from(self.live) / f64::from(self.total))
@@ -46,16 +57,53 @@ impl Counts {
     ///
     /// ```
     /// use cellvia::aggregate::Counts;
-    /// let mut a = Counts { total: 2, live: 1, dead: 1, debris: 0 };
-    /// a.add(&Counts { total: 1, live: 1, dead: 0, debris: 3 });
-    /// assert_eq!(a, Counts { total: 3, live: 2, dead: 1, debris: 3 });
+    /// let mut a = Counts { total: 2, live: 1, dead: 1, debris: 0, aggregated: 2 };
+    /// a.add(&Counts { total: 1, live: 1, dead: 0, debris: 3, aggregated: 0 });
+    /// assert_eq!(a, Counts { total: 3, live: 2, dead: 1, debris: 3, aggregated: 2 });
     /// ```
     pub fn add(&mut self, other: &Counts) {
         self.total += other.total;
         self.live += other.live;
         self.dead += other.dead;
         self.debris += other.debris;
+        self.aggregated += other.aggregated;
     }
+}
+
+/// Clusters of touching cells: for each object, the number of counted cells
+/// (live or dead) sharing its cluster, and the cluster renumbered 1.. in
+/// object order; both 0 for debris. `clusters[i]` is object `i`'s connected
+/// mask component ([`crate::segment::Segmentation::clusters`]).
+///
+/// ```
+/// use cellvia::{aggregate::clusters_of_cells, classify::CellClass::*};
+/// // Objects 0 and 2 touch; object 1 is alone; object 3 is debris touching 1.
+/// let (sizes, ids) = clusters_of_cells(&[5, 7, 5, 7], &[Live, Dead, Dead, Debris]);
+/// assert_eq!(sizes, vec![2, 1, 2, 0]);
+/// assert_eq!(ids, vec![1, 2, 1, 0]);
+/// ```
+pub fn clusters_of_cells(clusters: &[u32], classes: &[CellClass]) -> (Vec<u32>, Vec<u32>) {
+    let counted = |c: &CellClass| *c != CellClass::Debris;
+    let mut size_of: BTreeMap<u32, u32> = BTreeMap::new();
+    let mut id_of: BTreeMap<u32, u32> = BTreeMap::new();
+    for (&cluster, class) in clusters.iter().zip(classes) {
+        if counted(class) {
+            *size_of.entry(cluster).or_default() += 1;
+            let next = id_of.len() as u32 + 1;
+            id_of.entry(cluster).or_insert(next);
+        }
+    }
+    clusters
+        .iter()
+        .zip(classes)
+        .map(|(cluster, class)| {
+            if counted(class) {
+                (size_of[cluster], id_of[cluster])
+            } else {
+                (0, 0)
+            }
+        })
+        .unzip()
 }
 
 /// Batch totals over the images that were analysed.
@@ -67,6 +115,9 @@ pub struct BatchSummary {
     pub counts: Counts,
     /// Pooled viability: all live / all cells.
     pub viability: Option<f64>,
+    /// Pooled aggregate fraction: all aggregated / all cells.
+    #[serde(default)]
+    pub aggregate_fraction: Option<f64>,
 }
 
 impl BatchSummary {
@@ -81,5 +132,6 @@ impl BatchSummary {
             None => self.images_failed += 1,
         }
         self.viability = self.counts.viability();
+        self.aggregate_fraction = self.counts.aggregate_fraction();
     }
 }

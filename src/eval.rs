@@ -314,6 +314,8 @@ mod tests {
             p_live: 0.5,
             p_cell: 0.9,
             touches_border: false,
+            cluster: 1,
+            cluster_size: 1,
         }
     }
 

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use image::RgbImage;
 use ndarray::Array4;
 
-use crate::aggregate::Counts;
+use crate::aggregate::{clusters_of_cells, Counts};
 use crate::classify::{CellClass, ClassProbabilities, Classifier};
 use crate::config::Config;
 use crate::image_types::{FloatImage, LabelImage};
@@ -47,6 +47,8 @@ pub struct Candidates {
     pub intensity: FloatImage,
     pub labels: LabelImage,
     pub objects: Vec<ObjectMeasurement>,
+    /// `clusters[i]`: the touching group object `i` was split from.
+    pub clusters: Vec<u32>,
     pub crops: Array4<f32>,
     pub quality: ImageQuality,
 }
@@ -88,6 +90,7 @@ pub fn candidates(
         intensity,
         labels: seg.labels,
         objects,
+        clusters: seg.clusters,
         crops,
         quality: ImageQuality {
             background_mean: round(f64::from(flat.background_mean), 4),
@@ -133,11 +136,15 @@ pub fn analyze(
 
     let t = Instant::now();
     let classes: Vec<CellClass> = probs.iter().map(ClassProbabilities::class).collect();
-    let counts = Counts::from_classes(classes.iter().copied());
+    let (cluster_sizes, cluster_ids) = clusters_of_cells(&cands.clusters, &classes);
+    let mut counts = Counts::from_classes(classes.iter().copied());
+    counts.aggregated = cluster_sizes.iter().filter(|&&s| s >= 2).count() as u32;
     let mut cells = Vec::new();
     let mut debris = DebrisReport::default();
-    for ((obj, p), &class) in cands.objects.iter().zip(&probs).zip(&classes) {
-        let record = cell_record(obj, p, class, config.pixel_size_um);
+    for (i, ((obj, p), &class)) in cands.objects.iter().zip(&probs).zip(&classes).enumerate() {
+        let mut record = cell_record(obj, p, class, config.pixel_size_um);
+        record.cluster = cluster_ids[i];
+        record.cluster_size = cluster_sizes[i];
         if class == CellClass::Debris {
             debris.count += 1;
             if config.report.list_debris {
@@ -158,6 +165,7 @@ pub fn analyze(
         height: Some(cands.intensity.height()),
         counts: Some(counts),
         viability: counts.viability().map(|v| round(v, 4)),
+        aggregate_fraction: counts.aggregate_fraction().map(|v| round(v, 4)),
         debris: Some(debris),
         quality: Some(cands.quality),
         cells,
@@ -202,6 +210,8 @@ fn cell_record(
         p_live: round(f64::from(p.p_live_given_cell()), 4),
         p_cell: round(f64::from(p.live + p.dead), 4),
         touches_border: obj.touches_border,
+        cluster: 0,
+        cluster_size: 0,
     }
 }
 

@@ -1,15 +1,24 @@
-//! Synthetic trypan-blue brightfield fields with exact ground truth.
+//! Synthetic counting-chamber fields with exact ground truth.
 //!
 //! Rendered from a physical description, sharing no code with the analysis
 //! (a generator that mirrored the segmenter's assumptions would prove
-//! nothing): a lamp field with vignetting multiplied by each object's
-//! transmission profile, optional defocus, hemocytometer grid lines, then
-//! photon (Poisson, Gaussian-approximated) and read noise, quantised to 8 or
-//! 12/16 bits.
+//! nothing). Objects are placed first (free cells, clumps grown as chains of
+//! touching cells, debris), then imaged:
 //!
-//! - live cell: refractile bright centre, dark rim, faint bright halo;
-//! - dead cell: dye-filled, uniformly darker with texture, irregular outline;
-//! - debris: small faint irregular specks, never in the truth.
+//! - **brightfield** (trypan blue): a lamp field with vignetting multiplied by
+//!   each object's transmission profile, optional defocus, hemocytometer grid
+//!   lines. Live cell: refractile bright centre, dark rim, faint bright halo;
+//!   dead cell: dye-filled, uniformly darker with texture, irregular outline;
+//!   debris: small faint irregular specks, never in the truth.
+//! - **AO/PI** fluorescence: emission added on a dark background, two
+//!   channels written as an RGB composite as instruments export it (red = PI,
+//!   green = AO). AO stains every nucleated cell green; PI enters only dead
+//!   cells (red), whose AO signal it quenches; debris is barely stained.
+//!   Rulings are invisible in fluorescence, so none are drawn.
+//!
+//! Then photon (Poisson, Gaussian-approximated) and read noise, quantised to
+//! 8 or 12/16 bits. A label mask (cell `i` of the truth = label `i + 1`)
+//! marks each cell's in-focus outline.
 
 use image::{DynamicImage, ImageBuffer, Luma};
 use serde::{Deserialize, Serialize};
@@ -27,10 +36,24 @@ pub enum SynthDepth {
     Sixteen,
 }
 
+/// Imaging mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SynthMode {
+    /// Trypan-blue brightfield, one gray channel.
+    Brightfield,
+    /// AO/PI fluorescence, RGB composite (red = PI, green = AO).
+    Aopi,
+}
+
+/// Most cells a field can hold: labels are written as 16-bit PNG.
+pub const MAX_CELLS: u32 = u16::MAX as u32;
+
 /// What to render.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SynthParams {
+    pub mode: SynthMode,
     pub width: u32,
     pub height: u32,
     pub cells: u32,
@@ -46,7 +69,8 @@ pub struct SynthParams {
     pub defocus_fraction: f64,
     /// Relative intensity drop from centre to corner.
     pub vignetting: f64,
-    /// Mean background level, 0..=1 of full scale.
+    /// Brightfield lamp level at the centre, 0..=1 of full scale (AO/PI
+    /// fields use a fixed dark level and stain brightness instead).
     pub background: f64,
     /// Photons collected at full scale (sets shot noise).
     pub photons_full_scale: f64,
@@ -61,6 +85,7 @@ pub struct SynthParams {
 impl Default for SynthParams {
     fn default() -> Self {
         Self {
+            mode: SynthMode::Brightfield,
             width: 800,
             height: 600,
             cells: 60,
@@ -157,16 +182,37 @@ fn place_free(rng: &mut Rng, bodies: &[Body], r: f64, w: f64, h: f64) -> Option<
     })
 }
 
-/// Renders a field and its truth.
+/// A rendered field: the image, its truth and a label mask.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SynthField {
+    /// Gray (brightfield) or RGB (AO/PI), 8-bit or 16-bit samples.
+    pub image: DynamicImage,
+    pub truth: Truth,
+    /// Truth cell `i` is label `i + 1`: pixels inside its in-focus outline
+    /// (where cells overlap, the one whose outline is relatively nearer).
+    pub labels: ImageBuffer<Luma<u16>, Vec<u16>>,
+}
+
+/// Fluorescence dark level (camera offset + autofluorescence), full scale.
+const FLUORESCENCE_DARK: f64 = 0.03;
+/// Emission of the brightest stained cell at the field centre, full scale.
+const FLUORESCENCE_PEAK: f64 = 0.6;
+
+/// Renders a field, its truth and label mask. At most [`MAX_CELLS`] cells;
+/// fewer when the field cannot hold `cells` without overlaps (check
+/// `truth.cells.len()`).
 ///
 /// ```
-/// let p = cellvia::synth::SynthParams { width: 200, height: 150, cells: 10, ..Default::default() };
-/// let (image, truth) = cellvia::synth::render(&p);
-/// assert_eq!((image.width(), image.height()), (200, 150));
-/// assert_eq!(truth.cells.len(), 10);
-/// assert_eq!(cellvia::synth::render(&p).0, image); // deterministic for a seed
+/// use cellvia::synth::{render, SynthMode, SynthParams};
+/// let p = SynthParams { width: 200, height: 150, cells: 10, ..Default::default() };
+/// let field = render(&p);
+/// assert_eq!((field.image.width(), field.image.height()), (200, 150));
+/// assert_eq!(field.truth.cells.len(), 10);
+/// assert_eq!(render(&p), field); // deterministic for a seed
+/// let aopi = render(&SynthParams { mode: SynthMode::Aopi, ..p });
+/// assert!(aopi.image.as_rgb8().is_some());
 /// ```
-pub fn render(p: &SynthParams) -> (DynamicImage, Truth) {
+pub fn render(p: &SynthParams) -> SynthField {
     let mut rng = Rng(p.seed);
     let (w, h) = (f64::from(p.width), f64::from(p.height));
     let mut bodies: Vec<Body> = Vec::new();
@@ -205,7 +251,7 @@ pub fn render(p: &SynthParams) -> (DynamicImage, Truth) {
     };
     let draw_radius =
         |rng: &mut Rng| (0.5 * (p.diameter_mean + p.diameter_sd * rng.normal())).max(2.5);
-    let target = p.cells as usize;
+    let target = p.cells.min(MAX_CELLS) as usize;
     let clumped_target = (p.clump_fraction * p.cells as f64).round() as usize;
     let mut clumped = 0;
     let mut attempts = 0;
@@ -279,52 +325,10 @@ pub fn render(p: &SynthParams) -> (DynamicImage, Truth) {
         });
     }
 
-    let (wi, hi) = (p.width as usize, p.height as usize);
-    let mut transmission = vec![1.0f64; wi * hi];
-    for b in &bodies {
-        let texture_seed = rng.next_u64();
-        stamp(&mut transmission, wi, hi, b, texture_seed);
-    }
-    if p.grid {
-        draw_grid(&mut transmission, wi, hi, &mut rng);
-    }
-    let (cx, cy) = (w / 2.0, h / 2.0);
-    let corner = cx.hypot(cy).max(1.0);
-    let mut values = Vec::with_capacity(wi * hi);
-    for y in 0..hi {
-        for x in 0..wi {
-            let r = ((x as f64 - cx).hypot(y as f64 - cy)) / corner;
-            let lamp = p.background * (1.0 - p.vignetting * r * r);
-            let signal = (lamp * transmission[y * wi + x]).clamp(0.0, 1.0);
-            let photons = signal * p.photons_full_scale;
-            let shot = photons.sqrt() * rng.normal() / p.photons_full_scale;
-            values.push((signal + shot + p.read_noise * rng.normal()).clamp(0.0, 1.0));
-        }
-    }
-    let image = match p.depth {
-        SynthDepth::Eight => DynamicImage::ImageLuma8(
-            ImageBuffer::from_raw(
-                p.width,
-                p.height,
-                values.iter().map(|v| (v * 255.0).round() as u8).collect(),
-            )
-            .unwrap_or_else(|| ImageBuffer::from_pixel(p.width, p.height, Luma([0]))),
-        ),
-        SynthDepth::Twelve | SynthDepth::Sixteen => {
-            let full = if p.depth == SynthDepth::Twelve {
-                4095.0
-            } else {
-                65535.0
-            };
-            DynamicImage::ImageLuma16(
-                ImageBuffer::from_raw(
-                    p.width,
-                    p.height,
-                    values.iter().map(|v| (v * full).round() as u16).collect(),
-                )
-                .unwrap_or_else(|| ImageBuffer::from_pixel(p.width, p.height, Luma([0]))),
-            )
-        }
+    let labels = label_mask(&bodies[..truth_cells.len()], p.width, p.height);
+    let image = match p.mode {
+        SynthMode::Brightfield => brightfield(p, &bodies, &mut rng),
+        SynthMode::Aopi => fluorescence(p, &bodies, &mut rng),
     };
     let truth = Truth {
         schema: TRUTH_SCHEMA.to_string(),
@@ -332,19 +336,193 @@ pub fn render(p: &SynthParams) -> (DynamicImage, Truth) {
         height: p.height,
         cells: truth_cells,
     };
-    (image, truth)
+    SynthField {
+        image,
+        truth,
+        labels,
+    }
 }
 
-/// Multiplies one object's transmission (2×2 supersampled, optionally
-/// defocused) into the field.
-fn stamp(field: &mut [f64], w: usize, h: usize, b: &Body, texture_seed: u64) {
+/// Normalised radius of a point relative to a body's (wobbly) outline.
+fn outline_rho(b: &Body, dx: f64, dy: f64) -> f64 {
+    let theta = dy.atan2(dx);
+    let outline = 1.0
+        + b.wobble[0].0 * (3.0 * theta + b.wobble[0].1).sin()
+        + b.wobble[1].0 * (5.0 * theta + b.wobble[1].1).sin();
+    dx.hypot(dy) / (b.radius * outline)
+}
+
+fn label_mask(cells: &[Body], width: u32, height: u32) -> ImageBuffer<Luma<u16>, Vec<u16>> {
+    let (w, h) = (width as usize, height as usize);
+    let mut labels = vec![0u16; w * h];
+    let mut nearest = vec![f64::INFINITY; w * h];
+    for (n, b) in cells.iter().enumerate() {
+        let x0 = (b.x - 1.3 * b.radius).floor().max(0.0) as usize;
+        let y0 = (b.y - 1.3 * b.radius).floor().max(0.0) as usize;
+        let x1 = ((b.x + 1.3 * b.radius).ceil() as usize).min(w.saturating_sub(1));
+        let y1 = ((b.y + 1.3 * b.radius).ceil() as usize).min(h.saturating_sub(1));
+        for y in y0..=y1 {
+            for x in x0..=x1 {
+                let rho = outline_rho(b, x as f64 - b.x, y as f64 - b.y);
+                let i = y * w + x;
+                if rho <= 1.0 && rho < nearest[i] {
+                    nearest[i] = rho;
+                    labels[i] = (n + 1).min(usize::from(u16::MAX)) as u16;
+                }
+            }
+        }
+    }
+    ImageBuffer::from_raw(width, height, labels)
+        .unwrap_or_else(|| ImageBuffer::from_pixel(width, height, Luma([0])))
+}
+
+/// Photon and read noise on a 0..=1 signal.
+fn noisy(p: &SynthParams, signal: f64, rng: &mut Rng) -> f64 {
+    let photons = signal * p.photons_full_scale;
+    let shot = photons.sqrt() * rng.normal() / p.photons_full_scale;
+    (signal + shot + p.read_noise * rng.normal()).clamp(0.0, 1.0)
+}
+
+/// Relative illumination at a pixel: 1 at the centre, 1 − vignetting at the corners.
+fn illumination(p: &SynthParams, x: usize, y: usize) -> f64 {
+    let (cx, cy) = (f64::from(p.width) / 2.0, f64::from(p.height) / 2.0);
+    let r = ((x as f64 - cx).hypot(y as f64 - cy)) / cx.hypot(cy).max(1.0);
+    1.0 - p.vignetting * r * r
+}
+
+fn brightfield(p: &SynthParams, bodies: &[Body], rng: &mut Rng) -> DynamicImage {
+    let (wi, hi) = (p.width as usize, p.height as usize);
+    let mut transmission = vec![1.0f64; wi * hi];
+    for b in bodies {
+        let texture_seed = rng.next_u64();
+        let (x0, y0, pw, ph, patch) = stamp(wi, hi, b, texture_seed, |rho, texture| {
+            profile(b.kind, rho, b.strength, texture) - 1.0
+        });
+        for py in 0..ph {
+            for px in 0..pw {
+                let i = (y0 + py) * wi + x0 + px;
+                transmission[i] *= (1.0 + patch[py * pw + px]).max(0.0);
+            }
+        }
+    }
+    if p.grid {
+        draw_grid(&mut transmission, wi, hi, rng);
+    }
+    let mut values = Vec::with_capacity(wi * hi);
+    for y in 0..hi {
+        for x in 0..wi {
+            let lamp = p.background * illumination(p, x, y);
+            let signal = (lamp * transmission[y * wi + x]).clamp(0.0, 1.0);
+            values.push(noisy(p, signal, rng));
+        }
+    }
+    let full = full_scale(p.depth);
+    match p.depth {
+        SynthDepth::Eight => DynamicImage::ImageLuma8(
+            ImageBuffer::from_raw(
+                p.width,
+                p.height,
+                values.iter().map(|v| (v * full).round() as u8).collect(),
+            )
+            .unwrap_or_else(|| ImageBuffer::from_pixel(p.width, p.height, Luma([0]))),
+        ),
+        SynthDepth::Twelve | SynthDepth::Sixteen => DynamicImage::ImageLuma16(
+            ImageBuffer::from_raw(
+                p.width,
+                p.height,
+                values.iter().map(|v| (v * full).round() as u16).collect(),
+            )
+            .unwrap_or_else(|| ImageBuffer::from_pixel(p.width, p.height, Luma([0]))),
+        ),
+    }
+}
+
+fn full_scale(depth: SynthDepth) -> f64 {
+    match depth {
+        SynthDepth::Eight => 255.0,
+        SynthDepth::Twelve => 4095.0,
+        SynthDepth::Sixteen => 65535.0,
+    }
+}
+
+/// AO (green) and PI (red) stain of an object, relative to the brightest cell.
+fn stains(b: &Body) -> (f64, f64) {
+    match b.kind {
+        CellClass::Live => (b.strength, 0.0),
+        // PI quenches AO in dead cells: dim green, bright red.
+        CellClass::Dead => (0.3 * b.strength, 1.2 * b.strength + 0.3),
+        CellClass::Debris => (0.15 * b.strength.abs(), 0.0),
+    }
+}
+
+fn fluorescence(p: &SynthParams, bodies: &[Body], rng: &mut Rng) -> DynamicImage {
+    let (wi, hi) = (p.width as usize, p.height as usize);
+    let mut green = vec![0.0f64; wi * hi];
+    let mut red = vec![0.0f64; wi * hi];
+    for b in bodies {
+        let texture_seed = rng.next_u64();
+        // Projected thickness of a sphere, mottled by chromatin texture.
+        let (x0, y0, pw, ph, patch) = stamp(wi, hi, b, texture_seed, |rho, texture| {
+            (1.0 - rho * rho).max(0.0).sqrt() * (0.85 + 0.15 * texture)
+        });
+        let (g, r) = stains(b);
+        for py in 0..ph {
+            for px in 0..pw {
+                let i = (y0 + py) * wi + x0 + px;
+                green[i] += g * patch[py * pw + px];
+                red[i] += r * patch[py * pw + px];
+            }
+        }
+    }
+    let full = full_scale(p.depth);
+    let mut samples = Vec::with_capacity(wi * hi * 3);
+    for y in 0..hi {
+        for x in 0..wi {
+            let excitation = FLUORESCENCE_PEAK * illumination(p, x, y);
+            let i = y * wi + x;
+            for emission in [red[i], green[i], 0.0] {
+                let signal = (FLUORESCENCE_DARK + excitation * emission).clamp(0.0, 1.0);
+                samples.push((noisy(p, signal, rng) * full).round());
+            }
+        }
+    }
+    match p.depth {
+        SynthDepth::Eight => DynamicImage::ImageRgb8(
+            ImageBuffer::from_raw(
+                p.width,
+                p.height,
+                samples.iter().map(|&v| v as u8).collect(),
+            )
+            .unwrap_or_else(|| ImageBuffer::new(p.width, p.height)),
+        ),
+        SynthDepth::Twelve | SynthDepth::Sixteen => DynamicImage::ImageRgb16(
+            ImageBuffer::from_raw(
+                p.width,
+                p.height,
+                samples.iter().map(|&v| v as u16).collect(),
+            )
+            .unwrap_or_else(|| ImageBuffer::new(p.width, p.height)),
+        ),
+    }
+}
+
+/// One object's patch: `value(rho, texture)` averaged over 2×2 subsamples,
+/// then blurred if the object is out of focus. Returns the patch origin,
+/// size and values.
+fn stamp(
+    w: usize,
+    h: usize,
+    b: &Body,
+    texture_seed: u64,
+    value: impl Fn(f64, f64) -> f64,
+) -> (usize, usize, usize, usize, Vec<f64>) {
     let reach = b.radius * 1.35 + 3.0 * b.defocus + 2.0;
     let x0 = (b.x - reach).floor().max(0.0) as usize;
     let y0 = (b.y - reach).floor().max(0.0) as usize;
     let x1 = ((b.x + reach).ceil() as usize).min(w.saturating_sub(1));
     let y1 = ((b.y + reach).ceil() as usize).min(h.saturating_sub(1));
     if x1 < x0 || y1 < y0 {
-        return;
+        return (0, 0, 0, 0, Vec::new());
     }
     let (pw, ph) = (x1 - x0 + 1, y1 - y0 + 1);
     let mut patch = vec![0.0f64; pw * ph];
@@ -356,14 +534,10 @@ fn stamp(field: &mut [f64], w: usize, h: usize, b: &Body, texture_seed: u64) {
             for (sx, sy) in [(0.25, 0.25), (0.75, 0.25), (0.25, 0.75), (0.75, 0.75)] {
                 let dx = (x0 + px) as f64 + sx - 0.5 - b.x;
                 let dy = (y0 + py) as f64 + sy - 0.5 - b.y;
-                let theta = dy.atan2(dx);
-                let outline = 1.0
-                    + b.wobble[0].0 * (3.0 * theta + b.wobble[0].1).sin()
-                    + b.wobble[1].0 * (5.0 * theta + b.wobble[1].1).sin();
-                let rho = dx.hypot(dy) / (b.radius * outline);
+                let rho = outline_rho(b, dx, dy);
                 let texture =
                     (0.9 * dx + texture_phase[0]).sin() * (0.8 * dy + texture_phase[1]).cos();
-                acc += profile(b.kind, rho, b.strength, texture) - 1.0;
+                acc += value(rho, texture);
             }
             patch[py * pw + px] = acc / 4.0;
         }
@@ -371,12 +545,7 @@ fn stamp(field: &mut [f64], w: usize, h: usize, b: &Body, texture_seed: u64) {
     if b.defocus > 0.0 {
         patch = blur(&patch, pw, ph, b.defocus);
     }
-    for py in 0..ph {
-        for px in 0..pw {
-            let i = (y0 + py) * w + x0 + px;
-            field[i] *= (1.0 + patch[py * pw + px]).max(0.0);
-        }
-    }
+    (x0, y0, pw, ph, patch)
 }
 
 fn blur(src: &[f64], w: usize, h: usize, sigma: f64) -> Vec<f64> {
@@ -445,7 +614,7 @@ mod tests {
             seed: 7,
             ..Default::default()
         };
-        let (_, truth) = render(&p);
+        let truth = render(&p).truth;
         assert_eq!(truth.cells.len(), 40);
         let (live, dead) = truth.counts();
         assert!(live > 8 && dead > 8, "{live} {dead}");
@@ -453,7 +622,7 @@ mod tests {
             depth: SynthDepth::Twelve,
             ..p
         };
-        let (img, _) = render(&twelve);
+        let img = render(&twelve).image;
         let max = img
             .as_luma16()
             .unwrap()
@@ -474,8 +643,8 @@ mod tests {
             vignetting: 0.0,
             ..Default::default()
         };
-        let (img, truth) = render(&p);
-        let g = img.to_luma8();
+        let SynthField { image, truth, .. } = render(&p);
+        let g = image.to_luma8();
         let c = truth.cells[0];
         let v = |x: f64, y: f64| f64::from(g.get_pixel(x as u32, y as u32).0[0]);
         let bg = v(2.0, 2.0).max(v(197.0, 197.0));
@@ -489,5 +658,64 @@ mod tests {
             "rim {} bg {bg}",
             v(c.x + 0.75 * r, c.y)
         );
+    }
+
+    #[test]
+    fn label_mask_marks_each_cell_once() {
+        let p = SynthParams {
+            width: 300,
+            height: 200,
+            cells: 25,
+            clump_fraction: 0.5,
+            seed: 3,
+            ..Default::default()
+        };
+        let field = render(&p);
+        let mut area = [0u32; 26];
+        for px in field.labels.pixels() {
+            area[usize::from(px.0[0])] += 1;
+        }
+        for (i, c) in field.truth.cells.iter().enumerate() {
+            let r = match c.region {
+                TruthRegion::Disc { radius } => radius / 1.1,
+                TruthRegion::Box { .. } => unreachable!(),
+            };
+            // Clumped cells overlap a little; each keeps most of its disc.
+            let disc = std::f64::consts::PI * r * r;
+            let a = f64::from(area[i + 1]);
+            assert!(
+                a > 0.6 * disc && a < 1.4 * disc,
+                "cell {i}: {a} px vs disc {disc}"
+            );
+            assert_eq!(
+                field.labels.get_pixel(c.x as u32, c.y as u32).0[0] as usize,
+                i + 1
+            );
+        }
+    }
+
+    #[test]
+    fn aopi_stains_live_green_and_dead_red() {
+        let p = SynthParams {
+            mode: SynthMode::Aopi,
+            width: 400,
+            height: 300,
+            cells: 30,
+            dead_fraction: 0.4,
+            defocus_fraction: 0.0,
+            seed: 11,
+            ..Default::default()
+        };
+        let field = render(&p);
+        let rgb = field.image.as_rgb8().unwrap();
+        let (bg_r, bg_g) = (rgb.get_pixel(0, 0).0[0], rgb.get_pixel(0, 0).0[1]);
+        assert!(bg_r < 25 && bg_g < 25, "dark background {bg_r} {bg_g}");
+        for c in &field.truth.cells {
+            let [r, g, _] = rgb.get_pixel(c.x as u32, c.y as u32).0;
+            match c.label {
+                CellClass::Live => assert!(g > 60 && r < 30, "live {r} {g}"),
+                _ => assert!(r > 60 && r > g, "dead {r} {g}"),
+            }
+        }
     }
 }

@@ -26,6 +26,7 @@ import hashlib
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -33,19 +34,13 @@ from pathlib import Path
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).parent))
+from ldc import HELD_OUT_GROUPS as VAL_GROUPS, ldc_group  # noqa: E402
+
 CLASSES = ["live", "dead", "debris"]
-VAL_GROUPS = {"cell", "g"}
 NEAR_DUPLICATE_R = 0.95
 SEED = 20261122
 MODEL_NAME = "cellvia-viability-v1"
-
-
-def ldc_group(name):
-    if name.startswith("image_"):
-        return "image_"
-    if name.startswith("image"):
-        return "image"
-    return name.split(" ")[0]
 
 
 def run(cmd):
@@ -324,6 +319,14 @@ def main():
     rng = np.random.default_rng(SEED)
     work = args.work
     work.mkdir(parents=True, exist_ok=True)
+    # Cached fields and crops are only valid for the cellvia build and crop
+    # window that made them: anything else regenerates them.
+    key = hashlib.sha256(args.cellvia.read_bytes()).hexdigest() + f" crop-context={args.crop_context}"
+    key_file = work / "cache-key"
+    if not key_file.exists() or key_file.read_text() != key:
+        for folder in ("synth-train", "synth-val", "ds-ldc", "ds-synth-train", "ds-synth-val"):
+            shutil.rmtree(work / folder, ignore_errors=True)
+        key_file.write_text(key)
 
     # 1. Synthetic fields (exact truth) and candidate crops for everything.
     synth_sets = {"synth-train": (1, 160), "synth-val": (1001, 40)}

@@ -10,7 +10,7 @@ use cellvia::io::{self, discover::discover, write::write_atomic};
 use cellvia::measure::crop::DEFAULT_CROP_SPEC;
 use cellvia::pipeline::{candidates, StageTimes};
 use cellvia::scheduler;
-use cellvia::synth::{render, SynthDepth, SynthParams};
+use cellvia::synth::{render, SynthDepth, SynthField, SynthMode, SynthParams, MAX_CELLS};
 use cellvia::truth::{parse_truth_file, Truth};
 use clap::Args;
 
@@ -41,6 +41,9 @@ pub struct SynthArgs {
     /// Base parameters from a TOML file (see `cellvia::synth::SynthParams`); flags override them.
     #[arg(long)]
     params: Option<PathBuf>,
+    /// Imaging mode: trypan-blue brightfield (gray) or AO/PI fluorescence (RGB: red = PI, green = AO).
+    #[arg(long, value_parser = ["brightfield", "aopi"])]
+    mode: Option<String>,
     #[arg(long)]
     width: Option<u32>,
     #[arg(long)]
@@ -55,15 +58,33 @@ pub struct SynthArgs {
     /// Debris specks per field.
     #[arg(long)]
     debris: Option<u32>,
-    /// Mean cell diameter, pixels.
+    /// Mean cell diameter, pixels (standard deviation 15 % of it unless --diameter-sd).
     #[arg(long)]
     diameter: Option<f64>,
+    /// Standard deviation of the cell diameter, pixels.
+    #[arg(long)]
+    diameter_sd: Option<f64>,
+    /// Fraction of cells rendered out of focus.
+    #[arg(long)]
+    defocus_fraction: Option<f64>,
+    /// Relative illumination drop from centre to corner.
+    #[arg(long)]
+    vignetting: Option<f64>,
+    /// Photons collected at full scale (sets shot noise).
+    #[arg(long)]
+    photons_full_scale: Option<f64>,
+    /// Read noise, fraction of full scale.
+    #[arg(long)]
+    read_noise: Option<f64>,
     /// Sample depth: 8 (PNG), 12 (12-bit data in a 16-bit TIFF) or 16 (TIFF).
     #[arg(long, value_parser = ["8", "12", "16"])]
     depth: Option<String>,
-    /// Draw hemocytometer grid lines.
+    /// Draw hemocytometer grid lines (brightfield).
     #[arg(long)]
     grid: bool,
+    /// Also write STEM.labels.png: 16-bit label mask, truth cell i = label i + 1.
+    #[arg(long)]
+    label_mask: bool,
     #[arg(long)]
     seed: Option<u64>,
 }
@@ -84,11 +105,25 @@ pub fn synth(args: &SynthArgs) -> anyhow::Result<u8> {
         dead_fraction,
         clump_fraction,
         debris,
+        defocus_fraction,
+        vignetting,
+        photons_full_scale,
+        read_noise,
         seed
     );
     if let Some(d) = args.diameter {
         p.diameter_mean = d;
         p.diameter_sd = d * 0.15;
+    }
+    if let Some(sd) = args.diameter_sd {
+        p.diameter_sd = sd;
+    }
+    if let Some(m) = &args.mode {
+        p.mode = if m == "aopi" {
+            SynthMode::Aopi
+        } else {
+            SynthMode::Brightfield
+        };
     }
     if let Some(d) = &args.depth {
         p.depth = match d.as_str() {
@@ -102,12 +137,41 @@ pub fn synth(args: &SynthArgs) -> anyhow::Result<u8> {
         p.width >= 16 && p.height >= 16,
         "fields must be at least 16x16 px"
     );
+    anyhow::ensure!(p.cells <= MAX_CELLS, "at most {MAX_CELLS} cells per field");
+    anyhow::ensure!(
+        p.diameter_mean >= 4.0 && p.diameter_sd >= 0.0,
+        "cell diameter must be at least 4 px"
+    );
+    for (name, v) in [
+        ("dead fraction", p.dead_fraction),
+        ("clump fraction", p.clump_fraction),
+        ("defocus fraction", p.defocus_fraction),
+        ("vignetting", p.vignetting),
+    ] {
+        anyhow::ensure!((0.0..=1.0).contains(&v), "{name} must lie in 0..=1");
+    }
     io::write::ensure_dir(&args.out)?;
     let base_seed = p.seed;
     for i in 0..args.count {
         p.seed = base_seed + u64::from(i);
-        let (image, truth) = render(&p);
+        let SynthField {
+            image,
+            truth,
+            labels,
+        } = render(&p);
         let stem = format!("{}-{:04}", args.prefix, p.seed);
+        if truth.cells.len() < p.cells as usize {
+            eprintln!(
+                "cellvia: warning: {stem}: only {} of {} cells fit without overlapping",
+                truth.cells.len(),
+                p.cells
+            );
+        }
+        if args.label_mask {
+            let mut png = std::io::Cursor::new(Vec::new());
+            labels.write_to(&mut png, image::ImageFormat::Png)?;
+            write_atomic(&args.out.join(format!("{stem}.labels.png")), png.get_ref())?;
+        }
         let (ext, format) = match p.depth {
             SynthDepth::Eight => ("png", image::ImageFormat::Png),
             _ => ("tif", image::ImageFormat::Tiff),

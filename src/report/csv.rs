@@ -6,7 +6,7 @@ use super::ImageRecord;
 ///
 /// ```
 /// let csv = cellvia::report::csv::images_csv(&[]).unwrap();
-/// assert!(csv.starts_with("path,status,error,width,height,total,live,dead,debris,viability\n"));
+/// assert!(csv.starts_with("path,status,error,width,height,total,live,dead,debris,viability,aggregated,aggregate_fraction\n"));
 /// ```
 pub fn images_csv(images: &[ImageRecord]) -> Result<String, csv::Error> {
     let mut w = csv::Writer::from_writer(Vec::new());
@@ -21,6 +21,8 @@ pub fn images_csv(images: &[ImageRecord]) -> Result<String, csv::Error> {
         "dead",
         "debris",
         "viability",
+        "aggregated",
+        "aggregate_fraction",
     ])?;
     let opt = |v: Option<u32>| v.map(|v| v.to_string()).unwrap_or_default();
     for r in images {
@@ -36,6 +38,10 @@ pub fn images_csv(images: &[ImageRecord]) -> Result<String, csv::Error> {
             opt(c.map(|c| c.dead)),
             opt(c.map(|c| c.debris)),
             r.viability.map(|v| format!("{v:.4}")).unwrap_or_default(),
+            opt(c.map(|c| c.aggregated)),
+            r.aggregate_fraction
+                .map(|v| format!("{v:.4}"))
+                .unwrap_or_default(),
         ])?;
     }
     finish(w)
@@ -63,6 +69,8 @@ pub fn cells_csv(images: &[ImageRecord]) -> Result<String, csv::Error> {
         "label",
         "p_live",
         "p_cell",
+        "cluster",
+        "cluster_size",
     ])?;
     for r in images {
         for c in &r.cells {
@@ -85,6 +93,8 @@ pub fn cells_csv(images: &[ImageRecord]) -> Result<String, csv::Error> {
                 c.label.as_str().to_string(),
                 c.p_live.to_string(),
                 c.p_cell.to_string(),
+                c.cluster.to_string(),
+                c.cluster_size.to_string(),
             ])?;
         }
     }

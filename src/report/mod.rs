@@ -52,6 +52,13 @@ pub struct CellRecord {
     /// P(this object is a cell, not debris) from the model.
     pub p_cell: f64,
     pub touches_border: bool,
+    /// Cluster of touching cells this cell belongs to, numbered 1.. per image
+    /// (0 for debris).
+    #[serde(default)]
+    pub cluster: u32,
+    /// Counted cells in that cluster: 1 for a single cell, 2+ for an aggregate.
+    #[serde(default)]
+    pub cluster_size: u32,
 }
 
 /// Debris: objects the model judged not to be cells.
@@ -87,6 +94,9 @@ pub struct ImageRecord {
     pub counts: Option<Counts>,
     /// live / (live + dead), 0..=1; null without cells or on error.
     pub viability: Option<f64>,
+    /// Fraction of cells in aggregates (clusters of two or more), 0..=1.
+    #[serde(default)]
+    pub aggregate_fraction: Option<f64>,
     pub debris: Option<DebrisReport>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub quality: Option<ImageQuality>,
@@ -104,6 +114,7 @@ impl ImageRecord {
             height: None,
             counts: None,
             viability: None,
+            aggregate_fraction: None,
             debris: None,
             quality: None,
             cells: Vec::new(),

@@ -1,21 +1,46 @@
 //! Segmentation: from the flattened z image to labelled candidate objects.
 //!
-//! Steps, each in its own file:
-//! 1. [`threshold::hysteresis`] on |z|: an object reaches `seed_sigma` somewhere
-//!    and extends over connected pixels above `extent_sigma` (dark rims and
-//!    bright centres of live cells both count). Or, with `threshold = "otsu"`,
-//!    [`threshold::otsu_mask`]: one global level on |z|.
-//! 2. Closing (1 px, bridges broken rims), [`fill::fill_holes`] up to one
-//!    large cell's area (bright centres inside rims), [`lines::remove_long_runs`]
-//!    (chamber rulings: straight runs over 3 maximum diameters), opening
-//!    (removes lines and specks thinner than about min diameter / 4).
-//! 3. Declumping: [`distance::distance_to_background`], [`seeds::find_seeds`]
-//!    at distance maxima, [`watershed::watershed`] from those seeds.
-//! 4. Filters on [`regions::Region`]: area from a disc of half the minimum
-//!    diameter to one of 1.5 × the maximum, circularity, border contact.
+//! Input is z, the background-flattened contrast in robust noise sigmas
+//! ([`crate::preprocess::flatten`]): cells are either darker (rims, dye) or
+//! brighter (refractile centres, halos) than the lamp, so both signs count.
+//! Every length is tied to the typical cell diameter range (`diameter`,
+//! default 12–40 px, the span of labelled cells in the LDC images), so the
+//! same settings work at any magnification once the range is right.
 //!
-//! Whatever survives is a *candidate*; the classifier decides live, dead or debris.
+//! 1. Threshold ([`threshold`]): hysteresis on |z|: an object must reach
+//!    `seed_sigma` (6σ) somewhere and extends over connected pixels above
+//!    `extent_sigma` (3σ). 6σ is one false start per ~10⁹ noise pixels, 3σ
+//!    follows faint rims out; with `threshold = "otsu"`, one global Otsu level
+//!    on |z| (never below `extent_sigma`).
+//! 2. Clean-up: a 1 px closing bridges broken rims; [`fill::fill_holes`] fills
+//!    enclosed holes up to one large cell's area (bright centres; bounded so a
+//!    grid square closed by rulings is not swallowed); [`lines::remove_long_runs`]
+//!    deletes straight runs longer than 3 maximum diameters (chamber rulings;
+//!    3 leaves room for a chain of touching cells); an opening of radius
+//!    min diameter / 8 removes thin line remnants and specks.
+//! 3. Declumping (`declump`, on by default): [`core::dark_core`] keeps the
+//!    dark part of each object with enclosed centres filled, dropping the
+//!    bright halos that fuse touching live cells; [`distance`] transform of the
+//!    core; [`seeds::find_seeds`] at its maxima at least 0.4 × min diameter
+//!    deep (shallower ones are fragments of textured dead cells) and apart by
+//!    `seed_separation` (0.6) × min diameter and 0.75 × their depth (touching
+//!    cells' centres are ≥ 1.7 radii apart); [`watershed`] floods the whole mask
+//!    from the seeds, so halos go to their cells. Objects without a seed keep
+//!    their own label. Each object also records its *cluster*: the connected
+//!    part of the mask it came from, so touching cells can be reported as
+//!    aggregates.
+//! 4. Filters on [`regions::Region`]: area from a disc of 0.75 × min diameter
+//!    (smaller is dust) to one of 1.5 × max diameter (larger is an unsplit
+//!    clump, a bubble or a grid crossing), circularity ≥ `min_circularity`
+//!    (0.3: drops fibres and ruling fragments; a cell is ≥ 0.7), and, with
+//!    `discard_border_objects`, contact with the image edge.
+//!
+//! Whatever survives is a *candidate*; the classifier decides live, dead or
+//! debris, so segmentation errs towards keeping objects. Defaults were set on
+//! LDC groups used for training (`b`, `d`, `image`, `image_`, `ncell`) and on
+//! synthetic fields, and checked on the held-out groups (see the README).
 
+pub mod core;
 pub mod distance;
 pub mod fill;
 pub mod label;
@@ -40,15 +65,20 @@ const RULING_MIN_LENGTH_DIAMETERS: f64 = 3.0;
 /// Objects larger than a disc of this multiple of the maximum diameter are
 /// not single cells (unsplit clumps, bubbles, grid crossings).
 const MAX_AREA_DIAMETER_FACTOR: f64 = 1.5;
-/// A seed must lie this fraction of the minimum diameter inside its object,
-/// so thin protrusions and line fragments do not start cells of their own.
-const SEED_MIN_RADIUS_FRACTION: f64 = 0.25;
+/// A seed must lie this fraction of the minimum diameter inside its object's
+/// dark core, so protrusions, line fragments and the pieces of a textured dead
+/// cell's core do not start cells of their own. 0.25 over-split LDC dead
+/// cells; 0.5 starts to miss small cells in clumps (synthetic fields).
+const SEED_MIN_RADIUS_FRACTION: f64 = 0.4;
 
 /// Labelled candidates and their shape statistics (`regions[i]` is label `i + 1`).
 #[derive(Debug, Clone)]
 pub struct Segmentation {
     pub labels: LabelImage,
     pub regions: Vec<Region>,
+    /// `clusters[i]`: the connected mask component (1-based, raster order)
+    /// that object `i + 1` was split from; objects sharing one touched.
+    pub clusters: Vec<u32>,
 }
 
 /// Segments candidate cells in a z image (see [`crate::preprocess::flatten`]).
@@ -62,6 +92,7 @@ pub struct Segmentation {
 /// });
 /// let seg = cellvia::segment::segment(&z, DiameterRange { min: 10.0, max: 24.0 }, &SegmentConfig::default());
 /// assert_eq!(seg.regions.len(), 2);
+/// assert_eq!(seg.clusters, vec![1, 1]); // split from one blob
 /// ```
 pub fn segment(z: &FloatImage, diameter: DiameterRange, cfg: &SegmentConfig) -> Segmentation {
     let mut mask = match cfg.threshold {
@@ -69,8 +100,8 @@ pub fn segment(z: &FloatImage, diameter: DiameterRange, cfg: &SegmentConfig) -> 
         ThresholdMethod::Otsu => threshold::otsu_mask(z, cfg.extent_sigma),
     };
     imageproc::morphology::close_mut(&mut mask, Norm::LInf, 1);
-    let max_cell_area = disc_area(diameter.max);
-    fill::fill_holes(&mut mask, max_cell_area as usize);
+    let max_cell_area = disc_area(diameter.max) as usize;
+    fill::fill_holes(&mut mask, max_cell_area);
     lines::remove_long_runs(
         &mut mask,
         (RULING_MIN_LENGTH_DIAMETERS * diameter.max).round() as usize,
@@ -78,10 +109,12 @@ pub fn segment(z: &FloatImage, diameter: DiameterRange, cfg: &SegmentConfig) -> 
     let open_radius = (diameter.min / 8.0).round().clamp(1.0, 255.0) as u8;
     imageproc::morphology::open_mut(&mut mask, Norm::LInf, open_radius);
 
+    let (components, component_count) = label::label_components(&mask);
     let (mut labels, n) = if cfg.declump {
-        declump(&mask, diameter, cfg.seed_separation)
+        let dark = core::dark_core(z, &mask, cfg, max_cell_area);
+        declump(&mask, &dark, diameter, cfg.seed_separation)
     } else {
-        label::label_components(&mask)
+        (components.clone(), component_count)
     };
     let all = regions::regions(&labels, n);
     let min_area = disc_area(MIN_AREA_DIAMETER_FRACTION * diameter.min);
@@ -103,12 +136,28 @@ pub fn segment(z: &FloatImage, diameter: DiameterRange, cfg: &SegmentConfig) -> 
     }
     let n = label::relabel_sequential(&mut labels);
     let regions = regions::regions(&labels, n);
-    Segmentation { labels, regions }
+    let mut clusters = vec![0u32; n as usize];
+    for (l, c) in labels.as_raw().iter().zip(components.as_raw()) {
+        if *l != 0 {
+            clusters[(*l - 1) as usize] = *c;
+        }
+    }
+    Segmentation {
+        labels,
+        regions,
+        clusters,
+    }
 }
 
-/// Splits touching objects; every mask pixel ends up in exactly one label.
-fn declump(mask: &Mask, diameter: DiameterRange, separation: f64) -> (LabelImage, u32) {
-    let dist = distance::distance_to_background(mask);
+/// Splits touching objects of `mask` with seeds from the distance transform
+/// of `core`; every mask pixel ends up in exactly one label.
+fn declump(
+    mask: &Mask,
+    core: &Mask,
+    diameter: DiameterRange,
+    separation: f64,
+) -> (LabelImage, u32) {
+    let dist = distance::distance_to_background(core);
     let seeds = seeds::find_seeds(
         &dist,
         (SEED_MIN_RADIUS_FRACTION * diameter.min) as f32,
@@ -162,7 +211,7 @@ mod tests {
                 let hit = discs.iter().any(|&(cx, cy, r)| (x as f32 - cx).powi(2) + (y as f32 - cy).powi(2) <= r * r);
                 image::Luma([if hit { 255 } else { 0 }])
             });
-            let (labels, n) = declump(&mask, DiameterRange { min: 6.0, max: 20.0 }, 0.6);
+            let (labels, n) = declump(&mask, &mask, DiameterRange { min: 6.0, max: 20.0 }, 0.6);
             for (m, l) in mask.as_raw().iter().zip(labels.as_raw()) {
                 prop_assert_eq!(*m != 0, *l != 0);
             }
