@@ -18,6 +18,9 @@ pub struct Counts {
     /// Cells touching at least one other counted cell (in clusters of two or more).
     #[serde(default)]
     pub aggregated: u32,
+    /// Cells left out of the count by a gate ([`crate::gate`]); not in `total`.
+    #[serde(default)]
+    pub gated: u32,
 }
 
 impl Counts {
@@ -57,9 +60,9 @@ impl Counts {
     ///
     /// ```
     /// use cellvia::aggregate::Counts;
-    /// let mut a = Counts { total: 2, live: 1, dead: 1, debris: 0, aggregated: 2 };
-    /// a.add(&Counts { total: 1, live: 1, dead: 0, debris: 3, aggregated: 0 });
-    /// assert_eq!(a, Counts { total: 3, live: 2, dead: 1, debris: 3, aggregated: 2 });
+    /// let mut a = Counts { total: 2, live: 1, dead: 1, debris: 0, aggregated: 2, gated: 1 };
+    /// a.add(&Counts { total: 1, live: 1, dead: 0, debris: 3, aggregated: 0, gated: 0 });
+    /// assert_eq!(a, Counts { total: 3, live: 2, dead: 1, debris: 3, aggregated: 2, gated: 1 });
     /// ```
     pub fn add(&mut self, other: &Counts) {
         self.total += other.total;
@@ -67,6 +70,7 @@ impl Counts {
         self.dead += other.dead;
         self.debris += other.debris;
         self.aggregated += other.aggregated;
+        self.gated += other.gated;
     }
 }
 

@@ -8,6 +8,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::gate::GateConfig;
+
 /// Diameter range used when none is given, read from LDC trypan-blue fields
 /// (hemocytometer, 10x-class magnification): segmented cells there measure
 /// 20–33 px (10th–90th percentile of equivalent diameter, rim and halo
@@ -183,6 +185,8 @@ pub struct Config {
     pub max_image_pixels: u64,
     pub segment: SegmentConfig,
     pub classify: ClassifyConfig,
+    /// Criteria a classified cell must meet to be counted (all off by default).
+    pub gate: GateConfig,
     pub report: ReportConfig,
 }
 
@@ -197,6 +201,7 @@ impl Default for Config {
             max_image_pixels: DEFAULT_MAX_IMAGE_PIXELS,
             segment: SegmentConfig::default(),
             classify: ClassifyConfig::default(),
+            gate: GateConfig::default(),
             report: ReportConfig::default(),
         }
     }
@@ -295,7 +300,9 @@ impl Config {
         if self.max_image_pixels == 0 {
             return Err(invalid("max_image_pixels", "must be positive"));
         }
-        Ok(())
+        self.gate
+            .validate(self.pixel_size_um)
+            .map_err(|(key, reason)| invalid(key, reason))
     }
 
     /// The diameter range in pixels, converted from µm when a pixel size is set.
@@ -374,6 +381,11 @@ pub const SETTING_DOCS: &[SettingDoc] = &[
     doc("segment.discard_border_objects", "drop objects touching the image edge"),
     SettingDoc { key: "classify.model", meaning: "ONNX viability model (unset: the shipped models/cellvia-viability-v1.onnx)", example: "\"models/cellvia-viability-v1.onnx\"" },
     doc("classify.batch_size", "crops per ONNX inference call"),
+    SettingDoc { key: "gate.diameter_um", meaning: "count only cells whose equivalent diameter in micrometres lies in {min, max} (needs pixel_size_um; unset: no size gate)", example: "{ min = 8.0, max = 30.0 }" },
+    SettingDoc { key: "gate.diameter_px", meaning: "count only cells whose equivalent diameter in pixels lies in {min, max} (unset: no gate)", example: "{ min = 14.0, max = 36.0 }" },
+    SettingDoc { key: "gate.min_circularity", meaning: "count only cells at least this round (unset: no gate; segment.min_circularity still drops non-cells)", example: "0.6" },
+    SettingDoc { key: "gate.mean_intensity", meaning: "count only cells whose mean intensity (0..1 of full scale) lies in {min, max} (unset: no gate)", example: "{ min = 0.1, max = 0.9 }" },
+    SettingDoc { key: "gate.counting_region", meaning: "count only cells whose centroid lies in this rectangle, pixels (unset: the whole image)", example: "{ x_min = 0.0, y_min = 0.0, x_max = 1023.0, y_max = 767.0 }" },
     doc("report.overlays", "overlay PNG per image: auto (batches up to 50 images), always or never"),
     doc("report.list_debris", "list debris objects in results.json, not only their count"),
 ];

@@ -316,6 +316,7 @@ mod tests {
             touches_border: false,
             cluster: 1,
             cluster_size: 1,
+            gated_out: None,
         }
     }
 

@@ -3,7 +3,7 @@
 //! Data flows one way, one module per stage:
 //!
 //! `io` (discover, decode) → [`preprocess`] → [`segment`] → [`measure`] →
-//! [`classify`] (ONNX) → [`aggregate`] → [`report`] → `io` (atomic writes).
+//! [`classify`] (ONNX) → [`gate`] + [`aggregate`] → [`report`] → `io` (atomic writes).
 //!
 //! [`pipeline`] runs those stages for one image; [`scheduler`] runs images in
 //! parallel (the only module that uses rayon); [`classify`] is the only module
@@ -26,6 +26,7 @@ pub mod classify;
 pub mod config;
 pub mod dataset;
 pub mod eval;
+pub mod gate;
 pub mod image_types;
 pub mod io;
 pub mod matching;

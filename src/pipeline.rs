@@ -9,6 +9,7 @@ use ndarray::Array4;
 use crate::aggregate::{clusters_of_cells, Counts};
 use crate::classify::{CellClass, ClassProbabilities, Classifier};
 use crate::config::Config;
+use crate::gate::GateReason;
 use crate::image_types::{FloatImage, LabelImage};
 use crate::io::decode::{decode, DecodeError};
 use crate::measure::crop::{crops, CropSpec};
@@ -136,16 +137,48 @@ pub fn analyze(
 
     let t = Instant::now();
     let classes: Vec<CellClass> = probs.iter().map(ClassProbabilities::class).collect();
-    let (cluster_sizes, cluster_ids) = clusters_of_cells(&cands.clusters, &classes);
-    let mut counts = Counts::from_classes(classes.iter().copied());
+    let gates: Vec<Option<GateReason>> = cands
+        .objects
+        .iter()
+        .zip(&classes)
+        .map(|(obj, &class)| match class {
+            CellClass::Debris => None,
+            _ => config.gate.check(obj, config.pixel_size_um),
+        })
+        .collect();
+    // What is counted: gated-out cells are drawn and clustered like debris.
+    let counted: Vec<CellClass> = classes
+        .iter()
+        .zip(&gates)
+        .map(|(&class, gate)| {
+            if gate.is_some() {
+                CellClass::Debris
+            } else {
+                class
+            }
+        })
+        .collect();
+    let (cluster_sizes, cluster_ids) = clusters_of_cells(&cands.clusters, &counted);
+    let mut counts = Counts::from_classes(
+        classes
+            .iter()
+            .zip(&gates)
+            .filter(|(_, gate)| gate.is_none())
+            .map(|(&class, _)| class),
+    );
     counts.aggregated = cluster_sizes.iter().filter(|&&s| s >= 2).count() as u32;
+    counts.gated = gates.iter().flatten().count() as u32;
     let mut cells = Vec::new();
+    let mut gated = Vec::new();
     let mut debris = DebrisReport::default();
-    for (i, ((obj, p), &class)) in cands.objects.iter().zip(&probs).zip(&classes).enumerate() {
-        let mut record = cell_record(obj, p, class, config.pixel_size_um);
+    for (i, (obj, p)) in cands.objects.iter().zip(&probs).enumerate() {
+        let mut record = cell_record(obj, p, classes[i], config.pixel_size_um);
         record.cluster = cluster_ids[i];
         record.cluster_size = cluster_sizes[i];
-        if class == CellClass::Debris {
+        record.gated_out = gates[i];
+        if gates[i].is_some() {
+            gated.push(record);
+        } else if classes[i] == CellClass::Debris {
             debris.count += 1;
             if config.report.list_debris {
                 debris.objects.push(record);
@@ -155,7 +188,7 @@ pub fn analyze(
         }
     }
     let overlay = want_overlay.then(|| {
-        crate::report::overlay::render(&cands.intensity, &cands.labels, &classes, &counts)
+        crate::report::overlay::render(&cands.intensity, &cands.labels, &counted, &counts)
     });
     let record = ImageRecord {
         path: path.to_string(),
@@ -169,6 +202,7 @@ pub fn analyze(
         debris: Some(debris),
         quality: Some(cands.quality),
         cells,
+        gated,
     };
     times.report += t.elapsed();
     ImageAnalysis {
@@ -212,6 +246,7 @@ fn cell_record(
         touches_border: obj.touches_border,
         cluster: 0,
         cluster_size: 0,
+        gated_out: None,
     }
 }
 

@@ -262,6 +262,14 @@ fn bad_arguments_are_fatal() {
     assert!(String::from_utf8_lossy(&assert.get_output().stderr)
         .contains("min must be smaller than max"));
     analyze(&[&samples], out.path(), &["--diameter-um", "5,10"]).code(2);
+    let assert = analyze(&[&samples], out.path(), &["--gate-diameter-um", "5,10"]).code(2);
+    assert!(String::from_utf8_lossy(&assert.get_output().stderr).contains("gate.diameter_um"));
+    analyze(
+        &[&samples],
+        out.path(),
+        &["--counting-region", "10,10,5,50"],
+    )
+    .code(2);
     let cfg = out.path().join("c.toml");
     std::fs::write(&cfg, "[segment]\nseed_sigmaa = 3\n").unwrap();
     let assert = analyze(
@@ -297,6 +305,54 @@ fn config_file_and_flags_are_applied() {
     let cell = &results["images"][0]["cells"][0];
     let px = cell["diameter_px"].as_f64().unwrap();
     assert!((cell["diameter_um"].as_f64().unwrap() - px * 0.5).abs() < 0.011);
+}
+
+/// Gated-out cells leave the count, keep their records and reasons, and
+/// every counted cell meets the gates.
+#[test]
+fn gates_leave_cells_out_of_the_count() {
+    let dir = tempfile::tempdir().unwrap();
+    let image = repo().join("sample-images/synthetic/field-0101.png");
+    let (all, gated) = (dir.path().join("all"), dir.path().join("gated"));
+    analyze(&[&image], &all, &["--overlays", "never"]).code(0);
+    analyze(
+        &[&image],
+        &gated,
+        &[
+            "--overlays",
+            "never",
+            "--counting-region",
+            "0,0,399,599",
+            "--gate-diameter",
+            "24,40",
+        ],
+    )
+    .code(0);
+    let all = &read_json(&all.join("results.json"))["images"][0];
+    let gated = &read_json(&gated.join("results.json"))["images"][0];
+    let (n_all, n_counted, n_gated) = (
+        all["counts"]["total"].as_u64().unwrap(),
+        gated["counts"]["total"].as_u64().unwrap(),
+        gated["counts"]["gated"].as_u64().unwrap(),
+    );
+    assert_eq!(n_counted + n_gated, n_all);
+    assert!(
+        n_counted > 10 && n_gated > 10,
+        "{n_counted} counted, {n_gated} gated"
+    );
+    for cell in gated["cells"].as_array().unwrap() {
+        assert!(cell["x"].as_f64().unwrap() <= 399.0);
+        assert!(cell["diameter_px"].as_f64().unwrap() >= 24.0);
+    }
+    let reasons: Vec<&str> = gated["gated"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["gated_out"].as_str().unwrap())
+        .collect();
+    assert_eq!(reasons.len() as u64, n_gated);
+    assert!(reasons.contains(&"outside_counting_region"));
+    assert!(reasons.contains(&"diameter"));
 }
 
 #[test]

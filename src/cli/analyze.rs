@@ -8,6 +8,7 @@ use anyhow::Context;
 use cellvia::aggregate::BatchSummary;
 use cellvia::classify::Classifier;
 use cellvia::config::{OverlayMode, AUTO_OVERLAY_MAX_IMAGES};
+use cellvia::gate::{CountingRegion, Interval};
 use cellvia::io::{self, discover::discover, write::write_atomic};
 use cellvia::pipeline::{self, ImageAnalysis};
 use cellvia::report::{self, ImageRecord, Results, RunFacts, Software};
@@ -39,9 +40,48 @@ fn resolve_config(args: &AnalyzeArgs) -> anyhow::Result<Config> {
         };
     }
     config.segment.discard_border_objects |= args.discard_border_objects;
+    let interval = |flag: &str, text: &str| {
+        parse_range(flag, text).map(|r| Interval {
+            min: r.min,
+            max: r.max,
+        })
+    };
+    if let Some(d) = &args.gate_diameter_um {
+        config.gate.diameter_um = Some(interval("--gate-diameter-um", d)?);
+    }
+    if let Some(d) = &args.gate_diameter {
+        config.gate.diameter_px = Some(interval("--gate-diameter", d)?);
+    }
+    if let Some(c) = args.gate_circularity {
+        config.gate.min_circularity = Some(c);
+    }
+    if let Some(i) = &args.gate_intensity {
+        config.gate.mean_intensity = Some(interval("--gate-intensity", i)?);
+    }
+    if let Some(r) = &args.counting_region {
+        config.gate.counting_region = Some(parse_region(r)?);
+    }
     config.report.list_debris |= args.list_debris;
     config.validate()?;
     Ok(config)
+}
+
+/// Parses "X_MIN,Y_MIN,X_MAX,Y_MAX".
+fn parse_region(text: &str) -> anyhow::Result<CountingRegion> {
+    let numbers: Vec<f64> = text
+        .split(',')
+        .map(|s| s.trim().parse::<f64>())
+        .collect::<Result<_, _>>()
+        .map_err(|_| anyhow::anyhow!("--counting-region: {text:?} is not four numbers"))?;
+    let [x_min, y_min, x_max, y_max] = numbers[..] else {
+        anyhow::bail!("--counting-region expects X_MIN,Y_MIN,X_MAX,Y_MAX, got {text:?}");
+    };
+    Ok(CountingRegion {
+        x_min,
+        y_min,
+        x_max,
+        y_max,
+    })
 }
 
 fn unix_now() -> f64 {

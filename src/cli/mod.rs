@@ -80,6 +80,21 @@ struct AnalyzeArgs {
     /// Drop objects touching the image edge.
     #[arg(long)]
     discard_border_objects: bool,
+    /// Count only cells whose equivalent diameter in µm is in MIN,MAX (needs --pixel-size).
+    #[arg(long, value_name = "MIN,MAX")]
+    gate_diameter_um: Option<String>,
+    /// Count only cells whose equivalent diameter in pixels is in MIN,MAX.
+    #[arg(long, value_name = "MIN,MAX")]
+    gate_diameter: Option<String>,
+    /// Count only cells at least this circular (0..1).
+    #[arg(long, value_name = "MIN")]
+    gate_circularity: Option<f64>,
+    /// Count only cells whose mean intensity (0..1 of full scale) is in MIN,MAX.
+    #[arg(long, value_name = "MIN,MAX")]
+    gate_intensity: Option<String>,
+    /// Count only cells whose centroid lies in this rectangle, pixels.
+    #[arg(long, value_name = "X_MIN,Y_MIN,X_MAX,Y_MAX")]
+    counting_region: Option<String>,
     /// List debris objects in results.json.
     #[arg(long)]
     list_debris: bool,

@@ -6,7 +6,7 @@ use super::ImageRecord;
 ///
 /// ```
 /// let csv = cellvia::report::csv::images_csv(&[]).unwrap();
-/// assert!(csv.starts_with("path,status,error,width,height,total,live,dead,debris,viability,aggregated,aggregate_fraction\n"));
+/// assert!(csv.starts_with("path,status,error,width,height,total,live,dead,debris,viability,aggregated,aggregate_fraction,gated\n"));
 /// ```
 pub fn images_csv(images: &[ImageRecord]) -> Result<String, csv::Error> {
     let mut w = csv::Writer::from_writer(Vec::new());
@@ -23,6 +23,7 @@ pub fn images_csv(images: &[ImageRecord]) -> Result<String, csv::Error> {
         "viability",
         "aggregated",
         "aggregate_fraction",
+        "gated",
     ])?;
     let opt = |v: Option<u32>| v.map(|v| v.to_string()).unwrap_or_default();
     for r in images {
@@ -42,6 +43,7 @@ pub fn images_csv(images: &[ImageRecord]) -> Result<String, csv::Error> {
             r.aggregate_fraction
                 .map(|v| format!("{v:.4}"))
                 .unwrap_or_default(),
+            opt(c.map(|c| c.gated)),
         ])?;
     }
     finish(w)

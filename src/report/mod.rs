@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use crate::aggregate::{BatchSummary, Counts};
 use crate::classify::{CellClass, ModelInfo};
 use crate::config::Config;
+use crate::gate::GateReason;
 
 /// Version of the `results.json` layout; bumped on any incompatible change.
 pub const RESULTS_SCHEMA: &str = "cellvia.results/1";
@@ -59,6 +60,9 @@ pub struct CellRecord {
     /// Counted cells in that cluster: 1 for a single cell, 2+ for an aggregate.
     #[serde(default)]
     pub cluster_size: u32,
+    /// For a cell left out of the count: the gate it failed.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub gated_out: Option<GateReason>,
 }
 
 /// Debris: objects the model judged not to be cells.
@@ -101,6 +105,9 @@ pub struct ImageRecord {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub quality: Option<ImageQuality>,
     pub cells: Vec<CellRecord>,
+    /// Cells the model called live or dead that a gate left out of the count.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub gated: Vec<CellRecord>,
 }
 
 impl ImageRecord {
@@ -118,6 +125,7 @@ impl ImageRecord {
             debris: None,
             quality: None,
             cells: Vec::new(),
+            gated: Vec::new(),
         }
     }
 }

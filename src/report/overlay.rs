@@ -69,10 +69,13 @@ pub fn render(
     let viability = counts
         .viability()
         .map_or_else(|| "N/A".to_string(), |v| format!("{:.1}%", v * 100.0));
-    let text = format!(
+    let mut text = format!(
         "LIVE {}  DEAD {}  DEBRIS {}  VIABILITY {viability}",
         counts.live, counts.dead, counts.debris
     );
+    if counts.gated > 0 {
+        text.push_str(&format!("  GATED {}", counts.gated));
+    }
     debug_assert!(text
         .chars()
         .all(|c| c == ' ' || super::font::OVERLAY_CHARACTERS.contains(c)));
