@@ -22,6 +22,7 @@
 //! ```
 
 pub mod aggregate;
+pub mod bench;
 pub mod classify;
 pub mod config;
 pub mod dataset;

@@ -9,9 +9,9 @@ use cellvia::aggregate::BatchSummary;
 use cellvia::classify::Classifier;
 use cellvia::config::{OverlayMode, AUTO_OVERLAY_MAX_IMAGES};
 use cellvia::gate::{CountingRegion, Interval};
-use cellvia::io::{self, discover::discover, write::write_atomic};
+use cellvia::io::{self, discover::discover, write::write_atomic, write::AtomicFile};
 use cellvia::pipeline::{self, ImageAnalysis};
-use cellvia::report::{self, ImageRecord, Results, RunFacts, Software};
+use cellvia::report::{self, stream::ResultsStream, ImageRecord, RunFacts, Software};
 use cellvia::{scheduler, Config};
 use indicatif::{ProgressBar, ProgressState, ProgressStyle};
 
@@ -84,6 +84,39 @@ fn parse_region(text: &str) -> anyhow::Result<CountingRegion> {
     })
 }
 
+/// The streamed result files of one run.
+struct Outputs {
+    json: AtomicFile,
+    images_csv: AtomicFile,
+    cells_csv: AtomicFile,
+}
+
+impl Outputs {
+    fn create(dir: &Path) -> anyhow::Result<Self> {
+        Ok(Self {
+            json: AtomicFile::create(&dir.join("results.json"))?,
+            images_csv: AtomicFile::create(&dir.join("images.csv"))?,
+            cells_csv: AtomicFile::create(&dir.join("cells.csv"))?,
+        })
+    }
+
+    fn add(&mut self, stream: &mut ResultsStream, record: &ImageRecord) -> anyhow::Result<()> {
+        self.json.write(stream.image(record).as_bytes())?;
+        self.images_csv
+            .write(report::csv::image_row(record)?.as_bytes())?;
+        self.cells_csv
+            .write(report::csv::cell_rows(record)?.as_bytes())?;
+        Ok(())
+    }
+
+    fn commit(self) -> anyhow::Result<()> {
+        self.json.commit()?;
+        self.images_csv.commit()?;
+        self.cells_csv.commit()?;
+        Ok(())
+    }
+}
+
 fn unix_now() -> f64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -151,7 +184,22 @@ pub fn run(args: AnalyzeArgs) -> anyhow::Result<u8> {
     };
     let log_lines = !args.quiet && progress.is_hidden();
 
-    let mut records: Vec<ImageRecord> = Vec::with_capacity(total);
+    // Results are streamed image by image into temporary files that appear
+    // under their names only when complete.
+    let mut outputs = Outputs::create(&args.out)?;
+    let mut stream = ResultsStream::default();
+    let software = Software::default();
+    outputs.json.write(
+        stream
+            .head(&software, classifier.info(), &config)
+            .as_bytes(),
+    )?;
+    outputs
+        .images_csv
+        .write(report::csv::images_header()?.as_bytes())?;
+    outputs
+        .cells_csv
+        .write(report::csv::cells_header()?.as_bytes())?;
     let mut summary = BatchSummary::default();
     let mut write_error: Option<anyhow::Error> = None;
     scheduler::for_each_ordered(
@@ -196,43 +244,32 @@ pub fn run(args: AnalyzeArgs) -> anyhow::Result<u8> {
                 None => {}
             }
             summary.add_image(record.counts.as_ref());
-            records.push(record);
+            if let Err(e) = outputs.add(&mut stream, &record) {
+                write_error.get_or_insert(e);
+            }
             progress.inc(1);
         },
     )?;
     progress.finish_and_clear();
     if let Some(e) = write_error {
-        return Err(e.context("cannot write overlays"));
+        return Err(e.context("cannot write results"));
     }
 
-    let results = Results {
-        schema: report::RESULTS_SCHEMA.to_string(),
-        software: Software::default(),
-        model: classifier.info().clone(),
-        config,
-        summary: summary.clone(),
-        images: records,
-        skipped: found
-            .skipped
-            .iter()
-            .map(|p| p.display().to_string())
-            .collect(),
-        run: RunFacts {
-            started_unix_s: started,
-            finished_unix_s: unix_now(),
-            host: io::host_name(),
-            threads,
-        },
+    let skipped: Vec<String> = found
+        .skipped
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect();
+    let run = RunFacts {
+        started_unix_s: started,
+        finished_unix_s: unix_now(),
+        host: io::host_name(),
+        threads,
     };
-    write_atomic(&args.out.join("results.json"), results.to_json().as_bytes())?;
-    write_atomic(
-        &args.out.join("images.csv"),
-        report::csv::images_csv(&results.images)?.as_bytes(),
-    )?;
-    write_atomic(
-        &args.out.join("cells.csv"),
-        report::csv::cells_csv(&results.images)?.as_bytes(),
-    )?;
+    outputs
+        .json
+        .write(stream.tail(&summary, &skipped, &run).as_bytes())?;
+    outputs.commit()?;
 
     let elapsed = clock.elapsed().as_secs_f64();
     let c = summary.counts;

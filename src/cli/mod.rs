@@ -1,6 +1,7 @@
 //! Argument parsing and dispatch.
 
 mod analyze;
+mod bench;
 mod eval;
 mod tools;
 
@@ -33,12 +34,14 @@ enum Command {
     Analyze(AnalyzeArgs),
     /// Show the analysis settings.
     Config(ConfigArgs),
-    /// Render synthetic brightfield fields with exact ground truth (*.truth.json).
+    /// Render synthetic fields (brightfield or AO/PI) with exact ground truth (*.truth.json).
     Synth(tools::SynthArgs),
     /// Score a results.json against ground truth (Pascal VOC XML or *.truth.json).
     Eval(eval::EvalArgs),
     /// Export labelled candidate crops for training the viability model.
     Dataset(tools::DatasetArgs),
+    /// Measure throughput: images/s, stage times, decode floor, memory, thread scaling.
+    Bench(bench::BenchArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -131,6 +134,7 @@ pub fn main() -> ExitCode {
         Command::Synth(args) => tools::synth(&args),
         Command::Eval(args) => eval::run(&args),
         Command::Dataset(args) => tools::dataset(&args),
+        Command::Bench(args) => bench::run(&args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -69,3 +69,24 @@ pub fn host_name() -> String {
         .filter(|h| !h.is_empty())
         .unwrap_or_else(|| "unknown".to_string())
 }
+
+/// Peak resident memory of this process so far (Linux `VmHWM`), in bytes;
+/// `None` where the kernel does not report it.
+///
+/// ```
+/// if let Some(bytes) = cellvia::io::peak_rss_bytes() {
+///     assert!(bytes > 0);
+/// }
+/// ```
+pub fn peak_rss_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
+
+/// Restarts the peak-memory mark at the current use (Linux; best effort), so
+/// a measurement excludes what came before, e.g. generating test images.
+pub fn reset_peak_rss() {
+    let _ = std::fs::write("/proc/self/clear_refs", b"5");
+}

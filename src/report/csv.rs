@@ -9,8 +9,16 @@ use super::ImageRecord;
 /// assert!(csv.starts_with("path,status,error,width,height,total,live,dead,debris,viability,aggregated,aggregate_fraction,gated\n"));
 /// ```
 pub fn images_csv(images: &[ImageRecord]) -> Result<String, csv::Error> {
-    let mut w = csv::Writer::from_writer(Vec::new());
-    w.write_record([
+    let mut out = images_header()?;
+    for r in images {
+        out.push_str(&image_row(r)?);
+    }
+    Ok(out)
+}
+
+/// The header line of `images.csv`.
+pub fn images_header() -> Result<String, csv::Error> {
+    line([
         "path",
         "status",
         "error",
@@ -24,35 +32,43 @@ pub fn images_csv(images: &[ImageRecord]) -> Result<String, csv::Error> {
         "aggregated",
         "aggregate_fraction",
         "gated",
-    ])?;
+    ])
+}
+
+/// One image's line of `images.csv`.
+pub fn image_row(r: &ImageRecord) -> Result<String, csv::Error> {
     let opt = |v: Option<u32>| v.map(|v| v.to_string()).unwrap_or_default();
-    for r in images {
-        let c = r.counts;
-        w.write_record([
-            r.path.clone(),
-            format!("{:?}", r.status).to_lowercase(),
-            r.error.clone().unwrap_or_default(),
-            opt(r.width),
-            opt(r.height),
-            opt(c.map(|c| c.total)),
-            opt(c.map(|c| c.live)),
-            opt(c.map(|c| c.dead)),
-            opt(c.map(|c| c.debris)),
-            r.viability.map(|v| format!("{v:.4}")).unwrap_or_default(),
-            opt(c.map(|c| c.aggregated)),
-            r.aggregate_fraction
-                .map(|v| format!("{v:.4}"))
-                .unwrap_or_default(),
-            opt(c.map(|c| c.gated)),
-        ])?;
-    }
-    finish(w)
+    let fraction = |v: Option<f64>| v.map(|v| format!("{v:.4}")).unwrap_or_default();
+    let c = r.counts;
+    line([
+        r.path.clone(),
+        format!("{:?}", r.status).to_lowercase(),
+        r.error.clone().unwrap_or_default(),
+        opt(r.width),
+        opt(r.height),
+        opt(c.map(|c| c.total)),
+        opt(c.map(|c| c.live)),
+        opt(c.map(|c| c.dead)),
+        opt(c.map(|c| c.debris)),
+        fraction(r.viability),
+        opt(c.map(|c| c.aggregated)),
+        fraction(r.aggregate_fraction),
+        opt(c.map(|c| c.gated)),
+    ])
 }
 
 /// Header and rows of `cells.csv`.
 pub fn cells_csv(images: &[ImageRecord]) -> Result<String, csv::Error> {
-    let mut w = csv::Writer::from_writer(Vec::new());
-    w.write_record([
+    let mut out = cells_header()?;
+    for r in images {
+        out.push_str(&cell_rows(r)?);
+    }
+    Ok(out)
+}
+
+/// The header line of `cells.csv`.
+pub fn cells_header() -> Result<String, csv::Error> {
+    line([
         "path",
         "id",
         "x",
@@ -73,33 +89,47 @@ pub fn cells_csv(images: &[ImageRecord]) -> Result<String, csv::Error> {
         "p_cell",
         "cluster",
         "cluster_size",
-    ])?;
-    for r in images {
-        for c in &r.cells {
-            w.write_record([
-                r.path.clone(),
-                c.id.to_string(),
-                c.x.to_string(),
-                c.y.to_string(),
-                c.area_px.to_string(),
-                c.diameter_px.to_string(),
-                c.diameter_um.map(|d| d.to_string()).unwrap_or_default(),
-                c.circularity.to_string(),
-                c.mean_intensity.to_string(),
-                c.min_intensity.to_string(),
-                c.max_intensity.to_string(),
-                c.bbox[0].to_string(),
-                c.bbox[1].to_string(),
-                c.bbox[2].to_string(),
-                c.bbox[3].to_string(),
-                c.label.as_str().to_string(),
-                c.p_live.to_string(),
-                c.p_cell.to_string(),
-                c.cluster.to_string(),
-                c.cluster_size.to_string(),
-            ])?;
-        }
+    ])
+}
+
+/// The lines of `cells.csv` for one image's counted cells.
+pub fn cell_rows(r: &ImageRecord) -> Result<String, csv::Error> {
+    let mut out = String::new();
+    for c in &r.cells {
+        out.push_str(&line([
+            r.path.clone(),
+            c.id.to_string(),
+            c.x.to_string(),
+            c.y.to_string(),
+            c.area_px.to_string(),
+            c.diameter_px.to_string(),
+            c.diameter_um.map(|d| d.to_string()).unwrap_or_default(),
+            c.circularity.to_string(),
+            c.mean_intensity.to_string(),
+            c.min_intensity.to_string(),
+            c.max_intensity.to_string(),
+            c.bbox[0].to_string(),
+            c.bbox[1].to_string(),
+            c.bbox[2].to_string(),
+            c.bbox[3].to_string(),
+            c.label.as_str().to_string(),
+            c.p_live.to_string(),
+            c.p_cell.to_string(),
+            c.cluster.to_string(),
+            c.cluster_size.to_string(),
+        ])?);
     }
+    Ok(out)
+}
+
+/// One CSV record, quoted as needed, with its line end.
+fn line<I, T>(fields: I) -> Result<String, csv::Error>
+where
+    I: IntoIterator<Item = T>,
+    T: AsRef<[u8]>,
+{
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record(fields)?;
     finish(w)
 }
 

@@ -8,6 +8,7 @@
 pub mod csv;
 pub mod font;
 pub mod overlay;
+pub mod stream;
 
 use serde::{Deserialize, Serialize};
 
@@ -163,9 +164,9 @@ pub struct Results {
     pub software: Software,
     pub model: ModelInfo,
     pub config: Config,
-    pub summary: BatchSummary,
     /// One record per input image, in input order.
     pub images: Vec<ImageRecord>,
+    pub summary: BatchSummary,
     /// Files found in input folders that are not images.
     pub skipped: Vec<String>,
     pub run: RunFacts,

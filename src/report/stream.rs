@@ -1,0 +1,165 @@
+//! `results.json` written image by image: the head (software, model,
+//! config), one record per image as it completes, then the tail (summary,
+//! skipped files, run facts). The bytes equal [`Results::to_json`] of the
+//! same content, so a streamed file and one written at once are identical,
+//! and memory stays flat in the number of images.
+
+use serde::Serialize;
+
+use super::{ImageRecord, Results, RunFacts, Software};
+use crate::aggregate::BatchSummary;
+use crate::classify::ModelInfo;
+use crate::config::Config;
+
+/// Indent of an element of the top-level `images` array in pretty JSON.
+const ITEM_INDENT: &str = "    ";
+
+#[derive(Serialize)]
+struct Head<'a> {
+    schema: &'a str,
+    software: &'a Software,
+    model: &'a ModelInfo,
+    config: &'a Config,
+}
+
+#[derive(Serialize)]
+struct Tail<'a> {
+    summary: &'a BatchSummary,
+    skipped: &'a [String],
+    run: &'a RunFacts,
+}
+
+fn pretty(value: &impl Serialize) -> String {
+    serde_json::to_string_pretty(value).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
+}
+
+/// Streams the pieces of one `results.json`; the caller writes each piece.
+#[derive(Debug, Default)]
+pub struct ResultsStream {
+    images: usize,
+}
+
+impl ResultsStream {
+    /// Everything before the first image record.
+    pub fn head(&self, software: &Software, model: &ModelInfo, config: &Config) -> String {
+        let head = pretty(&Head {
+            schema: super::RESULTS_SCHEMA,
+            software,
+            model,
+            config,
+        });
+        let open = head.strip_suffix("\n}").unwrap_or(&head);
+        format!("{open},\n  \"images\": [")
+    }
+
+    /// One image record, with the separator it needs.
+    pub fn image(&mut self, record: &ImageRecord) -> String {
+        let separator = if self.images == 0 { "\n" } else { ",\n" };
+        self.images += 1;
+        let mut out = String::from(separator);
+        for (i, line) in pretty(record).lines().enumerate() {
+            if i > 0 {
+                out.push('\n');
+            }
+            out.push_str(ITEM_INDENT);
+            out.push_str(line);
+        }
+        out
+    }
+
+    /// Everything after the last image record, with the final newline.
+    pub fn tail(&self, summary: &BatchSummary, skipped: &[String], run: &RunFacts) -> String {
+        let close = if self.images == 0 { "]" } else { "\n  ]" };
+        let tail = pretty(&Tail {
+            summary,
+            skipped,
+            run,
+        });
+        let fields = tail.strip_prefix('{').unwrap_or(&tail);
+        format!("{close},{fields}\n")
+    }
+}
+
+/// The whole file at once, through the stream (what [`Results::to_json`] gives).
+///
+/// ```
+/// use cellvia::report::{stream::streamed_json, Results};
+/// # fn check(results: &Results) {
+/// assert_eq!(streamed_json(results), results.to_json());
+/// # }
+/// ```
+pub fn streamed_json(results: &Results) -> String {
+    let mut stream = ResultsStream::default();
+    let mut out = stream.head(&results.software, &results.model, &results.config);
+    for record in &results.images {
+        out.push_str(&stream.image(record));
+    }
+    out.push_str(&stream.tail(&results.summary, &results.skipped, &results.run));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::aggregate::Counts;
+    use crate::report::{CellRecord, DebrisReport, Status};
+
+    fn results(images: Vec<ImageRecord>) -> Results {
+        Results {
+            schema: super::super::RESULTS_SCHEMA.to_string(),
+            software: Software::default(),
+            model: ModelInfo {
+                name: "m".into(),
+                sha256: "ab".into(),
+                path: "models/m.onnx".into(),
+            },
+            config: Config::default(),
+            images,
+            summary: BatchSummary::default(),
+            skipped: vec!["notes.txt".into()],
+            run: RunFacts {
+                started_unix_s: 1.5,
+                finished_unix_s: 2.5,
+                host: "h".into(),
+                threads: 2,
+            },
+        }
+    }
+
+    fn ok_record() -> ImageRecord {
+        let cell: CellRecord = serde_json::from_str(
+            r#"{"id":1,"x":1.0,"y":2.0,"area_px":3,"diameter_px":2.0,"circularity":1.0,
+            "mean_intensity":0.5,"min_intensity":0.1,"max_intensity":0.9,"bbox":[0,0,1,1],
+            "label":"live","p_live":0.9,"p_cell":0.99,"touches_border":false}"#,
+        )
+        .unwrap();
+        ImageRecord {
+            path: "a \"quoted\"\nname.png".into(),
+            status: Status::Ok,
+            error: None,
+            width: Some(4),
+            height: Some(4),
+            counts: Some(Counts::from_classes([crate::classify::CellClass::Live])),
+            viability: Some(1.0),
+            aggregate_fraction: Some(0.0),
+            debris: Some(DebrisReport::default()),
+            quality: None,
+            cells: vec![cell],
+            gated: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn streamed_bytes_equal_the_whole_document() {
+        for images in [
+            vec![],
+            vec![ok_record()],
+            vec![ok_record(), ImageRecord::failed("b.png", "b.png: truncated".into())],
+        ] {
+            let r = results(images);
+            assert_eq!(streamed_json(&r), r.to_json());
+            let parsed: Results = serde_json::from_str(&streamed_json(&r)).unwrap();
+            assert_eq!(parsed, r);
+        }
+    }
+}
