@@ -355,6 +355,58 @@ fn gates_leave_cells_out_of_the_count() {
     assert!(reasons.contains(&"diameter"));
 }
 
+/// `bench --json` reports every documented field (values are timings, so
+/// only their presence and sanity are checked).
+#[test]
+fn bench_json_reports_every_field() {
+    let assert = cellvia()
+        .args([
+            "bench",
+            "--synthetic",
+            "3",
+            "--size",
+            "200x150",
+            "--cells",
+            "8",
+            "--threads",
+            "2",
+            "--json",
+        ])
+        .assert()
+        .code(0);
+    let report: Value = serde_json::from_slice(&assert.get_output().stdout).unwrap();
+    for key in [
+        "images_per_s",
+        "megapixels_per_s",
+        "cells_per_s",
+        "floor_images_per_s",
+        "ratio_to_floor",
+        "peak_rss_bytes",
+    ] {
+        assert!(report.get(key).is_some(), "{key} missing");
+    }
+    assert_eq!(report["images"], 3);
+    assert_eq!(report["images_failed"], 0);
+    assert!(report["images_per_s"].as_f64().unwrap() > 0.0);
+    for stage in [
+        "decode",
+        "preprocess",
+        "segment",
+        "measure",
+        "classify",
+        "report",
+    ] {
+        assert!(report["stages"][stage].as_f64().unwrap() >= 0.0, "{stage}");
+    }
+    let threads: Vec<u64> = report["scaling"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["threads"].as_u64().unwrap())
+        .collect();
+    assert_eq!(threads, [1, 2]);
+}
+
 #[test]
 fn print_default_config_is_stable() {
     let assert = cellvia()

@@ -154,7 +154,10 @@ mod tests {
         for images in [
             vec![],
             vec![ok_record()],
-            vec![ok_record(), ImageRecord::failed("b.png", "b.png: truncated".into())],
+            vec![
+                ok_record(),
+                ImageRecord::failed("b.png", "b.png: truncated".into()),
+            ],
         ] {
             let r = results(images);
             assert_eq!(streamed_json(&r), r.to_json());

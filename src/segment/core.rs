@@ -7,8 +7,6 @@
 //! whose distance transform has a single maximum. The dark core leaves the
 //! halo out: dark pixels, with the holes they enclose (bright centres) filled.
 
-use imageproc::distance_transform::Norm;
-
 use super::{fill, threshold};
 use crate::config::{SegmentConfig, ThresholdMethod};
 use crate::image_types::{FloatImage, Mask};
@@ -42,7 +40,7 @@ pub fn dark_core(z: &FloatImage, mask: &Mask, cfg: &SegmentConfig, max_hole_area
         }
         ThresholdMethod::Otsu => threshold::otsu_mask(&dark, cfg.extent_sigma),
     };
-    imageproc::morphology::close_mut(&mut core, Norm::LInf, 1);
+    super::morphology::close(&mut core, 1);
     fill::fill_holes(&mut core, max_hole_area);
     for (c, m) in core.as_mut().iter_mut().zip(mask.as_raw()) {
         if *m == 0 {

@@ -1,7 +1,5 @@
 //! Hole filling: background regions enclosed by an object become part of it.
 
-use std::collections::VecDeque;
-
 use crate::image_types::{Mask, MASK_ON};
 
 /// Fills 4-connected background regions that do not touch the image edge and
@@ -23,32 +21,76 @@ use crate::image_types::{Mask, MASK_ON};
 /// ```
 pub fn fill_holes(mask: &mut Mask, max_hole_area: usize) {
     let (w, h) = (mask.width() as usize, mask.height() as usize);
+    if w == 0 || h == 0 {
+        return;
+    }
     let data = mask.as_mut();
     let mut seen = vec![false; data.len()];
-    let mut region = Vec::new();
-    let mut queue = VecDeque::new();
+    let mut runs = Vec::new();
+    // 1. Background reachable from the edge is never a hole: mark it.
+    let edge = (0..w)
+        .flat_map(|x| [(x, 0), (x, h - 1)])
+        .chain((0..h).flat_map(|y| [(0, y), (w - 1, y)]));
+    for (x, y) in edge {
+        flood(data, w, h, &mut seen, (x, y), &mut runs);
+    }
+    // 2. Every other background region is enclosed: fill it if small enough.
     for start in 0..data.len() {
-        if data[start] != 0 || seen[start] {
-            continue;
-        }
-        region.clear();
-        let mut touches_edge = false;
-        seen[start] = true;
-        queue.push_back(start);
-        while let Some(i) = queue.pop_front() {
-            region.push(i);
-            let (x, y) = (i % w, i / w);
-            touches_edge |= x == 0 || y == 0 || x == w - 1 || y == h - 1;
-            for j in super::neighbours4(i, w, h).into_iter().flatten() {
-                if data[j] == 0 && !seen[j] {
-                    seen[j] = true;
-                    queue.push_back(j);
-                }
+        flood(data, w, h, &mut seen, (start % w, start / w), &mut runs);
+        let area: usize = runs.iter().map(|&(_, x0, x1)| x1 - x0 + 1).sum();
+        if area > 0 && area <= max_hole_area {
+            for &(y, x0, x1) in &runs {
+                data[y * w + x0..=y * w + x1].fill(MASK_ON);
             }
         }
-        if !touches_edge && region.len() <= max_hole_area {
-            for &i in &region {
-                data[i] = MASK_ON;
+    }
+}
+
+/// Scanline flood fill over unseen background from `start` (nothing if that
+/// pixel is set or seen): marks it seen and leaves its horizontal runs
+/// `(y, x_first, x_last)` in `runs`. 4-connected.
+fn flood(
+    data: &[u8],
+    w: usize,
+    h: usize,
+    seen: &mut [bool],
+    start: (usize, usize),
+    runs: &mut Vec<(usize, usize, usize)>,
+) {
+    runs.clear();
+    let open = |seen: &[bool], i: usize| data[i] == 0 && !seen[i];
+    if !open(seen, start.1 * w + start.0) {
+        return;
+    }
+    let mut stack = vec![start];
+    while let Some((x, y)) = stack.pop() {
+        if !open(seen, y * w + x) {
+            continue;
+        }
+        let row = y * w;
+        let (mut x0, mut x1) = (x, x);
+        while x0 > 0 && open(seen, row + x0 - 1) {
+            x0 -= 1;
+        }
+        while x1 + 1 < w && open(seen, row + x1 + 1) {
+            x1 += 1;
+        }
+        seen[row + x0..=row + x1].fill(true);
+        runs.push((y, x0, x1));
+        for ny in [y.wrapping_sub(1), y + 1] {
+            if ny >= h {
+                continue;
+            }
+            let mut nx = x0;
+            while nx <= x1 {
+                if open(seen, ny * w + nx) {
+                    stack.push((nx, ny));
+                    while nx <= x1 && open(seen, ny * w + nx) {
+                        nx += 1;
+                    }
+                } else {
+                    nx += 1;
+                }
             }
         }
     }
@@ -82,5 +124,52 @@ mod tests {
         let before = m.clone();
         fill_holes(&mut m, 100);
         assert_eq!(m, before);
+    }
+
+    /// The definition, slowly: flood each background region breadth-first.
+    fn reference(mask: &mut Mask, max_hole_area: usize) {
+        let (w, h) = (mask.width() as usize, mask.height() as usize);
+        let data = mask.as_mut();
+        let mut seen = vec![false; data.len()];
+        for start in 0..data.len() {
+            if data[start] != 0 || seen[start] {
+                continue;
+            }
+            let (mut region, mut queue) = (vec![], std::collections::VecDeque::from([start]));
+            seen[start] = true;
+            while let Some(i) = queue.pop_front() {
+                region.push(i);
+                for j in crate::segment::neighbours4(i, w, h).into_iter().flatten() {
+                    if data[j] == 0 && !seen[j] {
+                        seen[j] = true;
+                        queue.push_back(j);
+                    }
+                }
+            }
+            let enclosed = region
+                .iter()
+                .all(|&i| i % w != 0 && i % w != w - 1 && i / w != 0 && i / w != h - 1);
+            if enclosed && region.len() <= max_hole_area {
+                for i in region {
+                    data[i] = MASK_ON;
+                }
+            }
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn matches_reference(
+            w in 1u32..24,
+            h in 1u32..24,
+            max_hole_area in 0usize..40,
+            bits in proptest::collection::vec(proptest::bool::weighted(0.6), 576),
+        ) {
+            let mask = Mask::from_fn(w, h, |x, y| image::Luma([if bits[(y * w + x) as usize] { MASK_ON } else { 0 }]));
+            let (mut fast, mut slow) = (mask.clone(), mask);
+            fill_holes(&mut fast, max_hole_area);
+            reference(&mut slow, max_hole_area);
+            proptest::prop_assert_eq!(fast, slow);
+        }
     }
 }

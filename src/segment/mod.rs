@@ -45,12 +45,11 @@ pub mod distance;
 pub mod fill;
 pub mod label;
 pub mod lines;
+pub mod morphology;
 pub mod regions;
 pub mod seeds;
 pub mod threshold;
 pub mod watershed;
-
-use imageproc::distance_transform::Norm;
 
 use crate::config::{DiameterRange, SegmentConfig, ThresholdMethod};
 use crate::image_types::{FloatImage, LabelImage, Mask};
@@ -99,15 +98,15 @@ pub fn segment(z: &FloatImage, diameter: DiameterRange, cfg: &SegmentConfig) -> 
         ThresholdMethod::Hysteresis => threshold::hysteresis(z, cfg.extent_sigma, cfg.seed_sigma),
         ThresholdMethod::Otsu => threshold::otsu_mask(z, cfg.extent_sigma),
     };
-    imageproc::morphology::close_mut(&mut mask, Norm::LInf, 1);
+    morphology::close(&mut mask, 1);
     let max_cell_area = disc_area(diameter.max) as usize;
     fill::fill_holes(&mut mask, max_cell_area);
     lines::remove_long_runs(
         &mut mask,
         (RULING_MIN_LENGTH_DIAMETERS * diameter.max).round() as usize,
     );
-    let open_radius = (diameter.min / 8.0).round().clamp(1.0, 255.0) as u8;
-    imageproc::morphology::open_mut(&mut mask, Norm::LInf, open_radius);
+    let open_radius = (diameter.min / 8.0).round().max(1.0) as usize;
+    morphology::open(&mut mask, open_radius);
 
     let (components, component_count) = label::label_components(&mask);
     let (mut labels, n) = if cfg.declump {

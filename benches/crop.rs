@@ -1,0 +1,29 @@
+//! Cutting the classifier's input tensor: resampled two-channel crops per
+//! object. `cargo bench --bench crop`
+use cellvia::measure::crop::{crops, DEFAULT_CROP_SPEC};
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+
+mod common;
+
+fn bench(c: &mut Criterion) {
+    let mut g = c.benchmark_group("crop");
+    g.sample_size(20);
+    for f in common::fixtures() {
+        g.throughput(Throughput::Elements(f.objects.len() as u64));
+        g.bench_function(BenchmarkId::new("crops", &f.name), |b| {
+            b.iter(|| {
+                crops(
+                    &f.contrast,
+                    &f.segmentation.labels,
+                    &f.objects,
+                    f.diameter.typical(),
+                    &DEFAULT_CROP_SPEC,
+                )
+            })
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

@@ -1,0 +1,27 @@
+//! Decoding (the floor every other stage is compared with) and conversion
+//! to one intensity channel. `cargo bench --bench decode`
+use cellvia::{io::decode::decode, preprocess};
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+
+mod common;
+
+fn bench(c: &mut Criterion) {
+    let mut g = c.benchmark_group("decode");
+    g.sample_size(20);
+    for f in common::fixtures() {
+        g.throughput(Throughput::Elements(u64::from(
+            f.intensity.width() * f.intensity.height(),
+        )));
+        g.bench_function(BenchmarkId::new("png", &f.name), |b| {
+            b.iter(|| decode(&f.png, u64::MAX))
+        });
+        let image = decode(&f.png, u64::MAX).expect("decodes");
+        g.bench_function(BenchmarkId::new("to_intensity", &f.name), |b| {
+            b.iter(|| preprocess::to_intensity(&image, f.config.channel, f.config.bit_depth))
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
