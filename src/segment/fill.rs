@@ -36,6 +36,9 @@ pub fn fill_holes(mask: &mut Mask, max_hole_area: usize) {
     }
     // 2. Every other background region is enclosed: fill it if small enough.
     for start in 0..data.len() {
+        if data[start] != 0 || seen[start] {
+            continue;
+        }
         flood(data, w, h, &mut seen, (start % w, start / w), &mut runs);
         let area: usize = runs.iter().map(|&(_, x0, x1)| x1 - x0 + 1).sum();
         if area > 0 && area <= max_hole_area {
