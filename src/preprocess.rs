@@ -255,8 +255,9 @@ pub fn remove_rulings(contrast: &mut FloatImage) -> RulingBands {
         return RulingBands::default();
     }
     let data = contrast.as_raw();
-    let columns: Vec<f32> = (0..w)
-        .map(|x| median_in_place(&mut (0..h).map(|y| data[y * w + x]).collect::<Vec<_>>()))
+    let columns: Vec<f32> = transpose(data, w, h)
+        .chunks_exact_mut(h)
+        .map(median_in_place)
         .collect();
     let rows: Vec<f32> = (0..h)
         .map(|y| median_in_place(&mut data[y * w..(y + 1) * w].to_vec()))
@@ -292,6 +293,22 @@ pub fn remove_rulings(contrast: &mut FloatImage) -> RulingBands {
         }
     }
     bands
+}
+
+/// `data` (`w`×`h`, row-major) column-major, copied in tiles that stay in cache.
+fn transpose(data: &[f32], w: usize, h: usize) -> Vec<f32> {
+    const TILE: usize = 32;
+    let mut out = vec![0.0f32; data.len()];
+    for y0 in (0..h).step_by(TILE) {
+        for x0 in (0..w).step_by(TILE) {
+            for y in y0..(y0 + TILE).min(h) {
+                for x in x0..(x0 + TILE).min(w) {
+                    out[x * h + y] = data[y * w + x];
+                }
+            }
+        }
+    }
+    out
 }
 
 /// Median of each `block`×`block` tile, interpolated bilinearly between tile centres.

@@ -16,30 +16,82 @@ use crate::image_types::Mask;
 pub fn remove_long_runs(mask: &mut Mask, min_length: usize) {
     let (w, h) = (mask.width() as usize, mask.height() as usize);
     let data = mask.as_raw();
-    let mut clear = vec![false; data.len()];
-    let mut mark_runs = |index: &dyn Fn(usize, usize) -> usize, outer: usize, inner: usize| {
-        for o in 0..outer {
-            let mut start = None;
-            for i in 0..=inner {
-                let on = i < inner && data[index(o, i)] != 0;
-                match (on, start) {
-                    (true, None) => start = Some(i),
-                    (false, Some(s)) => {
-                        if i - s >= min_length {
-                            (s..i).for_each(|k| clear[index(o, k)] = true);
-                        }
-                        start = None;
-                    }
-                    _ => {}
+    // Runs found in both directions are cleared only at the end, so a
+    // vertical run crossing a horizontal one is measured whole.
+    let mut runs: Vec<(usize, usize, usize)> = Vec::new(); // (first index, step, length)
+    for y in 0..h {
+        let row = &data[y * w..(y + 1) * w];
+        let mut start = 0;
+        // A virtual clear pixel after the row ends its last run.
+        for (x, &v) in row.iter().chain(std::iter::once(&0)).enumerate() {
+            if v != 0 {
+                continue;
+            }
+            if x - start >= min_length.max(1) {
+                runs.push((y * w + start, 1, x - start));
+            }
+            start = x + 1;
+        }
+    }
+    // Vertical runs, scanned row by row (a running length per column) so the
+    // image is read in memory order.
+    let mut length = vec![0usize; w];
+    for y in 0..=h {
+        for x in 0..w {
+            if y < h && data[y * w + x] != 0 {
+                length[x] += 1;
+                continue;
+            }
+            if length[x] >= min_length.max(1) {
+                runs.push(((y - length[x]) * w + x, w, length[x]));
+            }
+            length[x] = 0;
+        }
+    }
+    let out = mask.as_mut();
+    for (first, step, n) in runs {
+        for k in 0..n {
+            out[first + k * step] = 0;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// The definition, directly: walk every row and column, clear long runs.
+    fn reference(mask: &Mask, min_length: usize) -> Mask {
+        let (w, h) = (mask.width() as usize, mask.height() as usize);
+        let on = |x: usize, y: usize| mask.get_pixel(x as u32, y as u32).0[0] != 0;
+        let mut out = mask.clone();
+        for y in 0..h {
+            for x in 0..w {
+                let horizontal = (0..=x).rev().take_while(|&i| on(i, y)).count()
+                    + (x + 1..w).take_while(|&i| on(i, y)).count();
+                let vertical = (0..=y).rev().take_while(|&j| on(x, j)).count()
+                    + (y + 1..h).take_while(|&j| on(x, j)).count();
+                if on(x, y) && (horizontal >= min_length || vertical >= min_length) {
+                    out.put_pixel(x as u32, y as u32, image::Luma([0]));
                 }
             }
         }
-    };
-    mark_runs(&|row, col| row * w + col, h, w);
-    mark_runs(&|col, row| row * w + col, w, h);
-    for (v, c) in mask.as_mut().iter_mut().zip(clear) {
-        if c {
-            *v = 0;
+        out
+    }
+
+    proptest! {
+        #[test]
+        fn matches_reference(
+            w in 1u32..20,
+            h in 1u32..20,
+            min_length in 1usize..8,
+            bits in proptest::collection::vec(proptest::bool::weighted(0.75), 400),
+        ) {
+            let mask = Mask::from_fn(w, h, |x, y| image::Luma([if bits[(y * w + x) as usize] { 255 } else { 0 }]));
+            let mut fast = mask.clone();
+            remove_long_runs(&mut fast, min_length);
+            prop_assert_eq!(fast, reference(&mask, min_length));
         }
     }
 }
