@@ -118,7 +118,6 @@ impl Envelope {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use image::Luma;
     use proptest::prelude::*;
 
     fn reference(mask: &Mask) -> Vec<f32> {
@@ -150,7 +149,7 @@ mod tests {
             h in 1u32..24,
             bits in proptest::collection::vec(proptest::bool::weighted(0.8), 576),
         ) {
-            let mask = Mask::from_fn(w, h, |x, y| Luma([if bits[(y * w + x) as usize] { 255 } else { 0 }]));
+            let mask = crate::image_types::mask_from_bits(w, h, &bits);
             let fast = distance_to_background(&mask);
             for (a, b) in fast.as_raw().iter().zip(reference(&mask)) {
                 prop_assert!(a == &b || (a - b).abs() < 1e-4, "{a} vs {b}");

@@ -168,7 +168,7 @@ mod tests {
             max_hole_area in 0usize..40,
             bits in proptest::collection::vec(proptest::bool::weighted(0.6), 576),
         ) {
-            let mask = Mask::from_fn(w, h, |x, y| image::Luma([if bits[(y * w + x) as usize] { MASK_ON } else { 0 }]));
+            let mask = crate::image_types::mask_from_bits(w, h, &bits);
             let (mut fast, mut slow) = (mask.clone(), mask);
             fill_holes(&mut fast, max_hole_area);
             reference(&mut slow, max_hole_area);

@@ -139,7 +139,7 @@ mod tests {
             bits in proptest::collection::vec(proptest::bool::weighted(0.5), 576),
         ) {
             use imageproc::region_labelling::{connected_components, Connectivity};
-            let mask = Mask::from_fn(w, h, |x, y| image::Luma([if bits[(y * w + x) as usize] { 255 } else { 0 }]));
+            let mask = crate::image_types::mask_from_bits(w, h, &bits);
             let mut theirs = connected_components(&mask, Connectivity::Eight, image::Luma([0u8]));
             let n_theirs = relabel_sequential(&mut theirs);
             let (ours, n) = label_components(&mask);

@@ -88,7 +88,7 @@ mod tests {
             min_length in 1usize..8,
             bits in proptest::collection::vec(proptest::bool::weighted(0.75), 400),
         ) {
-            let mask = Mask::from_fn(w, h, |x, y| image::Luma([if bits[(y * w + x) as usize] { 255 } else { 0 }]));
+            let mask = crate::image_types::mask_from_bits(w, h, &bits);
             let mut fast = mask.clone();
             remove_long_runs(&mut fast, min_length);
             prop_assert_eq!(fast, reference(&mask, min_length));

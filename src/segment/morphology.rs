@@ -107,7 +107,7 @@ mod tests {
             bits in proptest::collection::vec(proptest::bool::weighted(0.5), 900),
         ) {
             prop_assume!(w + h > u32::from(radius));
-            let mask = Mask::from_fn(w, h, |x, y| image::Luma([if bits[(y * w + x) as usize] { 255 } else { 0 }]));
+            let mask = crate::image_types::mask_from_bits(w, h, &bits);
             let (mut ours, mut theirs) = (mask.clone(), mask.clone());
             close(&mut ours, usize::from(radius));
             imageproc::morphology::close_mut(&mut theirs, Norm::LInf, radius);
