@@ -403,11 +403,10 @@ pub fn robust_sigma(values: &[f32]) -> f32 {
     1.4826 * median_in_place(&mut v)
 }
 
-/// Slices at least this long take the median by a histogram of the values'
-/// leading bits first, then select only within the bin that holds it.
+/// Slices at least this long take the median by histograms of the values'
+/// leading key bits (12 bits, then the next 12 within the median's bin),
+/// and select only among the few values left.
 const RADIX_SELECT_MIN_LEN: usize = 4096;
-/// Leading bits of the order-preserving key used as histogram bins.
-const RADIX_SELECT_BITS: u32 = 12;
 
 /// The upper median (element `len / 2` in `f32::total_cmp` order), possibly
 /// reordering `values`; 0 for an empty slice.
@@ -420,26 +419,35 @@ fn median_in_place(values: &mut [f32]) -> f32 {
         return *values.select_nth_unstable_by(mid, f32::total_cmp).1;
     }
     // An unsigned key in total_cmp order (the same bit trick total_cmp uses).
-    let bin = |v: f32| {
+    let key = |v: f32| {
         let bits = v.to_bits() as i32;
-        let ordered = (bits ^ ((((bits >> 31) as u32) >> 1) as i32)) as u32 ^ 0x8000_0000;
-        (ordered >> (32 - RADIX_SELECT_BITS)) as usize
+        (bits ^ ((((bits >> 31) as u32) >> 1) as i32)) as u32 ^ 0x8000_0000
     };
-    let mut hist = vec![0usize; 1 << RADIX_SELECT_BITS];
-    for &v in values.iter() {
-        hist[bin(v)] += 1;
+    let mut rank = mid;
+    let mut prefix = 0u32; // key bits above `shift` shared by the candidates
+    let mut hist = vec![0usize; 1 << 12];
+    for shift in [20u32, 8] {
+        hist.fill(0);
+        let above = shift + 12;
+        for &v in values.iter() {
+            let k = key(v);
+            if above >= 32 || k >> above == prefix {
+                hist[((k >> shift) & 0xFFF) as usize] += 1;
+            }
+        }
+        let mut bin = 0;
+        while rank >= hist[bin] {
+            rank -= hist[bin];
+            bin += 1;
+        }
+        prefix = (prefix << 12) | bin as u32;
     }
-    let (mut below, mut target) = (0, 0);
-    while below + hist[target] <= mid {
-        below += hist[target];
-        target += 1;
-    }
-    let mut inside: Vec<f32> = values
+    let mut left: Vec<f32> = values
         .iter()
         .copied()
-        .filter(|&v| bin(v) == target)
+        .filter(|&v| key(v) >> 8 == prefix)
         .collect();
-    *inside.select_nth_unstable_by(mid - below, f32::total_cmp).1
+    *left.select_nth_unstable_by(rank, f32::total_cmp).1
 }
 
 /// Separable Gaussian blur with edge clamping.
