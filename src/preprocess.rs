@@ -25,7 +25,7 @@
 //!    noise sigma (1.4826 × median absolute deviation): the segmentation's input,
 //!    so thresholds mean the same on quiet and noisy cameras.
 
-use image::{DynamicImage, Luma};
+use image::DynamicImage;
 
 use crate::config::{BitDepth, ChannelMode};
 use crate::image_types::FloatImage;
@@ -323,9 +323,14 @@ fn block_median_background(image: &FloatImage, block: u32) -> FloatImage {
             hist.iter_mut().for_each(|c| *c = 0);
             let (x0, y0) = (bx * block, by * block);
             let (x1, y1) = ((x0 + block).min(w), (y0 + block).min(h));
-            for y in y0..y1 {
-                for x in x0..x1 {
-                    hist[bin(image.get_pixel(x, y).0[0])] += 1;
+            for row in image
+                .as_raw()
+                .chunks_exact(w as usize)
+                .take(y1 as usize)
+                .skip(y0 as usize)
+            {
+                for &v in &row[x0 as usize..x1 as usize] {
+                    hist[bin(v)] += 1;
                 }
             }
             let n = (x1 - x0) * (y1 - y0);
@@ -356,14 +361,25 @@ fn block_median_background(image: &FloatImage, block: u32) -> FloatImage {
         (i, i + 1, t.clamp(-0.5, 1.5))
     };
     let xs: Vec<(usize, usize, f32)> = (0..w).map(|x| locate(x as f32, &cx)).collect();
+    // Rows of tile medians blended across x, recomputed only when the pair
+    // of tile rows changes.
+    let across = |tile_row: usize| -> Vec<f32> {
+        let m = |xx: usize| medians[tile_row * nx as usize + xx];
+        xs.iter()
+            .map(|&(x0, x1, tx)| m(x0) * (1.0 - tx) + m(x1) * tx)
+            .collect()
+    };
     let mut out = FloatImage::new(w, h);
-    for y in 0..h {
+    let mut cached: Option<(usize, usize, Vec<f32>, Vec<f32>)> = None;
+    for (y, row) in out.as_mut().chunks_exact_mut(w as usize).enumerate() {
         let (y0, y1, ty) = locate(y as f32, &cy);
-        for (x, &(x0, x1, tx)) in xs.iter().enumerate() {
-            let m = |yy: usize, xx: usize| medians[yy * nx as usize + xx];
-            let top = m(y0, x0) * (1.0 - tx) + m(y0, x1) * tx;
-            let bottom = m(y1, x0) * (1.0 - tx) + m(y1, x1) * tx;
-            out.put_pixel(x as u32, y, Luma([top * (1.0 - ty) + bottom * ty]));
+        if !matches!(&cached, Some((a, b, _, _)) if (*a, *b) == (y0, y1)) {
+            cached = Some((y0, y1, across(y0), across(y1)));
+        }
+        if let Some((_, _, top, bottom)) = &cached {
+            for ((o, &t), &b) in row.iter_mut().zip(top).zip(bottom) {
+                *o = t * (1.0 - ty) + b * ty;
+            }
         }
     }
     out
@@ -505,6 +521,7 @@ pub fn gaussian_blur(image: &FloatImage, sigma: f32) -> FloatImage {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use image::Luma;
 
     #[test]
     fn eight_bit_rgb_luminance_and_channels() {
