@@ -47,6 +47,11 @@ impl Counts {
 
     /// aggregated / total: the aggregate fraction counters report; `None`
     /// when no cell was counted.
+    ///
+    /// ```
+    /// let c = cellvia::aggregate::Counts { total: 4, live: 3, dead: 1, debris: 0, aggregated: 2, gated: 0 };
+    /// assert_eq!(c.aggregate_fraction(), Some(0.5));
+    /// ```
     pub fn aggregate_fraction(&self) -> Option<f64> {
         (self.total > 0).then(|| f64::from(self.aggregated) / f64::from(self.total))
     }

@@ -172,6 +172,17 @@ pub fn scaling_threads(threads: usize) -> Vec<usize> {
 /// Measures the pipeline on `inputs` with `threads` threads (after one
 /// warm-up pass that also loads ONNX sessions), the decode floor, and, with
 /// `scaling`, the throughput at each of [`scaling_threads`].
+///
+/// ```no_run
+/// use cellvia::{bench, classify::Classifier, Config};
+/// let config = Config::default();
+/// let classifier = Classifier::load(&config.model_path(), &config.classify)?;
+/// let bytes = cellvia::io::read_bytes("field.png".as_ref())?;
+/// let inputs = [bench::BenchInput { label: "field.png".into(), bytes }];
+/// let report = bench::run(&inputs, &config, &classifier, 2, true)?;
+/// println!("{:.1} images/s, {:.1}x the decode floor", report.images_per_s, report.ratio_to_floor);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn run(
     inputs: &[BenchInput],
     config: &Config,

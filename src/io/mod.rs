@@ -87,6 +87,11 @@ pub fn peak_rss_bytes() -> Option<u64> {
 
 /// Restarts the peak-memory mark at the current use (Linux; best effort), so
 /// a measurement excludes what came before, e.g. generating test images.
+///
+/// ```
+/// cellvia::io::reset_peak_rss();
+/// let _after = cellvia::io::peak_rss_bytes();
+/// ```
 pub fn reset_peak_rss() {
     let _ = std::fs::write("/proc/self/clear_refs", b"5");
 }

@@ -17,6 +17,10 @@ pub fn images_csv(images: &[ImageRecord]) -> Result<String, csv::Error> {
 }
 
 /// The header line of `images.csv`.
+///
+/// ```
+/// assert!(cellvia::report::csv::images_header().unwrap().starts_with("path,status,error,"));
+/// ```
 pub fn images_header() -> Result<String, csv::Error> {
     line([
         "path",
@@ -36,6 +40,12 @@ pub fn images_header() -> Result<String, csv::Error> {
 }
 
 /// One image's line of `images.csv`.
+///
+/// ```
+/// use cellvia::report::{csv::image_row, ImageRecord};
+/// let row = image_row(&ImageRecord::failed("a,b.png", "truncated".into())).unwrap();
+/// assert_eq!(row, "\"a,b.png\",error,truncated,,,,,,,,,,\n");
+/// ```
 pub fn image_row(r: &ImageRecord) -> Result<String, csv::Error> {
     let opt = |v: Option<u32>| v.map(|v| v.to_string()).unwrap_or_default();
     let fraction = |v: Option<f64>| v.map(|v| format!("{v:.4}")).unwrap_or_default();
@@ -67,6 +77,10 @@ pub fn cells_csv(images: &[ImageRecord]) -> Result<String, csv::Error> {
 }
 
 /// The header line of `cells.csv`.
+///
+/// ```
+/// assert!(cellvia::report::csv::cells_header().unwrap().ends_with(",cluster,cluster_size\n"));
+/// ```
 pub fn cells_header() -> Result<String, csv::Error> {
     line([
         "path",
@@ -92,7 +106,12 @@ pub fn cells_header() -> Result<String, csv::Error> {
     ])
 }
 
-/// The lines of `cells.csv` for one image's counted cells.
+/// The lines of `cells.csv` for one image's counted cells (none for a failed image).
+///
+/// ```
+/// use cellvia::report::{csv::cell_rows, ImageRecord};
+/// assert_eq!(cell_rows(&ImageRecord::failed("x.png", "bad".into())).unwrap(), "");
+/// ```
 pub fn cell_rows(r: &ImageRecord) -> Result<String, csv::Error> {
     let mut out = String::new();
     for c in &r.cells {

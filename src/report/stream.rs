@@ -33,7 +33,23 @@ fn pretty(value: &impl Serialize) -> String {
     serde_json::to_string_pretty(value).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
 }
 
-/// Streams the pieces of one `results.json`; the caller writes each piece.
+/// Streams the pieces of one `results.json`; the caller writes each piece:
+/// [`head`](Self::head), one [`image`](Self::image) per record in input
+/// order, then [`tail`](Self::tail).
+///
+/// ```
+/// use cellvia::{aggregate::BatchSummary, classify::ModelInfo, config::Config};
+/// use cellvia::report::{stream::ResultsStream, ImageRecord, Results, RunFacts, Software};
+/// let model = ModelInfo { name: "m".into(), sha256: "00".into(), path: "m.onnx".into() };
+/// let run = RunFacts { started_unix_s: 0.0, finished_unix_s: 1.0, host: "h".into(), threads: 1 };
+/// let record = ImageRecord::failed("a.png", "a.png: truncated".into());
+/// let mut stream = ResultsStream::default();
+/// let mut json = stream.head(&Software::default(), &model, &Config::default());
+/// json += &stream.image(&record);
+/// json += &stream.tail(&BatchSummary::default(), &[], &run);
+/// let parsed: Results = serde_json::from_str(&json).unwrap();
+/// assert_eq!(parsed.images, vec![record]);
+/// ```
 #[derive(Debug, Default)]
 pub struct ResultsStream {
     images: usize,
