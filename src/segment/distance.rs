@@ -45,6 +45,9 @@ pub fn distance_to_background(mask: &Mask) -> FloatImage {
     let mut envelope = Envelope::with_capacity(w);
     for y in 0..h {
         let row = &vertical[y * w..(y + 1) * w];
+        if row.iter().all(|&v| v == 0) {
+            continue; // all background: distances stay 0
+        }
         for (fx, &v) in f.iter_mut().zip(row) {
             *fx = if v == u32::MAX {
                 f64::INFINITY

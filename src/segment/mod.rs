@@ -52,7 +52,7 @@ pub mod threshold;
 pub mod watershed;
 
 use crate::config::{DiameterRange, SegmentConfig, ThresholdMethod};
-use crate::image_types::{FloatImage, LabelImage, Mask};
+use crate::image_types::{FloatImage, LabelImage, Mask, MASK_ON};
 use regions::Region;
 
 /// Objects smaller than a disc of this fraction of the minimum diameter are
@@ -164,15 +164,21 @@ fn declump(
     );
     let mut labels = watershed::watershed(mask, &dist, &seeds);
     // Objects too thin to hold a seed keep their own labels.
-    let unreached = Mask::from_fn(mask.width(), mask.height(), |x, y| {
-        let on = mask.get_pixel(x, y).0[0] != 0 && labels.get_pixel(x, y).0[0] == 0;
-        image::Luma([if on { 255 } else { 0 }])
-    });
-    let (extra, _) = label::label_components(&unreached);
-    let offset = seeds.len() as u32;
-    for (l, e) in labels.as_mut().iter_mut().zip(extra.as_raw()) {
-        if *e != 0 {
-            *l = offset + e;
+    let unreached: Vec<u8> = mask
+        .as_raw()
+        .iter()
+        .zip(labels.as_raw())
+        .map(|(&m, &l)| if m != 0 && l == 0 { MASK_ON } else { 0 })
+        .collect();
+    if unreached.iter().any(|&v| v != 0) {
+        let unreached = Mask::from_raw(mask.width(), mask.height(), unreached)
+            .unwrap_or_else(|| Mask::new(mask.width(), mask.height()));
+        let (extra, _) = label::label_components(&unreached);
+        let offset = seeds.len() as u32;
+        for (l, e) in labels.as_mut().iter_mut().zip(extra.as_raw()) {
+            if *e != 0 {
+                *l = offset + e;
+            }
         }
     }
     let n = label::relabel_sequential(&mut labels);
