@@ -15,6 +15,7 @@ use crate::io::decode::{decode, DecodeError};
 use crate::measure::crop::{crops, CropSpec};
 use crate::measure::{measure, ObjectMeasurement};
 use crate::preprocess::{flatten, to_intensity};
+use crate::report::overlay::Outline;
 use crate::report::{round, CellRecord, DebrisReport, ImageQuality, ImageRecord, Status};
 use crate::segment::segment;
 
@@ -146,7 +147,7 @@ pub fn analyze(
             _ => config.gate.check(obj, config.pixel_size_um),
         })
         .collect();
-    // What is counted: gated-out cells are drawn and clustered like debris.
+    // What is counted: gated-out cells are clustered like debris.
     let counted: Vec<CellClass> = classes
         .iter()
         .zip(&gates)
@@ -188,7 +189,16 @@ pub fn analyze(
         }
     }
     let overlay = want_overlay.then(|| {
-        crate::report::overlay::render(&cands.intensity, &cands.labels, &counted, &counts)
+        let outlines: Vec<Outline> = classes
+            .iter()
+            .zip(&gates)
+            .map(|(&class, gate)| match gate {
+                Some(_) => Outline::Gated,
+                None => Outline::from(class),
+            })
+            .collect();
+        let region = config.gate.counting_region.as_ref();
+        crate::report::overlay::render(&cands.intensity, &cands.labels, &outlines, &counts, region)
     });
     let record = ImageRecord {
         path: path.to_string(),

@@ -1,36 +1,62 @@
 //! Overlay pictures: the field in gray with each object outlined by class
-//! (green live, red dead, grey debris) and the counts written on top.
+//! (green live, red dead, grey debris, blue cells left out by a gate), the
+//! counting region (cyan) when one is set, and the counts written on top.
 
 use image::{Rgb, RgbImage};
 
 use super::font::{draw_text, CHAR_WIDTH, LINE_HEIGHT};
 use crate::aggregate::Counts;
 use crate::classify::CellClass;
+use crate::gate::CountingRegion;
 use crate::image_types::{FloatImage, LabelImage};
+
+/// How an object is outlined.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outline {
+    Live,
+    Dead,
+    Debris,
+    /// A cell a gate left out of the count.
+    Gated,
+}
+
+impl From<CellClass> for Outline {
+    fn from(class: CellClass) -> Self {
+        match class {
+            CellClass::Live => Outline::Live,
+            CellClass::Dead => Outline::Dead,
+            CellClass::Debris => Outline::Debris,
+        }
+    }
+}
 
 const LIVE_COLOUR: Rgb<u8> = Rgb([0, 220, 0]);
 const DEAD_COLOUR: Rgb<u8> = Rgb([255, 40, 40]);
 const DEBRIS_COLOUR: Rgb<u8> = Rgb([150, 150, 150]);
+const GATED_COLOUR: Rgb<u8> = Rgb([60, 140, 255]);
+const REGION_COLOUR: Rgb<u8> = Rgb([0, 220, 220]);
 const TEXT_COLOUR: Rgb<u8> = Rgb([255, 255, 0]);
 /// Small fields are enlarged by a whole factor up to this width so outlines
 /// and text stay legible.
 const MIN_OVERLAY_WIDTH: u32 = 450;
 const MAX_UPSCALE: u32 = 4;
 
-/// Draws the overlay. `classes[i]` is the class of label `i + 1`.
+/// Draws the overlay. `outlines[i]` is how label `i + 1` is drawn;
+/// `region`, if any, is drawn as a rectangle.
 ///
 /// ```
-/// use cellvia::{aggregate::Counts, classify::CellClass, image_types::*};
+/// use cellvia::{aggregate::Counts, classify::CellClass, image_types::*, report::overlay::{render, Outline}};
 /// let intensity = FloatImage::from_pixel(500, 40, image::Luma([0.5]));
 /// let labels = LabelImage::from_fn(500, 40, |x, y| image::Luma([u32::from((10..20).contains(&x) && (15..25).contains(&y))]));
-/// let img = cellvia::report::overlay::render(&intensity, &labels, &[CellClass::Live], &Counts::from_classes([CellClass::Live]));
+/// let img = render(&intensity, &labels, &[Outline::Live], &Counts::from_classes([CellClass::Live]), None);
 /// assert_eq!(img.get_pixel(10, 20).0, [0, 220, 0]); // outline pixel
 /// ```
 pub fn render(
     intensity: &FloatImage,
     labels: &LabelImage,
-    classes: &[CellClass],
+    outlines: &[Outline],
     counts: &Counts,
+    region: Option<&CountingRegion>,
 ) -> RgbImage {
     let (w, h) = intensity.dimensions();
     let scale = MIN_OVERLAY_WIDTH.div_ceil(w.max(1)).clamp(1, MAX_UPSCALE);
@@ -51,12 +77,22 @@ pub fn render(
                 && [(xi - 1, yi), (xi + 1, yi), (xi, yi - 1), (xi, yi + 1)]
                     .iter()
                     .any(|&(nx, ny)| label_at(nx, ny) != l);
-            let colour = match classes.get(l as usize - usize::from(l > 0)) {
-                Some(class) if edge => match class {
-                    CellClass::Live => LIVE_COLOUR,
-                    CellClass::Dead => DEAD_COLOUR,
-                    CellClass::Debris => DEBRIS_COLOUR,
+            let on_region = region.is_some_and(|r| {
+                let (fx, fy) = (f64::from(x), f64::from(y));
+                let near = |a: f64, b: f64| (a - b).abs() < 0.5;
+                let within_x = fx >= r.x_min - 0.5 && fx <= r.x_max + 0.5;
+                let within_y = fy >= r.y_min - 0.5 && fy <= r.y_max + 0.5;
+                ((near(fx, r.x_min) || near(fx, r.x_max)) && within_y)
+                    || ((near(fy, r.y_min) || near(fy, r.y_max)) && within_x)
+            });
+            let colour = match outlines.get(l as usize - usize::from(l > 0)) {
+                Some(outline) if edge => match outline {
+                    Outline::Live => LIVE_COLOUR,
+                    Outline::Dead => DEAD_COLOUR,
+                    Outline::Debris => DEBRIS_COLOUR,
+                    Outline::Gated => GATED_COLOUR,
                 },
+                _ if on_region => REGION_COLOUR,
                 _ => Rgb([v, v, v]),
             };
             for dy in 0..scale {
