@@ -7,8 +7,7 @@
 //! whose distance transform has a single maximum. The dark core leaves the
 //! halo out: dark pixels, with the holes they enclose (bright centres) filled.
 
-use super::{fill, threshold};
-use crate::config::{SegmentConfig, ThresholdMethod};
+use crate::config::SegmentConfig;
 use crate::image_types::{FloatImage, Mask};
 
 /// Pixels of `mask` that are dark in `z` (below −threshold, same method and
@@ -34,14 +33,7 @@ pub fn dark_core(z: &FloatImage, mask: &Mask, cfg: &SegmentConfig, max_hole_area
         z.as_raw().iter().map(|v| (-v).max(0.0)).collect(),
     )
     .unwrap_or_else(|| FloatImage::new(z.width(), z.height()));
-    let mut core = match cfg.threshold {
-        ThresholdMethod::Hysteresis => {
-            threshold::hysteresis(&dark, cfg.extent_sigma, cfg.seed_sigma)
-        }
-        ThresholdMethod::Otsu => threshold::otsu_mask(&dark, cfg.extent_sigma),
-    };
-    super::morphology::close(&mut core, 1);
-    fill::fill_holes(&mut core, max_hole_area);
+    let mut core = super::filled_objects(&dark, cfg, max_hole_area);
     for (c, m) in core.as_mut().iter_mut().zip(mask.as_raw()) {
         if *m == 0 {
             *c = 0;

@@ -94,13 +94,8 @@ pub struct Segmentation {
 /// assert_eq!(seg.clusters, vec![1, 1]); // split from one blob
 /// ```
 pub fn segment(z: &FloatImage, diameter: DiameterRange, cfg: &SegmentConfig) -> Segmentation {
-    let mut mask = match cfg.threshold {
-        ThresholdMethod::Hysteresis => threshold::hysteresis(z, cfg.extent_sigma, cfg.seed_sigma),
-        ThresholdMethod::Otsu => threshold::otsu_mask(z, cfg.extent_sigma),
-    };
-    morphology::close(&mut mask, 1);
     let max_cell_area = disc_area(diameter.max) as usize;
-    fill::fill_holes(&mut mask, max_cell_area);
+    let mut mask = filled_objects(z, cfg, max_cell_area);
     lines::remove_long_runs(
         &mut mask,
         (RULING_MIN_LENGTH_DIAMETERS * diameter.max).round() as usize,
@@ -134,7 +129,19 @@ pub fn segment(z: &FloatImage, diameter: DiameterRange, cfg: &SegmentConfig) -> 
         }
     }
     let n = label::relabel_sequential(&mut labels);
-    let regions = regions::regions(&labels, n);
+    // Labels are in raster order of first pixel, so the kept objects keep
+    // their order and are renumbered 1..=n; an object's statistics do not
+    // depend on its neighbours (its perimeter counts edges to any other label).
+    let regions: Vec<Region> = all
+        .into_iter()
+        .zip(&keep)
+        .filter(|(_, &k)| k)
+        .enumerate()
+        .map(|(i, (r, _))| Region {
+            label: i as u32 + 1,
+            ..r
+        })
+        .collect();
     let mut clusters = vec![0u32; n as usize];
     for (l, c) in labels.as_raw().iter().zip(components.as_raw()) {
         if *l != 0 {
@@ -146,6 +153,19 @@ pub fn segment(z: &FloatImage, diameter: DiameterRange, cfg: &SegmentConfig) -> 
         regions,
         clusters,
     }
+}
+
+/// Pixels of `z` that pass the configured threshold, with gaps of 1 px
+/// closed and enclosed holes up to `max_hole_area` filled: the object mask,
+/// and (on the dark part of `z`) the core declumping measures.
+fn filled_objects(z: &FloatImage, cfg: &SegmentConfig, max_hole_area: usize) -> Mask {
+    let mut mask = match cfg.threshold {
+        ThresholdMethod::Hysteresis => threshold::hysteresis(z, cfg.extent_sigma, cfg.seed_sigma),
+        ThresholdMethod::Otsu => threshold::otsu_mask(z, cfg.extent_sigma),
+    };
+    morphology::close(&mut mask, 1);
+    fill::fill_holes(&mut mask, max_hole_area);
+    mask
 }
 
 /// Splits touching objects of `mask` with seeds from the distance transform
