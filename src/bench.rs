@@ -13,7 +13,7 @@ use crate::classify::Classifier;
 use crate::config::Config;
 use crate::io::decode::decode;
 use crate::pipeline::{analyze, StageTimes};
-use crate::report::{csv, stream::ResultsStream};
+use crate::report::stream::ResultsStream;
 use crate::scheduler::{for_each_ordered, SchedulerError};
 
 /// One image to run: a label and its encoded bytes.
@@ -112,9 +112,9 @@ fn pipeline_pass(
         |_, analysis| {
             // What `analyze` writes per image: a JSON record and CSV rows.
             let t = Instant::now();
-            written += stream.image(&analysis.record).len();
-            written += csv::image_row(&analysis.record).map_or(0, |s| s.len());
-            written += csv::cell_rows(&analysis.record).map_or(0, |s| s.len());
+            if let Ok(text) = stream.record(&analysis.record) {
+                written += text.json.len() + text.images_row.len() + text.cell_rows.len();
+            }
             pass.times.add(&analysis.times);
             pass.times.report += t.elapsed();
             match analysis.record.counts {

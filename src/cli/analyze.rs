@@ -101,11 +101,10 @@ impl Outputs {
     }
 
     fn add(&mut self, stream: &mut ResultsStream, record: &ImageRecord) -> anyhow::Result<()> {
-        self.json.write(stream.image(record).as_bytes())?;
-        self.images_csv
-            .write(report::csv::image_row(record)?.as_bytes())?;
-        self.cells_csv
-            .write(report::csv::cell_rows(record)?.as_bytes())?;
+        let text = stream.record(record)?;
+        self.json.write(text.json.as_bytes())?;
+        self.images_csv.write(text.images_row.as_bytes())?;
+        self.cells_csv.write(text.cell_rows.as_bytes())?;
         Ok(())
     }
 

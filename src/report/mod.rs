@@ -175,11 +175,14 @@ pub struct Results {
 impl Results {
     /// Pretty JSON with a trailing newline.
     pub fn to_json(&self) -> String {
-        let mut s = serde_json::to_string_pretty(self)
-            .unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
-        s.push('\n');
-        s
+        pretty_json(self) + "\n"
     }
+}
+
+/// Pretty JSON (two-space indent); a value that cannot be serialised becomes
+/// an `{"error": ...}` object rather than a panic.
+pub(crate) fn pretty_json(value: &impl Serialize) -> String {
+    serde_json::to_string_pretty(value).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
 }
 
 /// Rounds to `digits` decimals so results do not carry float noise.

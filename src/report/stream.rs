@@ -1,12 +1,13 @@
 //! `results.json` written image by image: the head (software, model,
 //! config), one record per image as it completes, then the tail (summary,
-//! skipped files, run facts). The bytes equal [`Results::to_json`] of the
+//! skipped files, run facts). The bytes equal
+//! [`Results::to_json`](crate::report::Results::to_json) of the
 //! same content, so a streamed file and one written at once are identical,
 //! and memory stays flat in the number of images.
 
 use serde::Serialize;
 
-use super::{ImageRecord, Results, RunFacts, Software};
+use super::{pretty_json, ImageRecord, RunFacts, Software};
 use crate::aggregate::BatchSummary;
 use crate::classify::ModelInfo;
 use crate::config::Config;
@@ -29,8 +30,15 @@ struct Tail<'a> {
     run: &'a RunFacts,
 }
 
-fn pretty(value: &impl Serialize) -> String {
-    serde_json::to_string_pretty(value).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
+/// What one image adds to each result file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordText {
+    /// The `results.json` element, with its separator.
+    pub json: String,
+    /// The `images.csv` line.
+    pub images_row: String,
+    /// The `cells.csv` lines (none for a failed image).
+    pub cell_rows: String,
 }
 
 /// Streams the pieces of one `results.json`; the caller writes each piece:
@@ -58,7 +66,7 @@ pub struct ResultsStream {
 impl ResultsStream {
     /// Everything before the first image record.
     pub fn head(&self, software: &Software, model: &ModelInfo, config: &Config) -> String {
-        let head = pretty(&Head {
+        let head = pretty_json(&Head {
             schema: super::RESULTS_SCHEMA,
             software,
             model,
@@ -68,12 +76,22 @@ impl ResultsStream {
         format!("{open},\n  \"images\": [")
     }
 
+    /// One image's text for all three result files (`analyze` writes it,
+    /// `bench` times it).
+    pub fn record(&mut self, record: &ImageRecord) -> Result<RecordText, csv::Error> {
+        Ok(RecordText {
+            json: self.image(record),
+            images_row: super::csv::image_row(record)?,
+            cell_rows: super::csv::cell_rows(record)?,
+        })
+    }
+
     /// One image record, with the separator it needs.
     pub fn image(&mut self, record: &ImageRecord) -> String {
         let separator = if self.images == 0 { "\n" } else { ",\n" };
         self.images += 1;
         let mut out = String::from(separator);
-        for (i, line) in pretty(record).lines().enumerate() {
+        for (i, line) in pretty_json(record).lines().enumerate() {
             if i > 0 {
                 out.push('\n');
             }
@@ -86,7 +104,7 @@ impl ResultsStream {
     /// Everything after the last image record, with the final newline.
     pub fn tail(&self, summary: &BatchSummary, skipped: &[String], run: &RunFacts) -> String {
         let close = if self.images == 0 { "]" } else { "\n  ]" };
-        let tail = pretty(&Tail {
+        let tail = pretty_json(&Tail {
             summary,
             skipped,
             run,
@@ -96,27 +114,21 @@ impl ResultsStream {
     }
 }
 
-/// The whole file at once, through the stream (what [`Results::to_json`] gives).
-///
-/// ```
-/// use cellvia::report::{stream::streamed_json, Results};
-/// # fn check(results: &Results) {
-/// assert_eq!(streamed_json(results), results.to_json());
-/// # }
-/// ```
-pub fn streamed_json(results: &Results) -> String {
-    let mut stream = ResultsStream::default();
-    let mut out = stream.head(&results.software, &results.model, &results.config);
-    for record in &results.images {
-        out.push_str(&stream.image(record));
-    }
-    out.push_str(&stream.tail(&results.summary, &results.skipped, &results.run));
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::report::Results;
+
+    /// The whole file at once, through the stream.
+    fn streamed_json(results: &Results) -> String {
+        let mut stream = ResultsStream::default();
+        let mut out = stream.head(&results.software, &results.model, &results.config);
+        for record in &results.images {
+            out.push_str(&stream.image(record));
+        }
+        out.push_str(&stream.tail(&results.summary, &results.skipped, &results.run));
+        out
+    }
     use crate::aggregate::Counts;
     use crate::report::{CellRecord, DebrisReport, Status};
 
