@@ -106,6 +106,59 @@ impl Default for SynthParams {
     }
 }
 
+/// Parameters a field cannot be rendered from.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("synthetic field parameters: {0}")]
+pub struct InvalidSynthParams(pub String);
+
+impl SynthParams {
+    /// Checks sizes, counts and fractions before rendering.
+    ///
+    /// ```
+    /// use cellvia::synth::SynthParams;
+    /// assert!(SynthParams::default().validate().is_ok());
+    /// let tiny = SynthParams { width: 8, ..Default::default() };
+    /// assert!(tiny.validate().unwrap_err().to_string().contains("16x16"));
+    /// ```
+    pub fn validate(&self) -> Result<(), InvalidSynthParams> {
+        let fail = |m: String| Err(InvalidSynthParams(m));
+        if self.width < 16 || self.height < 16 {
+            return fail("fields must be at least 16x16 px".into());
+        }
+        if self.cells > MAX_CELLS {
+            return fail(format!("at most {MAX_CELLS} cells per field"));
+        }
+        if !(self.diameter_mean >= 4.0 && self.diameter_sd >= 0.0) {
+            return fail("cell diameter must be at least 4 px".into());
+        }
+        for (name, v) in [
+            ("dead fraction", self.dead_fraction),
+            ("clump fraction", self.clump_fraction),
+            ("defocus fraction", self.defocus_fraction),
+            ("vignetting", self.vignetting),
+        ] {
+            if !(0.0..=1.0).contains(&v) {
+                return fail(format!("{name} must lie in 0..=1"));
+            }
+        }
+        Ok(())
+    }
+
+    /// Extension and encoding of a field file: 8-bit PNG, else (12/16-bit) TIFF.
+    ///
+    /// ```
+    /// use cellvia::synth::{SynthDepth, SynthParams};
+    /// let p = SynthParams { depth: SynthDepth::Twelve, ..Default::default() };
+    /// assert_eq!(p.file_format(), ("tif", image::ImageFormat::Tiff));
+    /// ```
+    pub fn file_format(&self) -> (&'static str, image::ImageFormat) {
+        match self.depth {
+            SynthDepth::Eight => ("png", image::ImageFormat::Png),
+            SynthDepth::Twelve | SynthDepth::Sixteen => ("tif", image::ImageFormat::Tiff),
+        }
+    }
+}
+
 /// SplitMix64: tiny, fast, and fixed forever, so a seed always renders the same field.
 #[derive(Debug, Clone)]
 struct Rng(u64);

@@ -34,12 +34,8 @@ fn clumped(seed: u64, depth: SynthDepth) -> SynthParams {
 
 fn analyze(classifier: &Classifier, p: &SynthParams) -> (ImageRecord, Truth) {
     let field = render(p);
-    let format = match p.depth {
-        SynthDepth::Eight => image::ImageFormat::Png,
-        _ => image::ImageFormat::Tiff,
-    };
     let mut bytes = Cursor::new(Vec::new());
-    field.image.write_to(&mut bytes, format).unwrap();
+    field.image.write_to(&mut bytes, p.file_format().1).unwrap();
     let record = analyze_bytes("scene", bytes.get_ref(), &Config::default(), classifier);
     (record, field.truth)
 }

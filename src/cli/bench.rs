@@ -44,17 +44,15 @@ fn parse_size(text: &str) -> anyhow::Result<(u32, u32)> {
     let (w, h) = text
         .split_once(['x', 'X'])
         .ok_or_else(|| anyhow::anyhow!("--size expects WIDTHxHEIGHT, got {text:?}"))?;
-    let (w, h): (u32, u32) = (w.trim().parse()?, h.trim().parse()?);
-    anyhow::ensure!(w >= 16 && h >= 16, "--size: fields must be at least 16x16");
-    Ok((w, h))
+    Ok((w.trim().parse()?, h.trim().parse()?))
 }
 
 fn synthetic_inputs(
     count: usize,
-    (width, height): (u32, u32),
-    cells: u32,
+    field: &SynthParams,
     threads: usize,
 ) -> anyhow::Result<Vec<BenchInput>> {
+    field.validate()?;
     let seeds: Vec<u64> = (1..=count as u64).collect();
     let mut inputs = Vec::with_capacity(count);
     let mut failure = None;
@@ -63,11 +61,8 @@ fn synthetic_inputs(
         threads,
         |&seed| {
             let image = render(&SynthParams {
-                width,
-                height,
-                cells,
                 seed,
-                ..Default::default()
+                ..field.clone()
             })
             .image;
             let mut png = Cursor::new(Vec::new());
@@ -113,7 +108,14 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<u8> {
     let inputs = match (args.synthetic, args.paths.is_empty()) {
         (Some(n), _) => {
             anyhow::ensure!(n >= 1, "--synthetic needs at least one field");
-            synthetic_inputs(n, parse_size(&args.size)?, args.cells, threads)?
+            let (width, height) = parse_size(&args.size)?;
+            let field = SynthParams {
+                width,
+                height,
+                cells: args.cells,
+                ..Default::default()
+            };
+            synthetic_inputs(n, &field, threads)?
         }
         (None, false) => file_inputs(&args.paths)?,
         (None, true) => anyhow::bail!("give image paths or --synthetic N"),

@@ -10,7 +10,7 @@ use cellvia::io::{self, discover::discover, write::write_atomic};
 use cellvia::measure::crop::DEFAULT_CROP_SPEC;
 use cellvia::pipeline::{candidates, StageTimes};
 use cellvia::scheduler;
-use cellvia::synth::{render, SynthDepth, SynthField, SynthMode, SynthParams, MAX_CELLS};
+use cellvia::synth::{render, SynthDepth, SynthField, SynthMode, SynthParams};
 use cellvia::truth::{parse_truth_file, Truth};
 use clap::Args;
 
@@ -133,23 +133,7 @@ pub fn synth(args: &SynthArgs) -> anyhow::Result<u8> {
         };
     }
     p.grid |= args.grid;
-    anyhow::ensure!(
-        p.width >= 16 && p.height >= 16,
-        "fields must be at least 16x16 px"
-    );
-    anyhow::ensure!(p.cells <= MAX_CELLS, "at most {MAX_CELLS} cells per field");
-    anyhow::ensure!(
-        p.diameter_mean >= 4.0 && p.diameter_sd >= 0.0,
-        "cell diameter must be at least 4 px"
-    );
-    for (name, v) in [
-        ("dead fraction", p.dead_fraction),
-        ("clump fraction", p.clump_fraction),
-        ("defocus fraction", p.defocus_fraction),
-        ("vignetting", p.vignetting),
-    ] {
-        anyhow::ensure!((0.0..=1.0).contains(&v), "{name} must lie in 0..=1");
-    }
+    p.validate()?;
     io::write::ensure_dir(&args.out)?;
     let base_seed = p.seed;
     for i in 0..args.count {
@@ -172,10 +156,7 @@ pub fn synth(args: &SynthArgs) -> anyhow::Result<u8> {
             labels.write_to(&mut png, image::ImageFormat::Png)?;
             write_atomic(&args.out.join(format!("{stem}.labels.png")), png.get_ref())?;
         }
-        let (ext, format) = match p.depth {
-            SynthDepth::Eight => ("png", image::ImageFormat::Png),
-            _ => ("tif", image::ImageFormat::Tiff),
-        };
+        let (ext, format) = p.file_format();
         let mut bytes = std::io::Cursor::new(Vec::new());
         image.write_to(&mut bytes, format)?;
         write_atomic(&args.out.join(format!("{stem}.{ext}")), bytes.get_ref())?;
