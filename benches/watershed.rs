@@ -21,7 +21,14 @@ fn bench(c: &mut Criterion) {
             b.iter(|| watershed(&f.mask, &f.distance, &seeds))
         });
         g.bench_function(BenchmarkId::new("segment_all_steps", &f.name), |b| {
-            b.iter(|| segment::segment(&f.z, f.diameter, &f.config.segment))
+            b.iter(|| {
+                segment::segment(
+                    &f.z,
+                    f.diameter,
+                    &f.config.segment,
+                    segment::Appearance::Brightfield,
+                )
+            })
         });
     }
     g.finish();

@@ -8,6 +8,8 @@ Scenes (the synthetic seeds are fixed here and were not used to tune cellvia):
   * synthetic brightfield 1600x1200, ~150 cells, 15 % clumped, 10 % defocused,
     8-bit PNG and the same scenes as 12-bit data in 16-bit TIFFs;
   * synthetic dense 1600x1200, 600 cells, 35 % clumped, 8-bit and 12-bit;
+  * the same two kinds of scene as AO/PI fluorescence composites
+    (`synth --mode aopi`, analysed with `--assay aopi`), 8-bit and 12-bit;
   * LDC file groups held out from model training (`cell`, `g`) when --ldc is given;
   * sample-images/.
 Only the Python standard library is needed.
@@ -23,18 +25,24 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "models/train"))
 from ldc import HELD_OUT_GROUPS, ldc_group  # noqa: E402
 SYNTHETIC = [
-    # name, target, synth flags
+    # name, target, synth flags, assay
     ("synthetic 1600×1200, 150 cells, 15 % clumped", "F1 ≥ 0.99, count ±1 %",
-     ["--count", "10", "--seed", "9000", "--cells", "150", "--clump-fraction", "0.15"]),
+     ["--count", "10", "--seed", "9000", "--cells", "150", "--clump-fraction", "0.15"], "trypan"),
     ("synthetic dense 1600×1200, 600 cells, 35 % clumped", "F1 ≥ 0.97, count ±3 %",
-     ["--count", "5", "--seed", "9100", "--cells", "600", "--clump-fraction", "0.35"]),
+     ["--count", "5", "--seed", "9100", "--cells", "600", "--clump-fraction", "0.35"], "trypan"),
+    ("AO/PI synthetic 1600×1200, 150 cells, 15 % clumped", "count ±2 %, viability ±1 point",
+     ["--mode", "aopi", "--count", "10", "--seed", "9200", "--cells", "150", "--clump-fraction", "0.15"],
+     "aopi"),
+    ("AO/PI synthetic dense 1600×1200, 600 cells, 35 % clumped", "count ±2 %, viability ±1 point",
+     ["--mode", "aopi", "--count", "5", "--seed", "9300", "--cells", "600", "--clump-fraction", "0.35"],
+     "aopi"),
 ]
 
 
-def evaluate(cellvia, images, truth, out):
+def evaluate(cellvia, images, truth, out, assay="trypan"):
     """Analyse `images` into `out` and return eval's overall report."""
-    subprocess.run([str(cellvia), "analyze", "--quiet", "--overlays", "never", "--out", str(out),
-                    *map(str, images)], check=False, stdout=subprocess.DEVNULL)
+    subprocess.run([str(cellvia), "analyze", "--quiet", "--overlays", "never", "--assay", assay,
+                    "--out", str(out), *map(str, images)], check=False, stdout=subprocess.DEVNULL)
     report = subprocess.run([str(cellvia), "eval", "--json", "--truth", str(truth),
                              str(out / "results.json")], check=True, capture_output=True, text=True)
     return json.loads(report.stdout)["overall"]
@@ -60,14 +68,14 @@ def main():
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        for i, (name, target, flags) in enumerate(SYNTHETIC):
+        for i, (name, target, flags, assay) in enumerate(SYNTHETIC):
             for depth, label in (("8", "8-bit PNG"), ("12", "12-bit in 16-bit TIFF")):
                 scene = tmp / f"scene{i}-{depth}"
                 subprocess.run([str(args.cellvia), "synth", "--out", str(scene), "--width", "1600",
                                 "--height", "1200", "--depth", depth, *flags],
                                check=True, stderr=subprocess.DEVNULL)
                 images = sorted(p for p in scene.iterdir() if p.suffix in (".png", ".tif"))
-                o = evaluate(args.cellvia, images, scene, tmp / f"out{i}-{depth}")
+                o = evaluate(args.cellvia, images, scene, tmp / f"out{i}-{depth}", assay)
                 rows.append(row(f"{name}, {label}", target, o))
         if args.ldc:
             images = sorted(p for p in args.ldc.glob("*.png") if ldc_group(p.name) in HELD_OUT_GROUPS)

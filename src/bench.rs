@@ -9,14 +9,15 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
-use crate::classify::Classifier;
+use crate::classify::Viability;
 use crate::config::Config;
 use crate::io::decode::decode;
-use crate::pipeline::{analyze, StageTimes};
+use crate::pipeline::{analyze, Source, StageTimes};
 use crate::report::stream::ResultsStream;
 use crate::scheduler::{for_each_ordered, SchedulerError};
 
-/// One image to run: a label and its encoded bytes.
+/// One image to run: a label and its encoded bytes (brightfield, or an
+/// AO/PI composite).
 #[derive(Debug, Clone)]
 pub struct BenchInput {
     pub label: String,
@@ -92,7 +93,7 @@ struct Pass {
 fn pipeline_pass(
     inputs: &[BenchInput],
     config: &Config,
-    classifier: &Classifier,
+    viability: &Viability,
     threads: usize,
 ) -> Result<Pass, SchedulerError> {
     let start = Instant::now();
@@ -108,7 +109,15 @@ fn pipeline_pass(
     for_each_ordered(
         inputs,
         threads,
-        |input| analyze(&input.label, &input.bytes, config, classifier, false),
+        |input| {
+            analyze(
+                &input.label,
+                Source::Image(&input.bytes),
+                config,
+                viability,
+                false,
+            )
+        },
         |_, analysis| {
             // What `analyze` writes per image: a JSON record and CSV rows.
             let t = Instant::now();
@@ -174,34 +183,34 @@ pub fn scaling_threads(threads: usize) -> Vec<usize> {
 /// `scaling`, the throughput at each of [`scaling_threads`].
 ///
 /// ```no_run
-/// use cellvia::{bench, classify::Classifier, Config};
+/// use cellvia::{bench, classify::Viability, Config};
 /// let config = Config::default();
-/// let classifier = Classifier::load(&config.model_path(), &config.classify)?;
+/// let viability = Viability::for_config(&config)?;
 /// let bytes = cellvia::io::read_bytes("field.png".as_ref())?;
 /// let inputs = [bench::BenchInput { label: "field.png".into(), bytes }];
-/// let report = bench::run(&inputs, &config, &classifier, 2, true)?;
+/// let report = bench::run(&inputs, &config, &viability, 2, true)?;
 /// println!("{:.1} images/s, {:.1}x the decode floor", report.images_per_s, report.ratio_to_floor);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn run(
     inputs: &[BenchInput],
     config: &Config,
-    classifier: &Classifier,
+    viability: &Viability,
     threads: usize,
     scaling: bool,
 ) -> Result<BenchReport, SchedulerError> {
     let threads = threads.max(1);
-    pipeline_pass(inputs, config, classifier, threads)?;
+    pipeline_pass(inputs, config, viability, threads)?;
     crate::io::reset_peak_rss();
     let (floor_wall, megapixels) = decode_pass(inputs, config, threads)?;
-    let main = pipeline_pass(inputs, config, classifier, threads)?;
+    let main = pipeline_pass(inputs, config, viability, threads)?;
     let mut points = Vec::new();
     if scaling {
         for t in scaling_threads(threads) {
             let wall = if t == threads {
                 main.wall
             } else {
-                pipeline_pass(inputs, config, classifier, t)?.wall
+                pipeline_pass(inputs, config, viability, t)?.wall
             };
             points.push((t, per_second(inputs.len() as f64, wall)));
         }

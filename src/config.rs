@@ -136,6 +136,55 @@ impl Default for ClassifyConfig {
     }
 }
 
+/// The staining, which decides preprocessing, declumping and viability scoring.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Assay {
+    /// Trypan-blue brightfield; the ONNX model scores viability.
+    Trypan,
+    /// Acridine orange / propidium iodide fluorescence: an RGB composite
+    /// (red = PI, green = AO) or a pair of single-channel files; the
+    /// two-channel rule ([`crate::classify::aopi`]) scores viability.
+    Aopi,
+}
+
+/// Settings of the AO/PI assay.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AopiConfig {
+    /// Single-channel files pair by name: `STEM<ao_suffix>.ext` with
+    /// `STEM<pi_suffix>.ext` (case-insensitive); other images are composites.
+    pub ao_suffix: String,
+    pub pi_suffix: String,
+    /// Objects with at least this PI / (AO + PI) are dead.
+    pub dead_pi_fraction: f64,
+    /// Objects whose mean stain is below this many noise sigmas are debris.
+    pub min_cell_sigma: f64,
+}
+
+/// PI fraction at which a cell counts as dead: halfway between a live cell
+/// (AO only, fraction near 0 plus crosstalk) and a dead one (PI quenches AO,
+/// fraction 0.8+ on synthetic fields and in published AO/PI spectra).
+pub const DEFAULT_DEAD_PI_FRACTION: f64 = 0.5;
+
+/// Mean stain, in robust noise sigmas, below which an object is not a
+/// stained cell. Segmentation already needs a 6σ peak, so this only drops
+/// objects barely above detection (weakly stained fragments); stained nuclei
+/// are far brighter (on synthetic AO/PI fields, even with 4x the shot noise,
+/// vignetting 0.5 and 30 % defocused cells, the dimmest cell averaged 20σ).
+pub const DEFAULT_MIN_CELL_SIGMA: f64 = 8.0;
+
+impl Default for AopiConfig {
+    fn default() -> Self {
+        Self {
+            ao_suffix: "_AO".into(),
+            pi_suffix: "_PI".into(),
+            dead_pi_fraction: DEFAULT_DEAD_PI_FRACTION,
+            min_cell_sigma: DEFAULT_MIN_CELL_SIGMA,
+        }
+    }
+}
+
 /// When overlay pictures are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -172,7 +221,9 @@ impl Default for ReportConfig {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
-    /// Channel analysed in colour images.
+    /// The staining: trypan-blue brightfield or AO/PI fluorescence.
+    pub assay: Assay,
+    /// Channel analysed in colour images (trypan).
     pub channel: ChannelMode,
     pub bit_depth: BitDepth,
     /// Typical cell diameter in pixels; ignored when `diameter_um` and `pixel_size_um` are set.
@@ -185,6 +236,7 @@ pub struct Config {
     pub max_image_pixels: u64,
     pub segment: SegmentConfig,
     pub classify: ClassifyConfig,
+    pub aopi: AopiConfig,
     /// Criteria a classified cell must meet to be counted (all off by default).
     pub gate: GateConfig,
     pub report: ReportConfig,
@@ -193,6 +245,7 @@ pub struct Config {
 impl Default for Config {
     fn default() -> Self {
         Self {
+            assay: Assay::Trypan,
             channel: ChannelMode::Luminance,
             bit_depth: BitDepth::Auto,
             diameter_px: DEFAULT_DIAMETER_PX,
@@ -201,6 +254,7 @@ impl Default for Config {
             max_image_pixels: DEFAULT_MAX_IMAGE_PIXELS,
             segment: SegmentConfig::default(),
             classify: ClassifyConfig::default(),
+            aopi: AopiConfig::default(),
             gate: GateConfig::default(),
             report: ReportConfig::default(),
         }
@@ -300,6 +354,22 @@ impl Config {
         if self.max_image_pixels == 0 {
             return Err(invalid("max_image_pixels", "must be positive"));
         }
+        let a = &self.aopi;
+        if a.ao_suffix.is_empty()
+            || a.pi_suffix.is_empty()
+            || a.ao_suffix.eq_ignore_ascii_case(&a.pi_suffix)
+        {
+            return Err(invalid(
+                "aopi.ao_suffix",
+                "ao_suffix and pi_suffix must be non-empty and different",
+            ));
+        }
+        if !(a.dead_pi_fraction > 0.0 && a.dead_pi_fraction < 1.0) {
+            return Err(invalid("aopi.dead_pi_fraction", "must lie in (0, 1)"));
+        }
+        if !(a.min_cell_sigma.is_finite() && a.min_cell_sigma >= 0.0) {
+            return Err(invalid("aopi.min_cell_sigma", "must be a number >= 0"));
+        }
         self.gate
             .validate(self.pixel_size_um)
             .map_err(|(key, reason)| invalid(key, reason))
@@ -366,7 +436,8 @@ const fn doc(key: &'static str, meaning: &'static str) -> SettingDoc {
 
 /// The meaning of every setting, in the order they are printed.
 pub const SETTING_DOCS: &[SettingDoc] = &[
-    doc("channel", "channel analysed in colour images: luminance (0.299R+0.587G+0.114B), red, green or blue"),
+    doc("assay", "trypan (brightfield, ONNX model) or aopi (fluorescence: RGB composite red = PI, green = AO, or paired single-channel files; two-channel rule)"),
+    doc("channel", "(trypan) channel analysed in colour images: luminance (0.299R+0.587G+0.114B), red, green or blue"),
     doc("bit_depth", "auto: 16-bit files whose samples fit 10/12/14 bits are scaled by that depth; container: full container range; twelve: 12-bit data"),
     doc("diameter_px", "typical cell diameter in pixels {min, max}; objects outside about 0.75*min..1.5*max are dropped"),
     SettingDoc { key: "pixel_size_um", meaning: "pixel size in micrometres per pixel (unset: unknown)", example: "0.5" },
@@ -381,6 +452,10 @@ pub const SETTING_DOCS: &[SettingDoc] = &[
     doc("segment.discard_border_objects", "drop objects touching the image edge"),
     SettingDoc { key: "classify.model", meaning: "ONNX viability model (unset: the shipped models/cellvia-viability-v1.onnx)", example: "\"models/cellvia-viability-v1.onnx\"" },
     doc("classify.batch_size", "crops per ONNX inference call"),
+    doc("aopi.ao_suffix", "(aopi) files named STEM + ao_suffix pair with STEM + pi_suffix (any image extension, case-insensitive); other images are RGB composites"),
+    doc("aopi.pi_suffix", "(aopi) see ao_suffix"),
+    doc("aopi.dead_pi_fraction", "(aopi) a cell with PI / (AO + PI) at least this is dead (raise it if AO bleeds into the red channel)"),
+    doc("aopi.min_cell_sigma", "(aopi) objects whose mean stain is below this many noise sigmas are debris"),
     SettingDoc { key: "gate.diameter_um", meaning: "count only cells whose equivalent diameter in micrometres lies in {min, max} (needs pixel_size_um; unset: no size gate)", example: "{ min = 8.0, max = 30.0 }" },
     SettingDoc { key: "gate.diameter_px", meaning: "count only cells whose equivalent diameter in pixels lies in {min, max} (unset: no gate)", example: "{ min = 14.0, max = 36.0 }" },
     SettingDoc { key: "gate.min_circularity", meaning: "count only cells at least this round (unset: no gate; segment.min_circularity still drops non-cells)", example: "0.6" },

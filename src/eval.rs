@@ -317,6 +317,7 @@ mod tests {
             cluster: 1,
             cluster_size: 1,
             gated_out: None,
+            stain: None,
         }
     }
 

@@ -6,17 +6,17 @@
 //! [`classify`] (ONNX) → [`gate`] + [`aggregate`] → [`report`] → `io` (atomic writes).
 //!
 //! [`pipeline`] runs those stages for one image; [`scheduler`] runs images in
-//! parallel (the only module that uses rayon); [`classify`] is the only module
-//! that touches ONNX Runtime; only [`io`] touches the filesystem. The library
-//! has no global state: everything an analysis needs is in a [`Config`] and a
-//! [`classify::Classifier`].
+//! parallel (the only module that uses rayon); [`classify::onnx`] is the only
+//! module that touches ONNX Runtime; only [`io`] touches the filesystem. The
+//! library has no global state: everything an analysis needs is in a
+//! [`Config`] and a [`classify::Viability`] (the trypan model or the AO/PI rule).
 //!
 //! ```no_run
-//! use cellvia::{classify::Classifier, config::Config, pipeline};
+//! use cellvia::{classify::Viability, config::Config, pipeline};
 //! let config = Config::default();
-//! let classifier = Classifier::load(&config.model_path(), &config.classify)?;
+//! let viability = Viability::for_config(&config)?;
 //! let bytes = cellvia::io::read_bytes("field.png".as_ref())?;
-//! let record = pipeline::analyze_bytes("field.png", &bytes, &config, &classifier);
+//! let record = pipeline::analyze_bytes("field.png", &bytes, &config, &viability);
 //! println!("{} cells", record.counts.map_or(0, |c| c.total));
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```

@@ -7,17 +7,21 @@ use image::RgbImage;
 use ndarray::Array4;
 
 use crate::aggregate::{clusters_of_cells, Counts};
-use crate::classify::{CellClass, ClassProbabilities, Classifier};
-use crate::config::Config;
+use crate::classify::{CellClass, ClassProbabilities, ClassifyError, Viability};
+use crate::config::{Assay, Config};
 use crate::gate::GateReason;
 use crate::image_types::{FloatImage, LabelImage};
 use crate::io::decode::{decode, DecodeError};
-use crate::measure::crop::{crops, CropSpec};
-use crate::measure::{measure, ObjectMeasurement};
-use crate::preprocess::{flatten, to_intensity};
+use crate::measure::crop::{crops, CropSpec, CROP_CHANNELS};
+use crate::measure::{measure, stain_signals, ObjectMeasurement, StainSignal};
+use crate::preprocess::{
+    flatten, flatten_fluorescence, fluorescence_channels, subtract_background, to_intensity,
+};
 use crate::report::overlay::Outline;
-use crate::report::{round, CellRecord, DebrisReport, ImageQuality, ImageRecord, Status};
-use crate::segment::segment;
+use crate::report::{
+    round, CellRecord, DebrisReport, ImageQuality, ImageRecord, StainRecord, Status,
+};
+use crate::segment::{segment, Appearance};
 
 /// Wall time spent in each stage for one image (for `bench`; never written
 /// into results, which must not depend on timing).
@@ -43,50 +47,126 @@ impl StageTimes {
     }
 }
 
-/// Segmented, measured candidates of one image with their model crops.
+/// The encoded image(s) of one field.
+#[derive(Debug, Clone, Copy)]
+pub enum Source<'a> {
+    /// One image file: brightfield, or an AO/PI RGB composite.
+    Image(&'a [u8]),
+    /// Single-channel AO (green) and PI (red) image files of one field.
+    Pair { ao: &'a [u8], pi: &'a [u8] },
+}
+
+/// Why a field could not be analysed.
+#[derive(Debug, thiserror::Error)]
+pub enum FieldError {
+    #[error(transparent)]
+    Decode(#[from] DecodeError),
+    #[error("AO image: {0}")]
+    DecodeAo(DecodeError),
+    #[error("PI image: {0}")]
+    DecodePi(DecodeError),
+    #[error("{0}")]
+    Channels(String),
+    #[error("a pair of AO/PI files needs the aopi assay (--assay aopi)")]
+    PairWithoutAopi,
+    #[error("the config's assay is {config:?} but the viability stage scores {stage:?}")]
+    AssayMismatch { config: Assay, stage: Assay },
+    #[error(transparent)]
+    Classify(#[from] ClassifyError),
+}
+
+/// Segmented, measured candidates of one field, with model crops (trypan)
+/// or stain signals (AO/PI).
 #[derive(Debug, Clone)]
 pub struct Candidates {
+    /// Brightfield: the analysed channel; AO/PI: the mean of AO and PI.
     pub intensity: FloatImage,
     pub labels: LabelImage,
     pub objects: Vec<ObjectMeasurement>,
     /// `clusters[i]`: the touching group object `i` was split from.
     pub clusters: Vec<u32>,
+    /// Model crops `[n, 2, S, S]` (empty unless a crop spec was given).
     pub crops: Array4<f32>,
+    /// AO/PI: each object's stains (empty for trypan).
+    pub stains: Vec<StainSignal>,
     pub quality: ImageQuality,
 }
 
-/// Decodes and segments an image and cuts crops to `spec`: everything before
-/// classification (also used to build training data).
+/// Decodes and segments a field and, for trypan with a crop spec, cuts the
+/// model's crops: everything before classification (also used to build
+/// training data).
 pub fn candidates(
-    bytes: &[u8],
+    source: Source,
     config: &Config,
-    spec: &CropSpec,
+    spec: Option<&CropSpec>,
     times: &mut StageTimes,
-) -> Result<Candidates, DecodeError> {
-    let t = Instant::now();
-    let image = decode(bytes, config.max_image_pixels)?;
-    times.decode += t.elapsed();
-
-    let t = Instant::now();
+) -> Result<Candidates, FieldError> {
     let diameter = config.diameter();
-    let intensity = to_intensity(&image, config.channel, config.bit_depth);
-    drop(image);
-    let flat = flatten(&intensity, diameter.typical());
-    times.preprocess += t.elapsed();
+    let t = Instant::now();
+    let (intensity, channels, flat, appearance) = match (config.assay, source) {
+        (Assay::Trypan, Source::Image(bytes)) => {
+            let image = decode(bytes, config.max_image_pixels)?;
+            times.decode += t.elapsed();
+            let t = Instant::now();
+            let intensity = to_intensity(&image, config.channel, config.bit_depth);
+            drop(image);
+            let flat = flatten(&intensity, diameter.typical());
+            times.preprocess += t.elapsed();
+            (intensity, None, flat, Appearance::Brightfield)
+        }
+        (Assay::Trypan, Source::Pair { .. }) => return Err(FieldError::PairWithoutAopi),
+        (Assay::Aopi, source) => {
+            let (green, red) = match source {
+                Source::Image(bytes) => (decode(bytes, config.max_image_pixels)?, None),
+                Source::Pair { ao, pi } => (
+                    decode(ao, config.max_image_pixels).map_err(FieldError::DecodeAo)?,
+                    Some(decode(pi, config.max_image_pixels).map_err(FieldError::DecodePi)?),
+                ),
+            };
+            times.decode += t.elapsed();
+            let t = Instant::now();
+            let (ao, pi) = fluorescence_channels(&green, red.as_ref(), config.bit_depth)
+                .map_err(FieldError::Channels)?;
+            drop((green, red));
+            let (w, h) = ao.dimensions();
+            let mean: Vec<f32> = ao
+                .as_raw()
+                .iter()
+                .zip(pi.as_raw())
+                .map(|(a, p)| 0.5 * (a + p))
+                .collect();
+            let intensity =
+                FloatImage::from_raw(w, h, mean).unwrap_or_else(|| FloatImage::new(w, h));
+            let flat = flatten_fluorescence(&intensity, diameter.typical());
+            let signals = (
+                subtract_background(&ao, diameter.typical()),
+                subtract_background(&pi, diameter.typical()),
+            );
+            times.preprocess += t.elapsed();
+            (intensity, Some(signals), flat, Appearance::Fluorescent)
+        }
+    };
 
     let t = Instant::now();
-    let seg = segment(&flat.z, diameter, &config.segment);
+    let seg = segment(&flat.z, diameter, &config.segment, appearance);
     times.segment += t.elapsed();
 
     let t = Instant::now();
     let objects = measure(&seg.labels, &seg.regions, &intensity);
-    let crops = crops(
-        &flat.contrast,
-        &seg.labels,
-        &objects,
-        diameter.typical(),
-        spec,
-    );
+    let crops = match spec {
+        Some(spec) if appearance == Appearance::Brightfield => crops(
+            &flat.contrast,
+            &seg.labels,
+            &objects,
+            diameter.typical(),
+            spec,
+        ),
+        _ => Array4::zeros((0, CROP_CHANNELS, 0, 0)),
+    };
+    let stains = match &channels {
+        Some((ao, pi)) => stain_signals(&seg.labels, objects.len(), ao, pi, &flat.z),
+        None => Vec::new(),
+    };
     times.measure += t.elapsed();
     Ok(Candidates {
         intensity,
@@ -94,6 +174,7 @@ pub fn candidates(
         objects,
         clusters: seg.clusters,
         crops,
+        stains,
         quality: ImageQuality {
             background_mean: round(f64::from(flat.background_mean), 4),
             noise_sigma: round(f64::from(flat.noise_sigma), 5),
@@ -110,34 +191,64 @@ pub struct ImageAnalysis {
     pub times: StageTimes,
 }
 
-/// Analyses one image; `path` labels the record. Never fails: problems
+/// Analyses one field; `path` labels the record. Never fails: problems
 /// become an error record naming the file.
 pub fn analyze(
     path: &str,
-    bytes: &[u8],
+    source: Source,
     config: &Config,
-    classifier: &Classifier,
+    viability: &Viability,
     want_overlay: bool,
 ) -> ImageAnalysis {
     let mut times = StageTimes::default();
-    let failed = |message: String, times| ImageAnalysis {
-        record: ImageRecord::failed(path, format!("{path}: {message}")),
-        overlay: None,
-        times,
-    };
-    let cands = match candidates(bytes, config, &classifier.crop_spec(), &mut times) {
-        Ok(c) => c,
-        Err(e) => return failed(e.to_string(), times),
-    };
+    match analyze_field(path, source, config, viability, want_overlay, &mut times) {
+        Ok((record, overlay)) => ImageAnalysis {
+            record,
+            overlay,
+            times,
+        },
+        Err(e) => ImageAnalysis {
+            record: ImageRecord::failed(path, format!("{path}: {e}")),
+            overlay: None,
+            times,
+        },
+    }
+}
+
+/// Scores every candidate: the model on crops, or the rule on stains.
+fn score(
+    cands: &Candidates,
+    viability: &Viability,
+) -> Result<(Vec<CellClass>, Vec<ClassProbabilities>), ClassifyError> {
+    Ok(match viability {
+        Viability::Model(classifier) => {
+            let probs = classifier.classify(&cands.crops)?;
+            (probs.iter().map(ClassProbabilities::class).collect(), probs)
+        }
+        Viability::AopiRule(rule) => cands.stains.iter().map(|s| rule.score(s)).unzip(),
+    })
+}
+
+fn analyze_field(
+    path: &str,
+    source: Source,
+    config: &Config,
+    viability: &Viability,
+    want_overlay: bool,
+    times: &mut StageTimes,
+) -> Result<(ImageRecord, Option<RgbImage>), FieldError> {
+    if config.assay != viability.assay() {
+        return Err(FieldError::AssayMismatch {
+            config: config.assay,
+            stage: viability.assay(),
+        });
+    }
+    let cands = candidates(source, config, viability.crop_spec().as_ref(), times)?;
     let t = Instant::now();
-    let probs = match classifier.classify(&cands.crops) {
-        Ok(p) => p,
-        Err(e) => return failed(e.to_string(), times),
-    };
+    let (classes, probs) = score(&cands, viability)?;
     times.classify += t.elapsed();
 
     let t = Instant::now();
-    let classes: Vec<CellClass> = probs.iter().map(ClassProbabilities::class).collect();
     let gates: Vec<Option<GateReason>> = cands
         .objects
         .iter()
@@ -174,6 +285,9 @@ pub fn analyze(
     let mut debris = DebrisReport::default();
     for (i, (obj, p)) in cands.objects.iter().zip(&probs).enumerate() {
         let mut record = cell_record(obj, p, classes[i], config.pixel_size_um);
+        if let Some(stain) = cands.stains.get(i) {
+            record.stain = Some(StainRecord::from(stain));
+        }
         record.cluster = cluster_ids[i];
         record.cluster_size = cluster_sizes[i];
         record.gated_out = gates[i];
@@ -202,6 +316,7 @@ pub fn analyze(
     });
     let record = ImageRecord {
         path: path.to_string(),
+        pi_path: None,
         status: Status::Ok,
         error: None,
         width: Some(cands.intensity.width()),
@@ -215,21 +330,17 @@ pub fn analyze(
         gated,
     };
     times.report += t.elapsed();
-    ImageAnalysis {
-        record,
-        overlay,
-        times,
-    }
+    Ok((record, overlay))
 }
 
-/// [`analyze`] without an overlay, returning only the record.
+/// [`analyze`] of one image file without an overlay, returning only the record.
 pub fn analyze_bytes(
     path: &str,
     bytes: &[u8],
     config: &Config,
-    classifier: &Classifier,
+    viability: &Viability,
 ) -> ImageRecord {
-    analyze(path, bytes, config, classifier, false).record
+    analyze(path, Source::Image(bytes), config, viability, false).record
 }
 
 fn cell_record(
@@ -257,6 +368,7 @@ fn cell_record(
         cluster: 0,
         cluster_size: 0,
         gated_out: None,
+        stain: None,
     }
 }
 
@@ -285,7 +397,7 @@ mod tests {
             height in 1u32..70,
             pixels in proptest::collection::vec(any::<u8>(), 1..64),
         ) {
-            let c = candidates(&png(width, height, &pixels), &Config::default(), &DEFAULT_CROP_SPEC, &mut StageTimes::default()).unwrap();
+            let c = candidates(Source::Image(&png(width, height, &pixels)), &Config::default(), Some(&DEFAULT_CROP_SPEC), &mut StageTimes::default()).unwrap();
             prop_assert_eq!(c.crops.shape()[0], c.objects.len());
             for o in &c.objects {
                 prop_assert!(o.x >= 0.0 && o.x < f64::from(width) && o.y >= 0.0 && o.y < f64::from(height));
@@ -296,9 +408,9 @@ mod tests {
     #[test]
     fn unlit_field_is_reported_as_excluded() {
         let c = candidates(
-            &png(100, 100, &[0]),
+            Source::Image(&png(100, 100, &[0])),
             &Config::default(),
-            &DEFAULT_CROP_SPEC,
+            Some(&DEFAULT_CROP_SPEC),
             &mut StageTimes::default(),
         )
         .unwrap();

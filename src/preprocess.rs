@@ -25,7 +25,7 @@
 //!    noise sigma (1.4826 × median absolute deviation): the segmentation's input,
 //!    so thresholds mean the same on quiet and noisy cameras.
 
-use image::DynamicImage;
+use image::{DynamicImage, GenericImageView};
 
 use crate::config::{BitDepth, ChannelMode};
 use crate::image_types::FloatImage;
@@ -66,7 +66,104 @@ const MEDIAN_BINS: usize = 1024;
 /// assert_eq!(f.get_pixel(0, 0).0[0], 1.0); // 12-bit data in a 16-bit file
 /// ```
 pub fn to_intensity(image: &DynamicImage, channel: ChannelMode, bit_depth: BitDepth) -> FloatImage {
-    let (width, height) = (image.width(), image.height());
+    let samples = channel_samples(image, channel);
+    let full_scale = samples.full_scale(bit_depth);
+    samples.into_intensity(full_scale)
+}
+
+/// The AO (green) and PI (red) channels of a fluorescence field, in 0..=1 of
+/// one common full scale, so their ratio means the same in every field:
+/// from one RGB composite (`red` = `None`: red = PI, green = AO, as
+/// instruments export it) or from two single-channel files.
+///
+/// ```
+/// use cellvia::{config::BitDepth, preprocess::fluorescence_channels};
+/// let rgb = image::DynamicImage::ImageRgb16(image::ImageBuffer::from_pixel(2, 2, image::Rgb([4000u16, 1000, 0])));
+/// let (ao, pi) = fluorescence_channels(&rgb, None, BitDepth::Auto).unwrap();
+/// // One 12-bit scale for both channels, not one per channel.
+/// assert!((pi.get_pixel(0, 0).0[0] - 4000.0 / 4095.0).abs() < 1e-6);
+/// assert!((ao.get_pixel(0, 0).0[0] - 1000.0 / 4095.0).abs() < 1e-6);
+/// ```
+pub fn fluorescence_channels(
+    green: &DynamicImage,
+    red: Option<&DynamicImage>,
+    bit_depth: BitDepth,
+) -> Result<(FloatImage, FloatImage), String> {
+    let (ao, pi) = match red {
+        None => (
+            channel_samples(green, ChannelMode::Green),
+            channel_samples(green, ChannelMode::Red),
+        ),
+        Some(red) => {
+            if red.dimensions() != green.dimensions() {
+                return Err(format!(
+                    "the AO image is {}x{} but the PI image is {}x{}",
+                    green.width(),
+                    green.height(),
+                    red.width(),
+                    red.height()
+                ));
+            }
+            (
+                channel_samples(green, ChannelMode::Luminance),
+                channel_samples(red, ChannelMode::Luminance),
+            )
+        }
+    };
+    if ao.kind != pi.kind {
+        return Err("the AO and PI images have different bit depths".into());
+    }
+    // Auto depth from the brighter channel: a dim channel must not be
+    // stretched to a scale of its own.
+    let full_scale = if ao.max() >= pi.max() {
+        ao.full_scale(bit_depth)
+    } else {
+        pi.full_scale(bit_depth)
+    };
+    Ok((ao.into_intensity(full_scale), pi.into_intensity(full_scale)))
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SampleKind {
+    Eight,
+    Sixteen,
+    Float,
+}
+
+/// One channel's raw samples, before scaling to 0..=1.
+struct ChannelSamples {
+    width: u32,
+    height: u32,
+    kind: SampleKind,
+    raw: Vec<f32>,
+}
+
+impl ChannelSamples {
+    fn max(&self) -> f32 {
+        self.raw.iter().copied().fold(0.0f32, f32::max)
+    }
+
+    fn full_scale(&self, bit_depth: BitDepth) -> f32 {
+        match self.kind {
+            SampleKind::Float => 1.0,
+            SampleKind::Sixteen => sixteen_bit_full_scale(&self.raw, bit_depth),
+            SampleKind::Eight => 255.0,
+        }
+    }
+
+    fn into_intensity(self, full_scale: f32) -> FloatImage {
+        let scale = 1.0 / full_scale;
+        let data = self
+            .raw
+            .into_iter()
+            .map(|v| (v * scale).clamp(0.0, 1.0))
+            .collect();
+        FloatImage::from_raw(self.width, self.height, data)
+            .unwrap_or_else(|| FloatImage::new(self.width, self.height))
+    }
+}
+
+fn channel_samples(image: &DynamicImage, channel: ChannelMode) -> ChannelSamples {
     let is_16bit = matches!(
         image,
         DynamicImage::ImageLuma16(_)
@@ -88,40 +185,38 @@ pub fn to_intensity(image: &DynamicImage, channel: ChannelMode, bit_depth: BitDe
             ChannelMode::Blue => rgb[2],
         }
     };
-    let raw: Vec<f32> = if is_float {
-        image.to_rgb32f().pixels().map(|p| pick(p.0)).collect()
+    let (kind, raw): (SampleKind, Vec<f32>) = if is_float {
+        (
+            SampleKind::Float,
+            image.to_rgb32f().pixels().map(|p| pick(p.0)).collect(),
+        )
     } else if is_16bit {
-        match image {
+        let raw = match image {
             DynamicImage::ImageLuma16(g) => g.as_raw().iter().map(|&v| f32::from(v)).collect(),
             other => other
                 .to_rgb16()
                 .pixels()
                 .map(|p| pick(p.0.map(f32::from)))
                 .collect(),
-        }
+        };
+        (SampleKind::Sixteen, raw)
     } else {
-        match image {
+        let raw = match image {
             DynamicImage::ImageLuma8(g) => g.as_raw().iter().map(|&v| f32::from(v)).collect(),
             other => other
                 .to_rgb8()
                 .pixels()
                 .map(|p| pick(p.0.map(f32::from)))
                 .collect(),
-        }
+        };
+        (SampleKind::Eight, raw)
     };
-    let full_scale = if is_float {
-        1.0
-    } else if is_16bit {
-        sixteen_bit_full_scale(&raw, bit_depth)
-    } else {
-        255.0
-    };
-    let scale = 1.0 / full_scale;
-    let data = raw
-        .into_iter()
-        .map(|v| (v * scale).clamp(0.0, 1.0))
-        .collect();
-    FloatImage::from_raw(width, height, data).unwrap_or_else(|| FloatImage::new(width, height))
+    ChannelSamples {
+        width: image.width(),
+        height: image.height(),
+        kind,
+        raw,
+    }
 }
 
 /// Full-scale value of 16-bit samples under the bit-depth setting.
@@ -164,10 +259,7 @@ pub struct Flattened {
 /// assert!(flat.contrast.pixels().all(|p| p.0[0].abs() < 0.05));
 /// ```
 pub fn flatten(intensity: &FloatImage, typical_diameter: f64) -> Flattened {
-    let block = (BACKGROUND_BLOCK_DIAMETERS * typical_diameter)
-        .round()
-        .max(8.0) as u32;
-    let background = block_median_background(intensity, block);
+    let background = block_median_background(intensity, background_block(typical_diameter));
     let background_mean =
         background.as_raw().iter().sum::<f32>() / background.as_raw().len().max(1) as f32;
     let median_background = median_in_place(&mut background.as_raw().clone()).max(MIN_BACKGROUND);
@@ -217,6 +309,75 @@ pub fn flatten(intensity: &FloatImage, typical_diameter: f64) -> Flattened {
         noise_sigma,
         excluded_fraction,
     }
+}
+
+/// Floor for the noise sigma of a fluorescence signal: half an 8-bit step.
+/// Noise-free synthetic images would otherwise give infinite z-scores.
+const MIN_FLUORESCENCE_SIGMA: f32 = 0.5 / 255.0;
+
+/// Flattens a fluorescence image (bright objects on a dark background).
+///
+/// Fluorescence is additive light on a camera offset, so the background is
+/// subtracted, not divided out: `contrast` is intensity − background (0..=1
+/// of full scale), with the same block-median background as [`flatten`].
+/// There are no rulings and no unlit areas to exclude (a dark background is
+/// the normal case). `z` is the smoothed signal in robust noise sigmas,
+/// clipped at 0: only brighter than background can be an object.
+///
+/// ```
+/// use cellvia::preprocess::flatten_fluorescence;
+/// // A bright disc on a dark, slightly noisy background.
+/// let img = image::ImageBuffer::from_fn(60, 60, |x, y| {
+///     let d = ((x as f32 - 30.0).powi(2) + (y as f32 - 30.0).powi(2)).sqrt();
+///     image::Luma([if d < 6.0 { 0.5 } else { 0.03 + 0.002 * ((x * 7 + y * 3) % 3) as f32 }])
+/// });
+/// let flat = flatten_fluorescence(&img, 12.0);
+/// assert!(flat.z.get_pixel(30, 30).0[0] > 50.0);
+/// assert_eq!(flat.z.get_pixel(5, 5).0[0].max(0.0), flat.z.get_pixel(5, 5).0[0]);
+/// assert!((flat.contrast.get_pixel(30, 30).0[0] - 0.47).abs() < 0.01);
+/// ```
+pub fn flatten_fluorescence(intensity: &FloatImage, typical_diameter: f64) -> Flattened {
+    let signal = subtract_background(intensity, typical_diameter);
+    let background_mean = {
+        let n = intensity.as_raw().len().max(1) as f64;
+        let diff: f64 = intensity
+            .as_raw()
+            .iter()
+            .zip(signal.as_raw())
+            .map(|(&i, &s)| f64::from(i - s))
+            .sum();
+        (diff / n) as f32
+    };
+    let smooth_sigma = (typical_diameter / 20.0).max(0.7) as f32;
+    let mut z = gaussian_blur(&signal, smooth_sigma);
+    let noise_sigma = robust_sigma(z.as_raw()).max(MIN_FLUORESCENCE_SIGMA);
+    for v in z.as_mut() {
+        *v = (*v / noise_sigma).max(0.0);
+    }
+    Flattened {
+        contrast: signal,
+        z,
+        background_mean,
+        noise_sigma,
+        excluded_fraction: 0.0,
+    }
+}
+
+/// Intensity minus its block-median background (see [`flatten`]), for a
+/// fluorescence channel.
+///
+/// ```
+/// let img = image::ImageBuffer::from_fn(40, 40, |x, _| image::Luma([if x == 20 { 0.9 } else { 0.1 }]));
+/// let s = cellvia::preprocess::subtract_background(&img, 8.0);
+/// assert!((s.get_pixel(20, 3).0[0] - 0.8).abs() < 0.01);
+/// assert!(s.get_pixel(3, 3).0[0].abs() < 0.01);
+/// ```
+pub fn subtract_background(intensity: &FloatImage, typical_diameter: f64) -> FloatImage {
+    let mut signal = block_median_background(intensity, background_block(typical_diameter));
+    for (b, &i) in signal.as_mut().iter_mut().zip(intensity.as_raw()) {
+        *b = i - *b;
+    }
+    signal
 }
 
 /// Columns and rows found to be chamber rulings.
@@ -309,6 +470,13 @@ fn transpose(data: &[f32], w: usize, h: usize) -> Vec<f32> {
         }
     }
     out
+}
+
+/// Side of a background block for cells of the typical diameter (pixels).
+fn background_block(typical_diameter: f64) -> u32 {
+    (BACKGROUND_BLOCK_DIAMETERS * typical_diameter)
+        .round()
+        .max(8.0) as u32
 }
 
 /// Median of each `block`×`block` tile, interpolated bilinearly between tile centres.

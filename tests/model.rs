@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use cellvia::classify::{CellClass, Classifier};
 use cellvia::config::{default_model_path, ClassifyConfig};
 use cellvia::dataset::label_candidates;
-use cellvia::pipeline::{candidates, StageTimes};
+use cellvia::pipeline::{candidates, Source, StageTimes};
 use cellvia::truth::parse_voc;
 use cellvia::Config;
 
@@ -55,9 +55,9 @@ fn classified_candidates(
     let truth =
         parse_voc(&std::fs::read_to_string(dir.join(format!("{name}.xml"))).unwrap()).unwrap();
     let cands = candidates(
-        &bytes,
+        Source::Image(&bytes),
         &Config::default(),
-        &classifier.crop_spec(),
+        Some(&classifier.crop_spec()),
         &mut StageTimes::default(),
     )
     .unwrap();
@@ -128,9 +128,9 @@ fn batched_equals_one_by_one() {
     let batched = load(64);
     let single = load(1);
     let cands = candidates(
-        &bytes,
+        Source::Image(&bytes),
         &config,
-        &batched.crop_spec(),
+        Some(&batched.crop_spec()),
         &mut StageTimes::default(),
     )
     .unwrap();

@@ -9,8 +9,7 @@
 
 use std::io::Cursor;
 
-use cellvia::classify::Classifier;
-use cellvia::config::{default_model_path, ClassifyConfig};
+use cellvia::classify::Viability;
 use cellvia::eval::{score_image, summarize};
 use cellvia::pipeline::analyze_bytes;
 use cellvia::report::ImageRecord;
@@ -32,7 +31,7 @@ fn clumped(seed: u64, depth: SynthDepth) -> SynthParams {
     }
 }
 
-fn analyze(classifier: &Classifier, p: &SynthParams) -> (ImageRecord, Truth) {
+fn analyze(classifier: &Viability, p: &SynthParams) -> (ImageRecord, Truth) {
     let field = render(p);
     let mut bytes = Cursor::new(Vec::new());
     field.image.write_to(&mut bytes, p.file_format().1).unwrap();
@@ -40,8 +39,8 @@ fn analyze(classifier: &Classifier, p: &SynthParams) -> (ImageRecord, Truth) {
     (record, field.truth)
 }
 
-fn classifier() -> Classifier {
-    Classifier::load(&default_model_path(), &ClassifyConfig::default()).unwrap()
+fn classifier() -> Viability {
+    Viability::for_config(&Config::default()).unwrap()
 }
 
 /// Golden scenes: every cell found, none invented, every label right, and

@@ -58,7 +58,12 @@ pub fn fixture(width: u32, height: u32, cells: u32) -> Fixture {
         config.segment.seed_sigma,
     );
     let distance = distance_to_background(&mask);
-    let segmentation = segment::segment(&flat.z, diameter, &config.segment);
+    let segmentation = segment::segment(
+        &flat.z,
+        diameter,
+        &config.segment,
+        segment::Appearance::Brightfield,
+    );
     let objects = measure(&segmentation.labels, &segmentation.regions, &intensity);
     let spec = cellvia::measure::crop::DEFAULT_CROP_SPEC;
     let crops = crops(

@@ -1,16 +1,17 @@
 //! `cellvia analyze`.
 
 use std::io::IsTerminal;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
 use cellvia::aggregate::BatchSummary;
-use cellvia::classify::Classifier;
-use cellvia::config::{OverlayMode, AUTO_OVERLAY_MAX_IMAGES};
+use cellvia::classify::Viability;
+use cellvia::config::{Assay, OverlayMode, AUTO_OVERLAY_MAX_IMAGES};
 use cellvia::gate::{CountingRegion, Interval};
-use cellvia::io::{self, discover::discover, write::write_atomic, write::AtomicFile};
-use cellvia::pipeline::{self, ImageAnalysis};
+use cellvia::io::discover::{discover, pair_channels, FieldFiles};
+use cellvia::io::{self, write::write_atomic, write::AtomicFile};
+use cellvia::pipeline::{self, ImageAnalysis, Source};
 use cellvia::report::{self, stream::ResultsStream, ImageRecord, RunFacts, Software};
 use cellvia::{scheduler, Config};
 use indicatif::{ProgressBar, ProgressState, ProgressStyle};
@@ -20,6 +21,9 @@ use super::{load_config, parse_range, AnalyzeArgs, OverlayArg, EXIT_OK, EXIT_SOM
 /// Applies command-line flags over the config file.
 fn resolve_config(args: &AnalyzeArgs) -> anyhow::Result<Config> {
     let mut config = load_config(args.config.as_ref())?;
+    if let Some(a) = args.assay {
+        config.assay = a.into();
+    }
     if let Some(d) = &args.diameter {
         config.diameter_px = parse_range("--diameter", d)?;
     }
@@ -129,6 +133,49 @@ fn overlay_name(index: usize, path: &Path) -> String {
     format!("{index:05}_{stem}.png")
 }
 
+/// Reads a field's file(s) and analyses them; unreadable or unpaired files
+/// become error records.
+fn analyze_field(
+    field: &FieldFiles,
+    config: &Config,
+    viability: &Viability,
+    want_overlay: bool,
+) -> ImageAnalysis {
+    let label = field.path().display().to_string();
+    let failed = |error: String| ImageAnalysis {
+        record: ImageRecord::failed(&label, error),
+        overlay: None,
+        times: Default::default(),
+    };
+    match field {
+        FieldFiles::Image(path) => match io::read_bytes(path) {
+            Ok(bytes) => pipeline::analyze(
+                &label,
+                Source::Image(&bytes),
+                config,
+                viability,
+                want_overlay,
+            ),
+            Err(e) => failed(e.to_string()),
+        },
+        FieldFiles::Pair { ao, pi } => {
+            let mut analysis = match (io::read_bytes(ao), io::read_bytes(pi)) {
+                (Ok(ao), Ok(pi)) => pipeline::analyze(
+                    &label,
+                    Source::Pair { ao: &ao, pi: &pi },
+                    config,
+                    viability,
+                    want_overlay,
+                ),
+                (Err(e), _) | (_, Err(e)) => failed(e.to_string()),
+            };
+            analysis.record.pi_path = Some(pi.display().to_string());
+            analysis
+        }
+        FieldFiles::Unpaired { reason, .. } => failed(format!("{label}: {reason}")),
+    }
+}
+
 pub fn run(args: AnalyzeArgs) -> anyhow::Result<u8> {
     let started = unix_now();
     let clock = Instant::now();
@@ -151,20 +198,28 @@ pub fn run(args: AnalyzeArgs) -> anyhow::Result<u8> {
         "no images found in the given paths"
     );
 
+    let fields: Vec<FieldFiles> = match config.assay {
+        Assay::Trypan => found.images.into_iter().map(FieldFiles::Image).collect(),
+        Assay::Aopi => pair_channels(
+            &found.images,
+            &config.aopi.ao_suffix,
+            &config.aopi.pi_suffix,
+        ),
+    };
+
     io::write::ensure_dir(&args.out).context("output folder is not writable")?;
-    let model_path = config.model_path();
-    let classifier = Classifier::load(&model_path, &config.classify)?;
+    let viability = Viability::for_config(&config)?;
     let want_overlays = match config.report.overlays {
         OverlayMode::Always => true,
         OverlayMode::Never => false,
-        OverlayMode::Auto => found.images.len() <= AUTO_OVERLAY_MAX_IMAGES,
+        OverlayMode::Auto => fields.len() <= AUTO_OVERLAY_MAX_IMAGES,
     };
     let overlay_dir = args.out.join("overlays");
     if want_overlays {
         io::write::ensure_dir(&overlay_dir)?;
     }
 
-    let total = found.images.len();
+    let total = fields.len();
     let progress = if !args.quiet && std::io::stderr().is_terminal() {
         let bar = ProgressBar::new(total as u64);
         bar.set_style(
@@ -188,11 +243,9 @@ pub fn run(args: AnalyzeArgs) -> anyhow::Result<u8> {
     let mut outputs = Outputs::create(&args.out)?;
     let mut stream = ResultsStream::default();
     let software = Software::default();
-    outputs.json.write(
-        stream
-            .head(&software, classifier.info(), &config)
-            .as_bytes(),
-    )?;
+    outputs
+        .json
+        .write(stream.head(&software, viability.info(), &config).as_bytes())?;
     outputs
         .images_csv
         .write(report::csv::images_header()?.as_bytes())?;
@@ -202,23 +255,13 @@ pub fn run(args: AnalyzeArgs) -> anyhow::Result<u8> {
     let mut summary = BatchSummary::default();
     let mut write_error: Option<anyhow::Error> = None;
     scheduler::for_each_ordered(
-        &found.images,
+        &fields,
         threads,
-        |path: &PathBuf| -> ImageAnalysis {
-            let label = path.display().to_string();
-            match io::read_bytes(path) {
-                Ok(bytes) => pipeline::analyze(&label, &bytes, &config, &classifier, want_overlays),
-                Err(e) => ImageAnalysis {
-                    record: ImageRecord::failed(&label, e.to_string()),
-                    overlay: None,
-                    times: Default::default(),
-                },
-            }
-        },
+        |field: &FieldFiles| analyze_field(field, &config, &viability, want_overlays),
         |index, analysis| {
             let record = analysis.record;
             if let Some(overlay) = analysis.overlay {
-                let target = overlay_dir.join(overlay_name(index, &found.images[index]));
+                let target = overlay_dir.join(overlay_name(index, fields[index].path()));
                 let written = report::overlay::encode_png(&overlay)
                     .map_err(anyhow::Error::from)
                     .and_then(|png| Ok(write_atomic(&target, &png)?));

@@ -4,20 +4,22 @@ use std::io::Cursor;
 use std::path::PathBuf;
 
 use cellvia::bench::{self, BenchInput, BenchReport};
-use cellvia::classify::Classifier;
+use cellvia::classify::Viability;
+use cellvia::config::Assay;
 use cellvia::io::{self, discover::discover};
 use cellvia::scheduler;
-use cellvia::synth::{render, SynthParams};
+use cellvia::synth::{render, SynthMode, SynthParams};
 use clap::Args;
 
-use super::{load_config, EXIT_OK};
+use super::{load_config, AssayArg, EXIT_OK};
 
 #[derive(Debug, Args)]
 pub struct BenchArgs {
     /// Image files or folders to measure on (read into memory first).
     #[arg(conflicts_with = "synthetic")]
     paths: Vec<PathBuf>,
-    /// Measure on N synthetic 8-bit PNG fields instead (seeds 1..=N).
+    /// Measure on N synthetic 8-bit PNG fields instead (seeds 1..=N;
+    /// brightfield, or AO/PI composites with --assay aopi).
     #[arg(long, value_name = "N")]
     synthetic: Option<usize>,
     /// Size of synthetic fields, WIDTHxHEIGHT.
@@ -32,6 +34,9 @@ pub struct BenchArgs {
     /// Settings file, as for `analyze`.
     #[arg(long)]
     config: Option<PathBuf>,
+    /// Staining: trypan (default) or aopi (composite images only).
+    #[arg(long, value_enum)]
+    assay: Option<AssayArg>,
     /// Skip the thread-scaling table (one timed pass instead of several).
     #[arg(long)]
     no_scaling: bool,
@@ -101,7 +106,10 @@ fn file_inputs(paths: &[PathBuf]) -> anyhow::Result<Vec<BenchInput>> {
 }
 
 pub fn run(args: &BenchArgs) -> anyhow::Result<u8> {
-    let config = load_config(args.config.as_ref())?;
+    let mut config = load_config(args.config.as_ref())?;
+    if let Some(a) = args.assay {
+        config.assay = a.into();
+    }
     config.validate()?;
     let threads = args.threads.unwrap_or_else(scheduler::default_threads);
     anyhow::ensure!(threads >= 1, "--threads must be at least 1");
@@ -113,6 +121,10 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<u8> {
                 width,
                 height,
                 cells: args.cells,
+                mode: match config.assay {
+                    Assay::Trypan => SynthMode::Brightfield,
+                    Assay::Aopi => SynthMode::Aopi,
+                },
                 ..Default::default()
             };
             synthetic_inputs(n, &field, threads)?
@@ -121,8 +133,8 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<u8> {
         (None, true) => anyhow::bail!("give image paths or --synthetic N"),
     };
     anyhow::ensure!(!inputs.is_empty(), "no images found in the given paths");
-    let classifier = Classifier::load(&config.model_path(), &config.classify)?;
-    let report = bench::run(&inputs, &config, &classifier, threads, !args.no_scaling)?;
+    let viability = Viability::for_config(&config)?;
+    let report = bench::run(&inputs, &config, &viability, threads, !args.no_scaling)?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {

@@ -44,6 +44,25 @@ enum Command {
     Bench(bench::BenchArgs),
 }
 
+/// The staining (`assay` in the config).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum AssayArg {
+    /// Trypan-blue brightfield, viability from the ONNX model.
+    Trypan,
+    /// AO/PI fluorescence (RGB composite red = PI, green = AO, or NAME_AO/NAME_PI
+    /// file pairs), viability from the two-channel rule.
+    Aopi,
+}
+
+impl From<AssayArg> for cellvia::config::Assay {
+    fn from(a: AssayArg) -> Self {
+        match a {
+            AssayArg::Trypan => cellvia::config::Assay::Trypan,
+            AssayArg::Aopi => cellvia::config::Assay::Aopi,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum OverlayArg {
     Auto,
@@ -54,6 +73,7 @@ enum OverlayArg {
 #[derive(Debug, Args)]
 struct AnalyzeArgs {
     /// Image files or folders (searched recursively for .png .tif .tiff .jpg .jpeg .bmp).
+    /// With --assay aopi, NAME_AO.* and NAME_PI.* in one folder are one field.
     #[arg(required = true)]
     paths: Vec<PathBuf>,
     /// Output folder for results.json, images.csv, cells.csv and overlays.
@@ -62,6 +82,9 @@ struct AnalyzeArgs {
     /// Worker threads (default: all cores).
     #[arg(long)]
     threads: Option<usize>,
+    /// Staining: trypan (default) or aopi.
+    #[arg(long, value_enum)]
+    assay: Option<AssayArg>,
     /// Typical cell diameter in pixels, MIN,MAX (default 12,40).
     #[arg(long, value_name = "MIN,MAX")]
     diameter: Option<String>,

@@ -5,10 +5,11 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use cellvia::aggregate::Counts;
 use cellvia::classify::CellClass;
+use cellvia::config::Assay;
 use cellvia::dataset::label_candidates;
 use cellvia::io::{self, discover::discover, write::write_atomic};
 use cellvia::measure::crop::DEFAULT_CROP_SPEC;
-use cellvia::pipeline::{candidates, StageTimes};
+use cellvia::pipeline::{candidates, Source, StageTimes};
 use cellvia::scheduler;
 use cellvia::synth::{render, SynthDepth, SynthField, SynthMode, SynthParams};
 use cellvia::truth::{parse_truth_file, Truth};
@@ -226,6 +227,10 @@ pub fn dataset(args: &DatasetArgs) -> anyhow::Result<u8> {
         config.diameter_px = parse_range("--diameter", d)?;
     }
     config.validate()?;
+    anyhow::ensure!(
+        config.assay == Assay::Trypan,
+        "dataset exports crops for the trypan-blue model; the aopi assay has no model to train"
+    );
     let found = discover(&args.paths)?;
     let threads = args.threads.unwrap_or_else(scheduler::default_threads);
     let mut spec = DEFAULT_CROP_SPEC;
@@ -258,8 +263,13 @@ pub fn dataset(args: &DatasetArgs) -> anyhow::Result<u8> {
                 .with_context(|| format!("{}: no truth file beside it", path.display()))?;
             let truth = read_truth(&truth_path)?;
             let bytes = io::read_bytes(path)?;
-            let cands = candidates(&bytes, &config, &spec, &mut StageTimes::default())
-                .with_context(|| path.display().to_string())?;
+            let cands = candidates(
+                Source::Image(&bytes),
+                &config,
+                Some(&spec),
+                &mut StageTimes::default(),
+            )
+            .with_context(|| path.display().to_string())?;
             let labels = label_candidates(&cands.objects, &truth);
             let rows = cands
                 .objects

@@ -1,5 +1,7 @@
-//! Expands the paths a user gives into a sorted list of image files.
+//! Expands the paths a user gives into a sorted list of image files, and
+//! pairs single-channel fluorescence files into fields.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use super::IoError;
@@ -50,6 +52,97 @@ pub fn discover(inputs: &[PathBuf]) -> Result<Discovered, IoError> {
         }
     }
     Ok(found)
+}
+
+/// The image files of one field.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FieldFiles {
+    /// One image: brightfield, or an AO/PI RGB composite.
+    Image(PathBuf),
+    /// Single-channel AO (green) and PI (red) images of one field.
+    Pair { ao: PathBuf, pi: PathBuf },
+    /// A single-channel file without its partner; becomes an error record.
+    Unpaired { path: PathBuf, reason: String },
+}
+
+impl FieldFiles {
+    /// The file that names the field in results: the image, or the AO file.
+    pub fn path(&self) -> &Path {
+        match self {
+            FieldFiles::Image(p) | FieldFiles::Unpaired { path: p, .. } => p,
+            FieldFiles::Pair { ao, .. } => ao,
+        }
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Channel {
+    Ao,
+    Pi,
+}
+
+/// Groups images into fields: `STEM<ao_suffix>.ext` and `STEM<pi_suffix>.ext`
+/// in one folder (suffixes compared case-insensitively, extensions may
+/// differ) form a pair; any other image is a field of its own (a composite).
+/// Fields keep the order of their first file; a pair is listed at its AO file.
+///
+/// ```
+/// use cellvia::io::discover::{pair_channels, FieldFiles};
+/// let images = ["d/f1_AO.tif", "d/f1_PI.tif", "d/f2_ao.png", "d/rgb.png"].map(Into::into);
+/// let fields = pair_channels(&images, "_AO", "_PI");
+/// assert_eq!(fields[0], FieldFiles::Pair { ao: "d/f1_AO.tif".into(), pi: "d/f1_PI.tif".into() });
+/// assert!(matches!(fields[1], FieldFiles::Unpaired { .. })); // no f2_PI
+/// assert_eq!(fields[2], FieldFiles::Image("d/rgb.png".into()));
+/// ```
+pub fn pair_channels(images: &[PathBuf], ao_suffix: &str, pi_suffix: &str) -> Vec<FieldFiles> {
+    let role = |path: &Path| -> Option<(Channel, (PathBuf, String))> {
+        let stem = path.file_stem()?.to_str()?.to_lowercase();
+        let parent = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        [(Channel::Ao, ao_suffix), (Channel::Pi, pi_suffix)]
+            .into_iter()
+            .find_map(|(channel, suffix)| {
+                let base = stem.strip_suffix(&suffix.to_lowercase())?;
+                Some((channel, (parent.clone(), base.to_string())))
+            })
+    };
+    let mut partners: BTreeMap<(PathBuf, String), [Vec<usize>; 2]> = BTreeMap::new();
+    for (i, path) in images.iter().enumerate() {
+        if let Some((channel, key)) = role(path) {
+            partners.entry(key).or_default()[channel as usize].push(i);
+        }
+    }
+    let mut fields = Vec::new();
+    for path in images {
+        let Some((channel, key)) = role(path) else {
+            fields.push(FieldFiles::Image(path.clone()));
+            continue;
+        };
+        let [ao, pi] = &partners[&key];
+        let (own, other, other_name) = match channel {
+            Channel::Ao => (ao, pi, pi_suffix),
+            Channel::Pi => (pi, ao, ao_suffix),
+        };
+        match (own.len(), other.len()) {
+            (1, 1) if channel == Channel::Ao => fields.push(FieldFiles::Pair {
+                ao: path.clone(),
+                pi: images[other[0]].clone(),
+            }),
+            (1, 1) => {} // listed with its AO file
+            (_, 0) => fields.push(FieldFiles::Unpaired {
+                path: path.clone(),
+                reason: format!("no matching `*{other_name}` image in the same folder"),
+            }),
+            _ => fields.push(FieldFiles::Unpaired {
+                path: path.clone(),
+                reason: format!(
+                    "ambiguous channel pair: {} AO and {} PI images share its name",
+                    ao.len(),
+                    pi.len()
+                ),
+            }),
+        }
+    }
+    fields
 }
 
 /// Every file under a folder (recursively, hidden ones excluded), sorted.
@@ -130,6 +223,41 @@ mod tests {
         assert_eq!(
             discover(std::slice::from_ref(&file)).unwrap().images,
             [file]
+        );
+    }
+
+    #[test]
+    fn channel_files_pair_only_within_a_folder_and_once() {
+        let images: Vec<PathBuf> = [
+            "a/x_AO.tif",
+            "b/x_PI.tif",
+            "c/y_AO.tif",
+            "c/y_AO.png",
+            "c/y_PI.tif",
+            "c/z_pi.TIF",
+            "c/z_Ao.tif",
+        ]
+        .map(Into::into)
+        .to_vec();
+        let fields = pair_channels(&images, "_AO", "_PI");
+        let kinds: Vec<String> = fields
+            .iter()
+            .map(|f| match f {
+                FieldFiles::Image(p) => format!("image {}", p.display()),
+                FieldFiles::Pair { ao, pi } => format!("pair {} {}", ao.display(), pi.display()),
+                FieldFiles::Unpaired { path, .. } => format!("unpaired {}", path.display()),
+            })
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                "unpaired a/x_AO.tif",
+                "unpaired b/x_PI.tif",
+                "unpaired c/y_AO.tif",
+                "unpaired c/y_AO.png",
+                "unpaired c/y_PI.tif",
+                "pair c/z_Ao.tif c/z_pi.TIF",
+            ]
         );
     }
 }

@@ -73,3 +73,78 @@ pub fn measure(
         })
         .collect()
 }
+
+/// Fluorescence stains of one object: mean background-subtracted AO (green)
+/// and PI (red) signal, 0..=1 of full scale, and the mean z (robust noise
+/// sigmas) of the combined signal the object was segmented on.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct StainSignal {
+    pub ao: f64,
+    pub pi: f64,
+    pub z: f64,
+}
+
+impl StainSignal {
+    /// PI / (AO + PI), negative signals counted as 0; 0 when both are.
+    ///
+    /// ```
+    /// let s = cellvia::measure::StainSignal { ao: 0.1, pi: 0.3, z: 40.0 };
+    /// assert!((s.pi_fraction() - 0.75).abs() < 1e-12);
+    /// ```
+    pub fn pi_fraction(&self) -> f64 {
+        let (ao, pi) = (self.ao.max(0.0), self.pi.max(0.0));
+        if ao + pi > 0.0 {
+            pi / (ao + pi)
+        } else {
+            0.0
+        }
+    }
+}
+
+/// Mean AO, PI and z over each of the `n` labelled objects (`ao` and `pi`
+/// background-subtracted, see [`crate::preprocess::subtract_background`]).
+///
+/// ```
+/// use cellvia::image_types::{FloatImage, LabelImage};
+/// let labels = LabelImage::from_raw(3, 1, vec![1, 1, 0]).unwrap();
+/// let ao = FloatImage::from_raw(3, 1, vec![0.2, 0.4, 0.0]).unwrap();
+/// let pi = FloatImage::from_raw(3, 1, vec![0.0, 0.1, 0.0]).unwrap();
+/// let z = FloatImage::from_raw(3, 1, vec![10.0, 30.0, 0.0]).unwrap();
+/// let s = cellvia::measure::stain_signals(&labels, 1, &ao, &pi, &z);
+/// assert!((s[0].ao - 0.3).abs() < 1e-6 && (s[0].pi - 0.05).abs() < 1e-6 && s[0].z == 20.0);
+/// ```
+pub fn stain_signals(
+    labels: &LabelImage,
+    n: usize,
+    ao: &FloatImage,
+    pi: &FloatImage,
+    z: &FloatImage,
+) -> Vec<StainSignal> {
+    let mut sums = vec![([0.0f64; 3], 0u32); n];
+    for (((&l, &a), &p), &zv) in labels
+        .as_raw()
+        .iter()
+        .zip(ao.as_raw())
+        .zip(pi.as_raw())
+        .zip(z.as_raw())
+    {
+        if l == 0 {
+            continue;
+        }
+        let (s, count) = &mut sums[(l - 1) as usize];
+        s[0] += f64::from(a);
+        s[1] += f64::from(p);
+        s[2] += f64::from(zv);
+        *count += 1;
+    }
+    sums.into_iter()
+        .map(|(s, count)| {
+            let c = f64::from(count.max(1));
+            StainSignal {
+                ao: s[0] / c,
+                pi: s[1] / c,
+                z: s[2] / c,
+            }
+        })
+        .collect()
+}

@@ -1,6 +1,6 @@
 //! `images.csv` (one row per image) and `cells.csv` (one row per cell).
 
-use super::ImageRecord;
+use super::{ImageRecord, StainRecord};
 
 /// The header line of `images.csv`.
 ///
@@ -57,7 +57,8 @@ pub fn image_row(r: &ImageRecord) -> Result<String, csv::Error> {
 /// The header line of `cells.csv`.
 ///
 /// ```
-/// assert!(cellvia::report::csv::cells_header().unwrap().ends_with(",cluster,cluster_size\n"));
+/// let header = cellvia::report::csv::cells_header().unwrap();
+/// assert!(header.ends_with(",cluster,cluster_size,ao,pi,pi_fraction,stain_sigma\n"));
 /// ```
 pub fn cells_header() -> Result<String, csv::Error> {
     line([
@@ -81,6 +82,10 @@ pub fn cells_header() -> Result<String, csv::Error> {
         "p_cell",
         "cluster",
         "cluster_size",
+        "ao",
+        "pi",
+        "pi_fraction",
+        "stain_sigma",
     ])
 }
 
@@ -93,6 +98,12 @@ pub fn cells_header() -> Result<String, csv::Error> {
 pub fn cell_rows(r: &ImageRecord) -> Result<String, csv::Error> {
     let mut out = String::new();
     for c in &r.cells {
+        let stain = |f: fn(&StainRecord) -> f64| {
+            c.stain
+                .as_ref()
+                .map(|s| f(s).to_string())
+                .unwrap_or_default()
+        };
         out.push_str(&line([
             r.path.clone(),
             c.id.to_string(),
@@ -114,6 +125,10 @@ pub fn cell_rows(r: &ImageRecord) -> Result<String, csv::Error> {
             c.p_cell.to_string(),
             c.cluster.to_string(),
             c.cluster_size.to_string(),
+            stain(|s| s.ao),
+            stain(|s| s.pi),
+            stain(|s| s.pi_fraction),
+            stain(|s| s.sigma),
         ])?);
     }
     Ok(out)

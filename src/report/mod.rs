@@ -16,6 +16,7 @@ use crate::aggregate::{BatchSummary, Counts};
 use crate::classify::{CellClass, ModelInfo};
 use crate::config::Config;
 use crate::gate::GateReason;
+use crate::measure::StainSignal;
 
 /// Version of the `results.json` layout; bumped on any incompatible change.
 pub const RESULTS_SCHEMA: &str = "cellvia.results/1";
@@ -64,6 +65,33 @@ pub struct CellRecord {
     /// For a cell left out of the count: the gate it failed.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub gated_out: Option<GateReason>,
+    /// AO/PI: the object's stains (absent for trypan).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub stain: Option<StainRecord>,
+}
+
+/// AO/PI stains of one object, as reported.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct StainRecord {
+    /// Mean background-subtracted AO (green) signal, 0..=1 of full scale.
+    pub ao: f64,
+    /// Mean background-subtracted PI (red) signal, 0..=1 of full scale.
+    pub pi: f64,
+    /// PI / (AO + PI): what the rule calls dead at `aopi.dead_pi_fraction`.
+    pub pi_fraction: f64,
+    /// Mean stain in robust noise sigmas: debris below `aopi.min_cell_sigma`.
+    pub sigma: f64,
+}
+
+impl From<&StainSignal> for StainRecord {
+    fn from(s: &StainSignal) -> Self {
+        Self {
+            ao: round(s.ao, 5),
+            pi: round(s.pi, 5),
+            pi_fraction: round(s.pi_fraction(), 4),
+            sigma: round(s.z, 2),
+        }
+    }
 }
 
 /// Debris: objects the model judged not to be cells.
@@ -89,8 +117,12 @@ pub struct ImageQuality {
 /// The result for one input file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ImageRecord {
-    /// The path as discovered from the user's arguments.
+    /// The path as discovered from the user's arguments (of an AO/PI pair:
+    /// the AO file).
     pub path: String,
+    /// Of an AO/PI pair: the PI file.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub pi_path: Option<String>,
     pub status: Status,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
@@ -116,6 +148,7 @@ impl ImageRecord {
     pub fn failed(path: &str, error: String) -> Self {
         Self {
             path: path.to_string(),
+            pi_path: None,
             status: Status::Error,
             error: Some(error),
             width: None,

@@ -163,6 +163,7 @@ mod tests {
         .unwrap();
         ImageRecord {
             path: "a \"quoted\"\nname.png".into(),
+            pi_path: None,
             status: Status::Ok,
             error: None,
             width: Some(4),

@@ -18,10 +18,11 @@
 //!    deletes straight runs longer than 3 maximum diameters (chamber rulings;
 //!    3 leaves room for a chain of touching cells); an opening of radius
 //!    min diameter / 8 removes thin line remnants and specks.
-//! 3. Declumping (`declump`, on by default): [`core::dark_core`] keeps the
-//!    dark part of each object with enclosed centres filled, dropping the
-//!    bright halos that fuse touching live cells; [`distance`] transform of the
-//!    core; [`seeds::find_seeds`] at its maxima at least 0.4 × min diameter
+//! 3. Declumping (`declump`, on by default): in brightfield,
+//!    [`core::dark_core`] keeps the dark part of each object with enclosed
+//!    centres filled, dropping the bright halos that fuse touching live cells
+//!    (fluorescent objects have no halo: their core is the mask itself);
+//!    [`distance`] transform of the core; [`seeds::find_seeds`] at its maxima at least 0.4 × min diameter
 //!    deep (shallower ones are fragments of textured dead cells) and apart by
 //!    `seed_separation` (0.6) × min diameter and 0.75 × their depth (touching
 //!    cells' centres are ≥ 1.7 radii apart); [`watershed`] floods the whole mask
@@ -70,6 +71,18 @@ const MAX_AREA_DIAMETER_FACTOR: f64 = 1.5;
 /// cells; 0.5 starts to miss small cells in clumps (synthetic fields).
 const SEED_MIN_RADIUS_FRACTION: f64 = 0.4;
 
+/// How objects differ from the background, which decides what declumping
+/// measures their shapes on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Appearance {
+    /// Trypan-blue brightfield: dark rims or dye, bright centres and halos;
+    /// `z` of both signs counts.
+    Brightfield,
+    /// Fluorescence: stained objects brighter than a dark background; `z` is
+    /// not negative.
+    Fluorescent,
+}
+
 /// Labelled candidates and their shape statistics (`regions[i]` is label `i + 1`).
 #[derive(Debug, Clone)]
 pub struct Segmentation {
@@ -84,16 +97,23 @@ pub struct Segmentation {
 ///
 /// ```
 /// use cellvia::{config::{DiameterRange, SegmentConfig}, image_types::FloatImage};
+/// use cellvia::segment::{segment, Appearance};
 /// // Two touching dark discs on a flat background.
 /// let z = FloatImage::from_fn(64, 40, |x, y| {
 ///     let d = |cx: f32| ((x as f32 - cx).powi(2) + (y as f32 - 20.0).powi(2)).sqrt();
 ///     image::Luma([if d(22.0) < 9.0 || d(39.0) < 9.0 { -20.0 } else { 0.0 }])
 /// });
-/// let seg = cellvia::segment::segment(&z, DiameterRange { min: 10.0, max: 24.0 }, &SegmentConfig::default());
+/// let d = DiameterRange { min: 10.0, max: 24.0 };
+/// let seg = segment(&z, d, &SegmentConfig::default(), Appearance::Brightfield);
 /// assert_eq!(seg.regions.len(), 2);
 /// assert_eq!(seg.clusters, vec![1, 1]); // split from one blob
 /// ```
-pub fn segment(z: &FloatImage, diameter: DiameterRange, cfg: &SegmentConfig) -> Segmentation {
+pub fn segment(
+    z: &FloatImage,
+    diameter: DiameterRange,
+    cfg: &SegmentConfig,
+    appearance: Appearance,
+) -> Segmentation {
     let max_cell_area = disc_area(diameter.max) as usize;
     let mut mask = filled_objects(z, cfg, max_cell_area);
     lines::remove_long_runs(
@@ -105,8 +125,13 @@ pub fn segment(z: &FloatImage, diameter: DiameterRange, cfg: &SegmentConfig) -> 
 
     let (components, component_count) = label::label_components(&mask);
     let (mut labels, n) = if cfg.declump {
-        let dark = core::dark_core(z, &mask, cfg, max_cell_area);
-        declump(&mask, &dark, diameter, cfg.seed_separation)
+        match appearance {
+            Appearance::Brightfield => {
+                let dark = core::dark_core(z, &mask, cfg, max_cell_area);
+                declump(&mask, &dark, diameter, cfg.seed_separation)
+            }
+            Appearance::Fluorescent => declump(&mask, &mask, diameter, cfg.seed_separation),
+        }
     } else {
         (components.clone(), component_count)
     };
@@ -269,6 +294,7 @@ mod tests {
                 max: 24.0,
             },
             &SegmentConfig::default(),
+            Appearance::Brightfield,
         );
         assert_eq!(seg.regions.len(), 1);
         assert!((seg.regions[0].centroid.0 - 90.0).abs() < 1.0);
@@ -294,7 +320,11 @@ mod tests {
                 threshold,
                 ..Default::default()
             };
-            assert_eq!(segment(&z, d, &cfg).regions.len(), 16, "{threshold:?}");
+            assert_eq!(
+                segment(&z, d, &cfg, Appearance::Brightfield).regions.len(),
+                16,
+                "{threshold:?}"
+            );
         }
     }
 
@@ -309,8 +339,40 @@ mod tests {
             max: 24.0,
         };
         let mut cfg = SegmentConfig::default();
-        assert_eq!(segment(&z, d, &cfg).regions.len(), 1);
+        assert_eq!(
+            segment(&z, d, &cfg, Appearance::Brightfield).regions.len(),
+            1
+        );
         cfg.discard_border_objects = true;
-        assert_eq!(segment(&z, d, &cfg).regions.len(), 0);
+        assert_eq!(
+            segment(&z, d, &cfg, Appearance::Brightfield).regions.len(),
+            0
+        );
+    }
+
+    #[test]
+    fn touching_fluorescent_discs_are_split_on_the_mask() {
+        // Two bright discs of radius 9 whose centres are 16 px apart.
+        let z = FloatImage::from_fn(70, 40, |x, y| {
+            let d = |cx: f32| ((x as f32 - cx).powi(2) + (y as f32 - 20.0).powi(2)).sqrt();
+            image::Luma([if d(26.0) < 9.0 || d(42.0) < 9.0 {
+                30.0
+            } else {
+                0.0
+            }])
+        });
+        let d = DiameterRange {
+            min: 10.0,
+            max: 24.0,
+        };
+        let cfg = SegmentConfig::default();
+        let seg = segment(&z, d, &cfg, Appearance::Fluorescent);
+        assert_eq!(seg.regions.len(), 2);
+        assert_eq!(seg.clusters, vec![1, 1]);
+        // The brightfield core (dark pixels) is empty here: nothing to split on.
+        assert_eq!(
+            segment(&z, d, &cfg, Appearance::Brightfield).regions.len(),
+            1
+        );
     }
 }

@@ -1,5 +1,5 @@
-//! The viability classifier: an ONNX model run through ONNX Runtime (`ort`).
-//! This is the only module that uses `ort`.
+//! The trypan-blue viability classifier: an ONNX model run through ONNX
+//! Runtime (`ort`). This is the only module that uses `ort`.
 //!
 //! **Model contract** (checked at load, so a wrong model fails before any image
 //! is read): one `float32` input `[batch, 2, S, S]` (scaled Weber contrast,
@@ -30,76 +30,11 @@ use ort::environment::Environment;
 use ort::session::builder::GraphOptimizationLevel;
 use ort::session::Session;
 use ort::value::{TensorElementType, TensorRef, ValueType};
-use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use super::{CellClass, ClassProbabilities, ModelInfo};
 use crate::config::ClassifyConfig;
 use crate::measure::crop::{CropSpec, CROP_CHANNELS};
-
-/// What a candidate object is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum CellClass {
-    Live,
-    Dead,
-    Debris,
-}
-
-impl CellClass {
-    /// The class's name in results and model metadata.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            CellClass::Live => "live",
-            CellClass::Dead => "dead",
-            CellClass::Debris => "debris",
-        }
-    }
-}
-
-/// Class probabilities of one object.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct ClassProbabilities {
-    pub live: f32,
-    pub dead: f32,
-    pub debris: f32,
-}
-
-impl ClassProbabilities {
-    /// The most probable class (ties: live, then dead).
-    ///
-    /// ```
-    /// use cellvia::classify::{CellClass, ClassProbabilities};
-    /// let p = ClassProbabilities { live: 0.2, dead: 0.7, debris: 0.1 };
-    /// assert_eq!(p.class(), CellClass::Dead);
-    /// ```
-    pub fn class(&self) -> CellClass {
-        if self.live >= self.dead && self.live >= self.debris {
-            CellClass::Live
-        } else if self.dead >= self.debris {
-            CellClass::Dead
-        } else {
-            CellClass::Debris
-        }
-    }
-
-    /// P(live | the object is a cell): the viability of one cell.
-    pub fn p_live_given_cell(&self) -> f32 {
-        let cell = self.live + self.dead;
-        if cell > 0.0 {
-            self.live / cell
-        } else {
-            0.5
-        }
-    }
-}
-
-/// Identity of a loaded model, written into every result.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ModelInfo {
-    pub name: String,
-    pub sha256: String,
-    pub path: String,
-}
 
 /// Why the classifier could not be set up or run.
 #[derive(Debug, thiserror::Error)]
@@ -408,20 +343,4 @@ fn check_tensor(dtype: &ValueType, what: &str, want: &[i64]) -> Result<(), Strin
         ));
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn p_live_given_cell_ignores_debris_mass() {
-        let p = ClassProbabilities {
-            live: 0.3,
-            dead: 0.1,
-            debris: 0.6,
-        };
-        assert!((p.p_live_given_cell() - 0.75).abs() < 1e-6);
-        assert_eq!(p.class(), CellClass::Debris);
-    }
 }

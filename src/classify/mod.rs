@@ -1,0 +1,148 @@
+//! Viability scoring: every candidate object becomes `live`, `dead` or
+//! `debris`. Trypan-blue brightfield uses the ONNX model ([`onnx`], the only
+//! module that touches ONNX Runtime); AO/PI fluorescence uses a documented
+//! two-channel rule ([`aopi`]). [`Viability`] is whichever the config's assay
+//! asks for.
+
+pub mod aopi;
+pub mod onnx;
+
+use serde::{Deserialize, Serialize};
+
+pub use aopi::AopiRule;
+pub use onnx::{runtime_candidates, Classifier, ClassifyError};
+
+use crate::config::{Assay, Config};
+use crate::measure::crop::CropSpec;
+
+/// What a candidate object is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CellClass {
+    Live,
+    Dead,
+    Debris,
+}
+
+impl CellClass {
+    /// The class's name in results and model metadata.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CellClass::Live => "live",
+            CellClass::Dead => "dead",
+            CellClass::Debris => "debris",
+        }
+    }
+}
+
+/// Class probabilities of one object.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct ClassProbabilities {
+    pub live: f32,
+    pub dead: f32,
+    pub debris: f32,
+}
+
+impl ClassProbabilities {
+    /// The most probable class (ties: live, then dead).
+    ///
+    /// ```
+    /// use cellvia::classify::{CellClass, ClassProbabilities};
+    /// let p = ClassProbabilities { live: 0.2, dead: 0.7, debris: 0.1 };
+    /// assert_eq!(p.class(), CellClass::Dead);
+    /// ```
+    pub fn class(&self) -> CellClass {
+        if self.live >= self.dead && self.live >= self.debris {
+            CellClass::Live
+        } else if self.dead >= self.debris {
+            CellClass::Dead
+        } else {
+            CellClass::Debris
+        }
+    }
+
+    /// P(live | the object is a cell): the viability of one cell.
+    pub fn p_live_given_cell(&self) -> f32 {
+        let cell = self.live + self.dead;
+        if cell > 0.0 {
+            self.live / cell
+        } else {
+            0.5
+        }
+    }
+}
+
+/// Identity of a loaded model, written into every result.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ModelInfo {
+    pub name: String,
+    pub sha256: String,
+    pub path: String,
+}
+
+/// The viability stage of an analysis: the trypan-blue model or the AO/PI rule.
+#[derive(Debug)]
+pub enum Viability {
+    Model(Classifier),
+    AopiRule(AopiRule),
+}
+
+impl Viability {
+    /// What `config.assay` calls for: the ONNX model (`classify.model`, loaded
+    /// and contract-checked) or the AO/PI rule (`aopi` settings).
+    pub fn for_config(config: &Config) -> Result<Self, ClassifyError> {
+        Ok(match config.assay {
+            Assay::Trypan => {
+                Viability::Model(Classifier::load(&config.model_path(), &config.classify)?)
+            }
+            Assay::Aopi => Viability::AopiRule(AopiRule::from_config(&config.aopi)),
+        })
+    }
+
+    /// The assay this stage scores.
+    pub fn assay(&self) -> Assay {
+        match self {
+            Viability::Model(_) => Assay::Trypan,
+            Viability::AopiRule(_) => Assay::Aopi,
+        }
+    }
+
+    /// Name, SHA-256 and path of the model, or the rule's identity.
+    pub fn info(&self) -> &ModelInfo {
+        match self {
+            Viability::Model(c) => c.info(),
+            Viability::AopiRule(r) => r.info(),
+        }
+    }
+
+    /// How crops must be cut (the model's contract); `None` for the rule,
+    /// which needs no crops.
+    pub fn crop_spec(&self) -> Option<CropSpec> {
+        match self {
+            Viability::Model(c) => Some(c.crop_spec()),
+            Viability::AopiRule(_) => None,
+        }
+    }
+}
+
+impl From<Classifier> for Viability {
+    fn from(c: Classifier) -> Self {
+        Viability::Model(c)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn p_live_given_cell_ignores_debris_mass() {
+        let p = ClassProbabilities {
+            live: 0.3,
+            dead: 0.1,
+            debris: 0.6,
+        };
+        assert!((p.p_live_given_cell() - 0.75).abs() < 1e-6);
+        assert_eq!(p.class(), CellClass::Debris);
+    }
+}
