@@ -20,7 +20,7 @@ pub const DEFAULT_DIAMETER_PX: DiameterRange = DiameterRange {
 };
 
 /// File name of the viability model shipped in `models/`.
-pub const DEFAULT_MODEL_FILE: &str = "cellvia-viability-v1.onnx";
+pub const DEFAULT_MODEL_FILE: &str = "cellvia-viability-v2.onnx";
 
 /// Images larger than this many pixels are refused before decoding (a 2048×1536
 /// field is 3.1 Mpx; this leaves room for stitched scans, not for absurd headers).
@@ -450,7 +450,7 @@ pub const SETTING_DOCS: &[SettingDoc] = &[
     doc("segment.seed_separation", "seeds closer than this fraction of the minimum diameter belong to one cell"),
     doc("segment.min_circularity", "objects less round than this (4*pi*area/perimeter^2) are dropped"),
     doc("segment.discard_border_objects", "drop objects touching the image edge"),
-    SettingDoc { key: "classify.model", meaning: "ONNX viability model (unset: the shipped models/cellvia-viability-v1.onnx)", example: "\"models/cellvia-viability-v1.onnx\"" },
+    SettingDoc { key: "classify.model", meaning: "ONNX viability model (unset: the shipped models/cellvia-viability-v2.onnx)", example: "\"models/cellvia-viability-v2.onnx\"" },
     doc("classify.batch_size", "crops per ONNX inference call"),
     doc("aopi.ao_suffix", "(aopi) files named STEM + ao_suffix pair with STEM + pi_suffix (any image extension, case-insensitive); other images are RGB composites"),
     doc("aopi.pi_suffix", "(aopi) see ao_suffix"),

@@ -134,7 +134,8 @@ fn write(path: &Path, image: &DynamicImage) {
 }
 
 /// `analyze --assay aopi` pairs NAME_AO/NAME_PI files, takes other images as
-/// composites, and reports an unpaired channel file as an error (exit 1).
+/// composites, and reports an unpaired channel file as an error (exit 1);
+/// it needs no ONNX Runtime.
 #[test]
 fn cli_pairs_channel_files() {
     let dir = tempfile::tempdir().unwrap();

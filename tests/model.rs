@@ -37,8 +37,8 @@ fn committed_model_meets_contract() {
         "model trained with the default crop spec"
     );
     let info = classifier.info();
-    assert_eq!(info.name, "cellvia-viability-v1");
-    let card = std::fs::read_to_string(repo().join("models/cellvia-viability-v1.md")).unwrap();
+    assert_eq!(info.name, "cellvia-viability-v2");
+    let card = std::fs::read_to_string(repo().join("models/cellvia-viability-v2.md")).unwrap();
     assert!(
         card.contains(&info.sha256),
         "model card must state the model's SHA-256 {}",

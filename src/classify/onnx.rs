@@ -20,7 +20,19 @@
 //! with one intra-op thread; parallelism comes from images, not from inside
 //! ONNX Runtime. Crops are classified per image in batches of
 //! `classify.batch_size`, so batch composition (and so every output bit) is the
-//! same whatever the thread count.
+//! same whatever the thread count. Measured against a single inference stage
+//! (one session shared by all workers) with `cellvia bench`, 2 threads on a
+//! 2-core machine, 2026-11-23:
+//!
+//! | strategy | LDC 2,193 images (225×219) | 2048×1536, 250 cells |
+//! | --- | --- | --- |
+//! | session per worker, 1 intra-op thread (kept) | 454 images/s | 6.22 images/s |
+//! | one shared session, 2 intra-op threads | 252 images/s | 5.58 images/s |
+//! | one shared session, 1 intra-op thread | 429 images/s | 6.56 images/s |
+//!
+//! Intra-op threads cost more in synchronisation than a 32×32 crop batch
+//! gains; a shared single-threaded session ties on large fields (within the
+//! ±5 % run-to-run noise) and loses on small ones, where workers queue for it.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock};
