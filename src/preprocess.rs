@@ -692,6 +692,23 @@ mod tests {
     use image::Luma;
 
     #[test]
+    fn fluorescence_pairs_must_match_in_size_and_depth() {
+        let gray8 =
+            |w, h| DynamicImage::ImageLuma8(image::ImageBuffer::from_pixel(w, h, Luma([9u8])));
+        let gray16 =
+            DynamicImage::ImageLuma16(image::ImageBuffer::from_pixel(4, 4, Luma([900u16])));
+        let err =
+            fluorescence_channels(&gray8(4, 4), Some(&gray8(4, 5)), BitDepth::Auto).unwrap_err();
+        assert!(err.contains("4x4") && err.contains("4x5"), "{err}");
+        let err = fluorescence_channels(&gray8(4, 4), Some(&gray16), BitDepth::Auto).unwrap_err();
+        assert!(err.contains("bit depths"), "{err}");
+        let (ao, pi) =
+            fluorescence_channels(&gray8(4, 4), Some(&gray8(4, 4)), BitDepth::Auto).unwrap();
+        assert_eq!(ao.get_pixel(0, 0).0[0], 9.0 / 255.0);
+        assert_eq!(ao, pi);
+    }
+
+    #[test]
     fn eight_bit_rgb_luminance_and_channels() {
         let img = DynamicImage::ImageRgb8(image::ImageBuffer::from_pixel(
             1,
