@@ -185,6 +185,77 @@ impl Default for AopiConfig {
     }
 }
 
+/// The counting chamber, which sets the depth of the imaged volume.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Chamber {
+    /// Improved Neubauer hemocytometer: 0.1 mm deep.
+    NeubauerImproved,
+    /// Invitrogen Countess disposable chamber slide: 100 µm deep.
+    Countess,
+    /// Nexcelom Cellometer SD100 slide: 100 µm deep.
+    CellometerSd100,
+    /// Nexcelom Cellometer SD025 slide: 25 µm deep.
+    CellometerSd025,
+    /// Any other chamber: `sample.chamber_depth_um` must be given.
+    Custom,
+}
+
+impl Chamber {
+    /// The preset depth in µm (`None` for `Custom`).
+    pub fn depth_um(self) -> Option<f64> {
+        match self {
+            Chamber::NeubauerImproved | Chamber::Countess | Chamber::CellometerSd100 => Some(100.0),
+            Chamber::CellometerSd025 => Some(25.0),
+            Chamber::Custom => None,
+        }
+    }
+}
+
+/// How fields are pooled into a sample's concentration and viability.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SampleConfig {
+    pub chamber: Chamber,
+    /// Chamber depth in µm; overrides the preset (required for `custom`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub chamber_depth_um: Option<f64>,
+    /// Dilution of the sample before staining (a manifest's `dilution` column
+    /// overrides it per sample).
+    pub pre_dilution: f64,
+    /// Dilution by mixing with the stain: 2 for the usual 1:1 mix.
+    pub stain_dilution: f64,
+    /// Wanted relative half-width of the 95 % interval of the total count:
+    /// fewer cells than that needs get a warning.
+    pub target_precision: f64,
+    /// Upper end of the linear counting range (cells/mL, total, before
+    /// dilution factors): above it cells overlap and the count is low.
+    pub max_linear_cells_per_ml: f64,
+    /// Bin width of the size histograms, µm.
+    pub histogram_bin_um: f64,
+}
+
+impl Default for SampleConfig {
+    fn default() -> Self {
+        Self {
+            chamber: Chamber::NeubauerImproved,
+            chamber_depth_um: None,
+            pre_dilution: 1.0,
+            stain_dilution: 2.0,
+            target_precision: 0.1,
+            max_linear_cells_per_ml: 1.0e7,
+            histogram_bin_um: 2.0,
+        }
+    }
+}
+
+impl SampleConfig {
+    /// The chamber depth in µm, from the override or the preset.
+    pub fn depth_um(&self) -> Option<f64> {
+        self.chamber_depth_um.or(self.chamber.depth_um())
+    }
+}
+
 /// When overlay pictures are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -237,6 +308,7 @@ pub struct Config {
     pub segment: SegmentConfig,
     pub classify: ClassifyConfig,
     pub aopi: AopiConfig,
+    pub sample: SampleConfig,
     /// Criteria a classified cell must meet to be counted (all off by default).
     pub gate: GateConfig,
     pub report: ReportConfig,
@@ -255,6 +327,7 @@ impl Default for Config {
             segment: SegmentConfig::default(),
             classify: ClassifyConfig::default(),
             aopi: AopiConfig::default(),
+            sample: SampleConfig::default(),
             gate: GateConfig::default(),
             report: ReportConfig::default(),
         }
@@ -370,6 +443,39 @@ impl Config {
         if !(a.min_cell_sigma.is_finite() && a.min_cell_sigma >= 0.0) {
             return Err(invalid("aopi.min_cell_sigma", "must be a number >= 0"));
         }
+        let sm = &self.sample;
+        match sm.depth_um() {
+            None => {
+                return Err(invalid(
+                    "sample.chamber_depth_um",
+                    "a custom chamber needs its depth",
+                ))
+            }
+            Some(d) if !(d.is_finite() && d > 0.0) => {
+                return Err(invalid("sample.chamber_depth_um", "must be positive"))
+            }
+            Some(_) => {}
+        }
+        for (key, v) in [
+            ("sample.pre_dilution", sm.pre_dilution),
+            ("sample.stain_dilution", sm.stain_dilution),
+        ] {
+            if !(v.is_finite() && v >= 1.0) {
+                return Err(invalid(key, "a dilution factor is at least 1"));
+            }
+        }
+        if !(sm.target_precision > 0.0 && sm.target_precision < 1.0) {
+            return Err(invalid("sample.target_precision", "must lie in (0, 1)"));
+        }
+        if !(sm.max_linear_cells_per_ml.is_finite() && sm.max_linear_cells_per_ml > 0.0) {
+            return Err(invalid(
+                "sample.max_linear_cells_per_ml",
+                "must be positive",
+            ));
+        }
+        if !(sm.histogram_bin_um.is_finite() && sm.histogram_bin_um > 0.0) {
+            return Err(invalid("sample.histogram_bin_um", "must be positive"));
+        }
         self.gate
             .validate(self.pixel_size_um)
             .map_err(|(key, reason)| invalid(key, reason))
@@ -456,6 +562,13 @@ pub const SETTING_DOCS: &[SettingDoc] = &[
     doc("aopi.pi_suffix", "(aopi) see ao_suffix"),
     doc("aopi.dead_pi_fraction", "(aopi) a cell with PI / (AO + PI) at least this is dead (raise it if AO bleeds into the red channel)"),
     doc("aopi.min_cell_sigma", "(aopi) objects whose mean stain is below this many noise sigmas are debris"),
+    doc("sample.chamber", "counting chamber: neubauer-improved (100 um deep), countess (100 um), cellometer-sd100 (100 um), cellometer-sd025 (25 um) or custom"),
+    SettingDoc { key: "sample.chamber_depth_um", meaning: "chamber depth in micrometres; overrides the preset, required for custom", example: "100.0" },
+    doc("sample.pre_dilution", "dilution of the sample before staining (a manifest's dilution column overrides it per sample)"),
+    doc("sample.stain_dilution", "dilution by the stain: 2 for the usual 1:1 mix with trypan blue or AO/PI"),
+    doc("sample.target_precision", "wanted relative half-width of the 95 % interval of the count; fewer cells than that needs get a warning"),
+    doc("sample.max_linear_cells_per_ml", "upper end of the linear range, cells/mL in the chamber (before dilution factors); above it the sample is flagged over-dense"),
+    doc("sample.histogram_bin_um", "bin width of the size histograms, micrometres"),
     SettingDoc { key: "gate.diameter_um", meaning: "count only cells whose equivalent diameter in micrometres lies in {min, max} (needs pixel_size_um; unset: no size gate)", example: "{ min = 8.0, max = 30.0 }" },
     SettingDoc { key: "gate.diameter_px", meaning: "count only cells whose equivalent diameter in pixels lies in {min, max} (unset: no gate)", example: "{ min = 14.0, max = 36.0 }" },
     SettingDoc { key: "gate.min_circularity", meaning: "count only cells at least this round (unset: no gate; segment.min_circularity still drops non-cells)", example: "0.6" },

@@ -5,16 +5,21 @@ use std::path::Path;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
+use cellvia::aggregate::sample::{SampleAccumulator, SampleResult};
+use cellvia::aggregate::spec::{judge, ReleaseSpec, SpecUsed, Verdict};
 use cellvia::aggregate::BatchSummary;
 use cellvia::classify::Viability;
 use cellvia::config::{Assay, OverlayMode, AUTO_OVERLAY_MAX_IMAGES};
 use cellvia::gate::{CountingRegion, Interval};
-use cellvia::io::discover::{discover, pair_channels, FieldFiles};
+use cellvia::io::discover::{discover, pair_channels, Discovered, FieldFiles};
+use cellvia::io::manifest::{parse_manifest, ManifestSample};
 use cellvia::io::{self, write::write_atomic, write::AtomicFile};
 use cellvia::pipeline::{self, ImageAnalysis, Source};
-use cellvia::report::{self, stream::ResultsStream, ImageRecord, RunFacts, Software};
+use cellvia::report::stream::{ResultsStream, TailParts};
+use cellvia::report::{self, ImageRecord, RunFacts, Software};
 use cellvia::{scheduler, Config};
 use indicatif::{ProgressBar, ProgressState, ProgressStyle};
+use sha2::{Digest, Sha256};
 
 use super::{load_config, parse_range, AnalyzeArgs, OverlayArg, EXIT_OK, EXIT_SOME_FAILED};
 
@@ -26,6 +31,18 @@ fn resolve_config(args: &AnalyzeArgs) -> anyhow::Result<Config> {
     }
     if let Some(d) = &args.diameter {
         config.diameter_px = parse_range("--diameter", d)?;
+    }
+    if let Some(c) = args.chamber {
+        config.sample.chamber = c.into();
+    }
+    if let Some(d) = args.chamber_depth_um {
+        config.sample.chamber_depth_um = Some(d);
+    }
+    if let Some(d) = args.dilution {
+        config.sample.pre_dilution = d;
+    }
+    if let Some(d) = args.stain_dilution {
+        config.sample.stain_dilution = d;
     }
     if let Some(p) = args.pixel_size {
         config.pixel_size_um = Some(p);
@@ -86,6 +103,62 @@ fn parse_region(text: &str) -> anyhow::Result<CountingRegion> {
         x_max,
         y_max,
     })
+}
+
+/// A sample as planned before the run: its id, pre-dilution and metadata.
+struct PlannedSample {
+    id: String,
+    dilution: Option<f64>,
+    metadata: std::collections::BTreeMap<String, String>,
+}
+
+/// Which sample each field belongs to: the manifest's, else the field's folder.
+struct SamplePlan {
+    samples: Vec<PlannedSample>,
+    field_sample: Vec<usize>,
+}
+
+impl SamplePlan {
+    fn new(fields: &[FieldFiles], manifest: Option<&[ManifestSample]>) -> Self {
+        let mut samples: Vec<PlannedSample> = Vec::new();
+        let mut index: std::collections::HashMap<String, usize> = Default::default();
+        let mut of_path: std::collections::HashMap<&Path, &ManifestSample> = Default::default();
+        for m in manifest.unwrap_or_default() {
+            for image in &m.images {
+                of_path.insert(image, m);
+            }
+        }
+        let field_sample = fields
+            .iter()
+            .map(|field| {
+                let (id, dilution, metadata) = match of_path.get(field.path()) {
+                    Some(m) => (m.sample_id.clone(), m.dilution, m.metadata.clone()),
+                    None => (
+                        field
+                            .path()
+                            .parent()
+                            .map(|p| p.display().to_string())
+                            .filter(|p| !p.is_empty())
+                            .unwrap_or_else(|| ".".into()),
+                        None,
+                        Default::default(),
+                    ),
+                };
+                *index.entry(id.clone()).or_insert_with(|| {
+                    samples.push(PlannedSample {
+                        id,
+                        dilution,
+                        metadata,
+                    });
+                    samples.len() - 1
+                })
+            })
+            .collect();
+        Self {
+            samples,
+            field_sample,
+        }
+    }
 }
 
 /// The streamed result files of one run.
@@ -183,7 +256,17 @@ pub fn run(args: AnalyzeArgs) -> anyhow::Result<u8> {
     let threads = args.threads.unwrap_or_else(scheduler::default_threads);
     anyhow::ensure!(threads >= 1, "--threads must be at least 1");
 
-    let found = discover(&args.paths)?;
+    let manifest = match &args.manifest {
+        Some(path) => Some(parse_manifest(path, &io::read_text(path)?)?),
+        None => None,
+    };
+    let found = match &manifest {
+        Some(samples) => Discovered {
+            images: samples.iter().flat_map(|s| s.images.clone()).collect(),
+            skipped: Vec::new(),
+        },
+        None => discover(&args.paths)?,
+    };
     for skipped in &found.skipped {
         tracing::debug!("skipped (not an image by extension): {}", skipped.display());
     }
@@ -197,7 +280,26 @@ pub fn run(args: AnalyzeArgs) -> anyhow::Result<u8> {
         !found.images.is_empty(),
         "no images found in the given paths"
     );
-
+    let spec = match &args.spec {
+        Some(path) => {
+            let bytes = io::read_bytes(path)?;
+            let text = String::from_utf8(bytes.clone())
+                .map_err(|_| anyhow::anyhow!("spec {} is not UTF-8 text", path.display()))?;
+            let criteria =
+                ReleaseSpec::from_toml(&text).with_context(|| path.display().to_string())?;
+            Some(SpecUsed {
+                path: path.display().to_string(),
+                sha256: format!("{:x}", Sha256::digest(&bytes)),
+                criteria,
+            })
+        }
+        None => None,
+    };
+    let skipped: Vec<String> = found
+        .skipped
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect();
     let fields: Vec<FieldFiles> = match config.assay {
         Assay::Trypan => found.images.into_iter().map(FieldFiles::Image).collect(),
         Assay::Aopi => pair_channels(
@@ -206,6 +308,7 @@ pub fn run(args: AnalyzeArgs) -> anyhow::Result<u8> {
             &config.aopi.pi_suffix,
         ),
     };
+    let plan = SamplePlan::new(&fields, manifest.as_deref());
 
     io::write::ensure_dir(&args.out).context("output folder is not writable")?;
     let viability = Viability::for_config(&config)?;
@@ -253,6 +356,7 @@ pub fn run(args: AnalyzeArgs) -> anyhow::Result<u8> {
         .cells_csv
         .write(report::csv::cells_header()?.as_bytes())?;
     let mut summary = BatchSummary::default();
+    let mut accumulators = vec![SampleAccumulator::default(); plan.samples.len()];
     let mut write_error: Option<anyhow::Error> = None;
     scheduler::for_each_ordered(
         &fields,
@@ -286,6 +390,7 @@ pub fn run(args: AnalyzeArgs) -> anyhow::Result<u8> {
                 None => {}
             }
             summary.add_image(record.counts.as_ref());
+            accumulators[plan.field_sample[index]].add(&record, &config);
             if let Err(e) = outputs.add(&mut stream, &record) {
                 write_error.get_or_insert(e);
             }
@@ -297,21 +402,41 @@ pub fn run(args: AnalyzeArgs) -> anyhow::Result<u8> {
         return Err(e.context("cannot write results"));
     }
 
-    let skipped: Vec<String> = found
-        .skipped
+    let samples: Vec<SampleResult> = plan
+        .samples
         .iter()
-        .map(|p| p.display().to_string())
+        .zip(&accumulators)
+        .map(|(planned, acc)| {
+            let mut result = acc.finish(&planned.id, planned.dilution, &config);
+            result.metadata = planned.metadata.clone();
+            result.verdict = spec.as_ref().map(|s| judge(&s.criteria, &result));
+            result
+        })
         .collect();
+    let mut samples_csv = AtomicFile::create(&args.out.join("samples.csv"))?;
+    samples_csv.write(report::csv::samples_header()?.as_bytes())?;
+    for sample in &samples {
+        samples_csv.write(report::csv::sample_row(sample)?.as_bytes())?;
+    }
     let run = RunFacts {
         started_unix_s: started,
         finished_unix_s: unix_now(),
         host: io::host_name(),
         threads,
     };
-    outputs
-        .json
-        .write(stream.tail(&summary, &skipped, &run).as_bytes())?;
+    outputs.json.write(
+        stream
+            .tail(TailParts {
+                summary: &summary,
+                samples: &samples,
+                spec: spec.as_ref(),
+                skipped: &skipped,
+                run: &run,
+            })
+            .as_bytes(),
+    )?;
     outputs.commit()?;
+    samples_csv.commit()?;
 
     let elapsed = clock.elapsed().as_secs_f64();
     let c = summary.counts;
@@ -331,7 +456,45 @@ pub fn run(args: AnalyzeArgs) -> anyhow::Result<u8> {
             args.out.display()
         );
     }
-    Ok(if summary.images_failed > 0 {
+    let not_passed: Vec<String> = samples
+        .iter()
+        .filter_map(|s| {
+            let v = s.verdict.as_ref()?;
+            (v.verdict != Verdict::Pass).then(|| {
+                format!(
+                    "sample {} {}: {}",
+                    s.sample_id,
+                    v.verdict.as_str(),
+                    v.reasons.join("; ")
+                )
+            })
+        })
+        .collect();
+    if !args.quiet {
+        for sample in &samples {
+            let verdict = sample
+                .verdict
+                .as_ref()
+                .map_or_else(String::new, |v| format!(" [{}]", v.verdict.as_str()));
+            let concentration = sample.concentration_per_ml.map_or_else(
+                || "concentration n/a".to_string(),
+                |c| {
+                    format!(
+                        "{:.3e} viable cells/mL (95 % CI {:.3e}..{:.3e})",
+                        c.live.value, c.live.ci95[0], c.live.ci95[1]
+                    )
+                },
+            );
+            eprintln!(
+                "cellvia: sample {}{verdict}: {} cells in {} fields, {concentration}",
+                sample.sample_id, sample.counts.total, sample.fields
+            );
+        }
+    }
+    for line in &not_passed {
+        tracing::warn!("{line}");
+    }
+    Ok(if summary.images_failed > 0 || !not_passed.is_empty() {
         EXIT_SOME_FAILED
     } else {
         EXIT_OK

@@ -12,13 +12,14 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 /// Exit code: every input analysed.
 pub const EXIT_OK: u8 = 0;
-/// Exit code: some inputs failed (each has an error record); the rest have results.
+/// Exit code: some inputs failed (each has an error record; the rest have
+/// results), or a sample did not PASS the release spec.
 pub const EXIT_SOME_FAILED: u8 = 1;
 /// Exit code: nothing could be done (bad arguments or config, model or ONNX
 /// Runtime missing, output folder not writable).
 pub const EXIT_FATAL: u8 = 2;
 
-const EXIT_CODES_HELP: &str = "Exit codes:\n  0  all inputs analysed\n  1  some inputs failed (error records written; the rest analysed)\n  2  fatal: bad arguments or config, model or ONNX Runtime missing, output not writable";
+const EXIT_CODES_HELP: &str = "Exit codes:\n  0  all inputs analysed (and, with --spec, every sample PASS)\n  1  some inputs failed (error records written; the rest analysed), or with --spec a sample is FAIL or INVALID\n  2  fatal: bad arguments, config or spec, model or ONNX Runtime missing, output not writable";
 
 #[derive(Debug, Parser)]
 #[command(name = "cellvia", version, about = "Count cells and score viability in microscope images", after_help = EXIT_CODES_HELP)]
@@ -63,6 +64,34 @@ impl From<AssayArg> for cellvia::config::Assay {
     }
 }
 
+/// Counting chamber presets (`sample.chamber` in the config).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum ChamberArg {
+    /// Improved Neubauer hemocytometer, 100 µm deep.
+    NeubauerImproved,
+    /// Countess chamber slide, 100 µm deep.
+    Countess,
+    /// Cellometer SD100 slide, 100 µm deep.
+    CellometerSd100,
+    /// Cellometer SD025 slide, 25 µm deep.
+    CellometerSd025,
+    /// Any other chamber: give --chamber-depth-um.
+    Custom,
+}
+
+impl From<ChamberArg> for cellvia::config::Chamber {
+    fn from(c: ChamberArg) -> Self {
+        use cellvia::config::Chamber;
+        match c {
+            ChamberArg::NeubauerImproved => Chamber::NeubauerImproved,
+            ChamberArg::Countess => Chamber::Countess,
+            ChamberArg::CellometerSd100 => Chamber::CellometerSd100,
+            ChamberArg::CellometerSd025 => Chamber::CellometerSd025,
+            ChamberArg::Custom => Chamber::Custom,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum OverlayArg {
     Auto,
@@ -74,8 +103,27 @@ enum OverlayArg {
 struct AnalyzeArgs {
     /// Image files or folders (searched recursively for .png .tif .tiff .jpg .jpeg .bmp).
     /// With --assay aopi, NAME_AO.* and NAME_PI.* in one folder are one field.
-    #[arg(required = true)]
+    /// Each folder of images is one sample unless --manifest says otherwise.
+    #[arg(required_unless_present = "manifest")]
     paths: Vec<PathBuf>,
+    /// Sample manifest CSV: sample_id,image_path[,dilution,...]; its images are analysed.
+    #[arg(long, value_name = "CSV", conflicts_with = "paths")]
+    manifest: Option<PathBuf>,
+    /// Release spec (TOML): each sample gets PASS, FAIL or INVALID; any but PASS exits 1.
+    #[arg(long, value_name = "TOML")]
+    spec: Option<PathBuf>,
+    /// Counting chamber (sets the depth of the imaged volume).
+    #[arg(long, value_enum)]
+    chamber: Option<ChamberArg>,
+    /// Chamber depth in µm (overrides the chamber's; required for custom).
+    #[arg(long, value_name = "UM")]
+    chamber_depth_um: Option<f64>,
+    /// Pre-dilution factor of the sample before staining (e.g. 5 for 1:4).
+    #[arg(long, value_name = "FACTOR")]
+    dilution: Option<f64>,
+    /// Dilution by the stain (2 for the usual 1:1 mix).
+    #[arg(long, value_name = "FACTOR")]
+    stain_dilution: Option<f64>,
     /// Output folder for results.json, images.csv, cells.csv and overlays.
     #[arg(long, short)]
     out: PathBuf,

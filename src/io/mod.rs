@@ -6,6 +6,7 @@
 
 pub mod decode;
 pub mod discover;
+pub mod manifest;
 pub mod write;
 
 use std::path::{Path, PathBuf};

@@ -1,6 +1,7 @@
 //! `images.csv` (one row per image) and `cells.csv` (one row per cell).
 
 use super::{ImageRecord, StainRecord};
+use crate::aggregate::sample::{Estimate, SampleResult};
 
 /// The header line of `images.csv`.
 ///
@@ -132,6 +133,93 @@ pub fn cell_rows(r: &ImageRecord) -> Result<String, csv::Error> {
         ])?);
     }
     Ok(out)
+}
+
+/// The header line of `samples.csv`.
+///
+/// ```
+/// let header = cellvia::report::csv::samples_header().unwrap();
+/// assert!(header.starts_with("sample_id,fields,fields_failed,total,live,dead,debris,viability,"));
+/// ```
+pub fn samples_header() -> Result<String, csv::Error> {
+    line([
+        "sample_id",
+        "fields",
+        "fields_failed",
+        "total",
+        "live",
+        "dead",
+        "debris",
+        "viability",
+        "viability_ci95_low",
+        "viability_ci95_high",
+        "dilution_factor",
+        "chamber_depth_um",
+        "imaged_volume_ul",
+        "total_per_ml",
+        "total_per_ml_ci95_low",
+        "total_per_ml_ci95_high",
+        "live_per_ml",
+        "live_per_ml_ci95_low",
+        "live_per_ml_ci95_high",
+        "dead_per_ml",
+        "dead_per_ml_ci95_low",
+        "dead_per_ml_ci95_high",
+        "mean_diameter_live_um",
+        "mean_diameter_dead_um",
+        "aggregate_fraction",
+        "debris_fraction",
+        "verdict",
+        "reasons",
+        "warnings",
+    ])
+}
+
+/// One sample's line of `samples.csv` (reasons and warnings joined by "; ").
+pub fn sample_row(s: &SampleResult) -> Result<String, csv::Error> {
+    let opt = |v: Option<f64>| v.map(|v| v.to_string()).unwrap_or_default();
+    let estimate = |e: Option<Estimate>| {
+        [
+            opt(e.map(|e| e.value)),
+            opt(e.map(|e| e.ci95[0])),
+            opt(e.map(|e| e.ci95[1])),
+        ]
+    };
+    let c = s.concentration_per_ml;
+    let mut fields = vec![
+        s.sample_id.clone(),
+        s.fields.to_string(),
+        s.fields_failed.to_string(),
+        s.counts.total.to_string(),
+        s.counts.live.to_string(),
+        s.counts.dead.to_string(),
+        s.counts.debris.to_string(),
+    ];
+    fields.extend(estimate(s.viability));
+    fields.extend([
+        s.dilution_factor.to_string(),
+        s.chamber_depth_um.to_string(),
+        opt(s.imaged_volume_ul),
+    ]);
+    fields.extend(estimate(c.map(|c| c.total)));
+    fields.extend(estimate(c.map(|c| c.live)));
+    fields.extend(estimate(c.map(|c| c.dead)));
+    fields.extend([
+        opt(s.mean_diameter_um.live),
+        opt(s.mean_diameter_um.dead),
+        opt(s.aggregate_fraction),
+        opt(s.debris_fraction),
+        s.verdict
+            .as_ref()
+            .map(|v| v.verdict.as_str().to_string())
+            .unwrap_or_default(),
+        s.verdict
+            .as_ref()
+            .map(|v| v.reasons.join("; "))
+            .unwrap_or_default(),
+        s.warnings.join("; "),
+    ]);
+    line(fields)
 }
 
 /// One CSV record, quoted as needed, with its line end.

@@ -12,6 +12,8 @@ pub mod stream;
 
 use serde::{Deserialize, Serialize};
 
+use crate::aggregate::sample::SampleResult;
+use crate::aggregate::spec::SpecUsed;
 use crate::aggregate::{BatchSummary, Counts};
 use crate::classify::{CellClass, ModelInfo};
 use crate::config::Config;
@@ -200,6 +202,12 @@ pub struct Results {
     /// One record per input image, in input order.
     pub images: Vec<ImageRecord>,
     pub summary: BatchSummary,
+    /// Per-sample results (fields pooled), in order of first appearance.
+    #[serde(default)]
+    pub samples: Vec<SampleResult>,
+    /// The release spec applied, when one was given.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub spec: Option<SpecUsed>,
     /// Files found in input folders that are not images.
     pub skipped: Vec<String>,
     pub run: RunFacts,

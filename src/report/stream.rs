@@ -8,6 +8,8 @@
 use serde::Serialize;
 
 use super::{pretty_json, ImageRecord, RunFacts, Software};
+use crate::aggregate::sample::SampleResult;
+use crate::aggregate::spec::SpecUsed;
 use crate::aggregate::BatchSummary;
 use crate::classify::ModelInfo;
 use crate::config::Config;
@@ -26,8 +28,22 @@ struct Head<'a> {
 #[derive(Serialize)]
 struct Tail<'a> {
     summary: &'a BatchSummary,
+    samples: &'a [SampleResult],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    spec: Option<&'a SpecUsed>,
     skipped: &'a [String],
     run: &'a RunFacts,
+}
+
+/// What follows the image records: the batch summary, per-sample results,
+/// the spec applied, skipped files and run facts.
+#[derive(Debug, Clone, Copy)]
+pub struct TailParts<'a> {
+    pub summary: &'a BatchSummary,
+    pub samples: &'a [SampleResult],
+    pub spec: Option<&'a SpecUsed>,
+    pub skipped: &'a [String],
+    pub run: &'a RunFacts,
 }
 
 /// What one image adds to each result file.
@@ -47,14 +63,15 @@ pub struct RecordText {
 ///
 /// ```
 /// use cellvia::{aggregate::BatchSummary, classify::ModelInfo, config::Config};
-/// use cellvia::report::{stream::ResultsStream, ImageRecord, Results, RunFacts, Software};
+/// use cellvia::report::{stream::{ResultsStream, TailParts}, ImageRecord, Results, RunFacts, Software};
 /// let model = ModelInfo { name: "m".into(), sha256: "00".into(), path: "m.onnx".into() };
 /// let run = RunFacts { started_unix_s: 0.0, finished_unix_s: 1.0, host: "h".into(), threads: 1 };
 /// let record = ImageRecord::failed("a.png", "a.png: truncated".into());
 /// let mut stream = ResultsStream::default();
 /// let mut json = stream.head(&Software::default(), &model, &Config::default());
 /// json += &stream.image(&record);
-/// json += &stream.tail(&BatchSummary::default(), &[], &run);
+/// let summary = BatchSummary::default();
+/// json += &stream.tail(TailParts { summary: &summary, samples: &[], spec: None, skipped: &[], run: &run });
 /// let parsed: Results = serde_json::from_str(&json).unwrap();
 /// assert_eq!(parsed.images, vec![record]);
 /// ```
@@ -102,12 +119,14 @@ impl ResultsStream {
     }
 
     /// Everything after the last image record, with the final newline.
-    pub fn tail(&self, summary: &BatchSummary, skipped: &[String], run: &RunFacts) -> String {
+    pub fn tail(&self, parts: TailParts) -> String {
         let close = if self.images == 0 { "]" } else { "\n  ]" };
         let tail = pretty_json(&Tail {
-            summary,
-            skipped,
-            run,
+            summary: parts.summary,
+            samples: parts.samples,
+            spec: parts.spec,
+            skipped: parts.skipped,
+            run: parts.run,
         });
         let fields = tail.strip_prefix('{').unwrap_or(&tail);
         format!("{close},{fields}\n")
@@ -126,7 +145,13 @@ mod tests {
         for record in &results.images {
             out.push_str(&stream.image(record));
         }
-        out.push_str(&stream.tail(&results.summary, &results.skipped, &results.run));
+        out.push_str(&stream.tail(TailParts {
+            summary: &results.summary,
+            samples: &results.samples,
+            spec: results.spec.as_ref(),
+            skipped: &results.skipped,
+            run: &results.run,
+        }));
         out
     }
     use crate::aggregate::Counts;
@@ -144,6 +169,18 @@ mod tests {
             config: Config::default(),
             images,
             summary: BatchSummary::default(),
+            samples: vec![
+                crate::aggregate::sample::SampleAccumulator::default().finish(
+                    "s",
+                    None,
+                    &Config::default(),
+                ),
+            ],
+            spec: Some(SpecUsed {
+                path: "spec.toml".into(),
+                sha256: "cd".into(),
+                criteria: Default::default(),
+            }),
             skipped: vec!["notes.txt".into()],
             run: RunFacts {
                 started_unix_s: 1.5,

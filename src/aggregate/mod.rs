@@ -1,4 +1,9 @@
-//! Counts and viability from classified objects, per image and per batch.
+//! Counts and viability from classified objects, per image and per batch,
+//! with confidence intervals ([`interval`]).
+
+pub mod interval;
+pub mod sample;
+pub mod spec;
 
 use std::collections::BTreeMap;
 
