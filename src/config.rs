@@ -500,6 +500,22 @@ impl Config {
         }
     }
 
+    /// SHA-256 of the config as compact JSON (fields in declaration order):
+    /// the same settings always give the same hash.
+    ///
+    /// ```
+    /// let a = cellvia::Config::default();
+    /// let mut b = a.clone();
+    /// b.segment.declump = false;
+    /// assert_eq!(a.sha256(), cellvia::Config::default().sha256());
+    /// assert_ne!(a.sha256(), b.sha256());
+    /// ```
+    pub fn sha256(&self) -> String {
+        use sha2::{Digest, Sha256};
+        let json = serde_json::to_vec(self).unwrap_or_default();
+        format!("{:x}", Sha256::digest(json))
+    }
+
     /// The model file: the configured one, else the shipped default.
     pub fn model_path(&self) -> PathBuf {
         self.classify

@@ -5,6 +5,7 @@ use std::time::{Duration, Instant};
 
 use image::RgbImage;
 use ndarray::Array4;
+use sha2::{Digest, Sha256};
 
 use crate::aggregate::{clusters_of_cells, Counts};
 use crate::classify::{CellClass, ClassProbabilities, ClassifyError, Viability};
@@ -201,17 +202,20 @@ pub fn analyze(
     want_overlay: bool,
 ) -> ImageAnalysis {
     let mut times = StageTimes::default();
-    match analyze_field(path, source, config, viability, want_overlay, &mut times) {
-        Ok((record, overlay)) => ImageAnalysis {
-            record,
-            overlay,
-            times,
-        },
-        Err(e) => ImageAnalysis {
-            record: ImageRecord::failed(path, format!("{path}: {e}")),
-            overlay: None,
-            times,
-        },
+    let (mut record, overlay) =
+        match analyze_field(path, source, config, viability, want_overlay, &mut times) {
+            Ok(done) => done,
+            Err(e) => (ImageRecord::failed(path, format!("{path}: {e}")), None),
+        };
+    let sha256 = |bytes: &[u8]| Some(format!("{:x}", Sha256::digest(bytes)));
+    (record.sha256, record.pi_sha256) = match source {
+        Source::Image(bytes) => (sha256(bytes), None),
+        Source::Pair { ao, pi } => (sha256(ao), sha256(pi)),
+    };
+    ImageAnalysis {
+        record,
+        overlay,
+        times,
     }
 }
 
@@ -317,6 +321,8 @@ fn analyze_field(
     let record = ImageRecord {
         path: path.to_string(),
         pi_path: None,
+        sha256: None,
+        pi_sha256: None,
         status: Status::Ok,
         error: None,
         width: Some(cands.intensity.width()),

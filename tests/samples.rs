@@ -91,6 +91,14 @@ fn manifest_samples_get_concentrations_and_verdicts() {
         .unwrap()
         .starts_with("viable concentration"));
     assert_eq!(results["spec"]["criteria"]["name"], "test SOP");
+    // Audit trail: every input's SHA-256 and the resolved config's.
+    use sha2::{Digest, Sha256};
+    let bytes = std::fs::read(synthetic.join("field-0101.png")).unwrap();
+    assert_eq!(
+        images[0]["sha256"].as_str().unwrap(),
+        format!("{:x}", Sha256::digest(bytes))
+    );
+    assert_eq!(results["config_sha256"].as_str().unwrap().len(), 64);
     assert_eq!(results["spec"]["sha256"].as_str().unwrap().len(), 64);
     let csv = std::fs::read_to_string(out.join("samples.csv")).unwrap();
     let rows: Vec<&str> = csv.lines().collect();

@@ -125,6 +125,12 @@ pub struct ImageRecord {
     /// Of an AO/PI pair: the PI file.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub pi_path: Option<String>,
+    /// SHA-256 of the file's bytes (of a pair: the AO file), for the audit trail.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub sha256: Option<String>,
+    /// Of an AO/PI pair: SHA-256 of the PI file.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub pi_sha256: Option<String>,
     pub status: Status,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
@@ -151,6 +157,8 @@ impl ImageRecord {
         Self {
             path: path.to_string(),
             pi_path: None,
+            sha256: None,
+            pi_sha256: None,
             status: Status::Error,
             error: Some(error),
             width: None,
@@ -199,6 +207,9 @@ pub struct Results {
     pub software: Software,
     pub model: ModelInfo,
     pub config: Config,
+    /// SHA-256 of the resolved config's compact JSON ([`Config::sha256`]).
+    #[serde(default)]
+    pub config_sha256: String,
     /// One record per input image, in input order.
     pub images: Vec<ImageRecord>,
     pub summary: BatchSummary,

@@ -23,6 +23,7 @@ struct Head<'a> {
     software: &'a Software,
     model: &'a ModelInfo,
     config: &'a Config,
+    config_sha256: String,
 }
 
 #[derive(Serialize)]
@@ -88,6 +89,7 @@ impl ResultsStream {
             software,
             model,
             config,
+            config_sha256: config.sha256(),
         });
         let open = head.strip_suffix("\n}").unwrap_or(&head);
         format!("{open},\n  \"images\": [")
@@ -167,6 +169,7 @@ mod tests {
                 path: "models/m.onnx".into(),
             },
             config: Config::default(),
+            config_sha256: Config::default().sha256(),
             images,
             summary: BatchSummary::default(),
             samples: vec![
@@ -201,6 +204,8 @@ mod tests {
         ImageRecord {
             path: "a \"quoted\"\nname.png".into(),
             pi_path: None,
+            sha256: Some("ef".into()),
+            pi_sha256: None,
             status: Status::Ok,
             error: None,
             width: Some(4),
