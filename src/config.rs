@@ -511,9 +511,7 @@ impl Config {
     /// assert_ne!(a.sha256(), b.sha256());
     /// ```
     pub fn sha256(&self) -> String {
-        use sha2::{Digest, Sha256};
-        let json = serde_json::to_vec(self).unwrap_or_default();
-        format!("{:x}", Sha256::digest(json))
+        crate::sha256_hex(&serde_json::to_vec(self).unwrap_or_default())
     }
 
     /// The model file: the configured one, else the shipped default.

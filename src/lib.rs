@@ -46,3 +46,17 @@ pub use config::Config;
 pub const SOFTWARE_NAME: &str = env!("CARGO_PKG_NAME");
 /// Version of this build, as written into every result.
 pub const SOFTWARE_VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// Lower-case hex SHA-256 of `bytes`: how results identify models, rules,
+/// configs, specs and input files.
+///
+/// ```
+/// assert_eq!(
+///     cellvia::sha256_hex(b"abc"),
+///     "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+/// );
+/// ```
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    format!("{:x}", Sha256::digest(bytes))
+}

@@ -5,7 +5,6 @@ use std::time::{Duration, Instant};
 
 use image::RgbImage;
 use ndarray::Array4;
-use sha2::{Digest, Sha256};
 
 use crate::aggregate::{clusters_of_cells, Counts};
 use crate::classify::{CellClass, ClassProbabilities, ClassifyError, Viability};
@@ -207,10 +206,9 @@ pub fn analyze(
             Ok(done) => done,
             Err(e) => (ImageRecord::failed(path, format!("{path}: {e}")), None),
         };
-    let sha256 = |bytes: &[u8]| Some(format!("{:x}", Sha256::digest(bytes)));
     (record.sha256, record.pi_sha256) = match source {
-        Source::Image(bytes) => (sha256(bytes), None),
-        Source::Pair { ao, pi } => (sha256(ao), sha256(pi)),
+        Source::Image(bytes) => (Some(crate::sha256_hex(bytes)), None),
+        Source::Pair { ao, pi } => (Some(crate::sha256_hex(ao)), Some(crate::sha256_hex(pi))),
     };
     ImageAnalysis {
         record,

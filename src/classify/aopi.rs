@@ -18,7 +18,6 @@
 //! filters bleed AO into the red channel.
 
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 use super::{CellClass, ClassProbabilities, ModelInfo};
 use crate::config::AopiConfig;
@@ -48,7 +47,7 @@ impl AopiRule {
             min_cell_sigma: cfg.min_cell_sigma,
             info: ModelInfo {
                 name: RULE_NAME.into(),
-                sha256: format!("{:x}", Sha256::digest(canonical.as_bytes())),
+                sha256: crate::sha256_hex(canonical.as_bytes()),
                 path: "(built in: two-channel rule)".into(),
             },
         }

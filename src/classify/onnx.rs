@@ -42,7 +42,6 @@ use ort::environment::Environment;
 use ort::session::builder::GraphOptimizationLevel;
 use ort::session::Session;
 use ort::value::{TensorElementType, TensorRef, ValueType};
-use sha2::{Digest, Sha256};
 
 use super::{CellClass, ClassProbabilities, ModelInfo};
 use crate::config::ClassifyConfig;
@@ -170,7 +169,7 @@ impl Classifier {
             message,
         };
         let contract = read_contract(&session).map_err(contract_err)?;
-        let sha256 = format!("{:x}", Sha256::digest(&bytes));
+        let sha256 = crate::sha256_hex(&bytes);
         let name = contract.name.unwrap_or_else(|| {
             path.file_stem()
                 .map_or_else(|| "model".into(), |s| s.to_string_lossy().into_owned())

@@ -19,7 +19,6 @@ use cellvia::report::stream::{ResultsStream, TailParts};
 use cellvia::report::{self, ImageRecord, RunFacts, Software};
 use cellvia::{scheduler, Config};
 use indicatif::{ProgressBar, ProgressState, ProgressStyle};
-use sha2::{Digest, Sha256};
 
 use super::{load_config, parse_range, AnalyzeArgs, OverlayArg, EXIT_OK, EXIT_SOME_FAILED};
 
@@ -283,13 +282,13 @@ pub fn run(args: AnalyzeArgs) -> anyhow::Result<u8> {
     let spec = match &args.spec {
         Some(path) => {
             let bytes = io::read_bytes(path)?;
-            let text = String::from_utf8(bytes.clone())
+            let text = std::str::from_utf8(&bytes)
                 .map_err(|_| anyhow::anyhow!("spec {} is not UTF-8 text", path.display()))?;
             let criteria =
-                ReleaseSpec::from_toml(&text).with_context(|| path.display().to_string())?;
+                ReleaseSpec::from_toml(text).with_context(|| path.display().to_string())?;
             Some(SpecUsed {
                 path: path.display().to_string(),
-                sha256: format!("{:x}", Sha256::digest(&bytes)),
+                sha256: cellvia::sha256_hex(&bytes),
                 criteria,
             })
         }
