@@ -67,7 +67,7 @@ const MEDIAN_BINS: usize = 1024;
 /// ```
 pub fn to_intensity(image: &DynamicImage, channel: ChannelMode, bit_depth: BitDepth) -> FloatImage {
     let samples = channel_samples(image, channel);
-    let full_scale = samples.full_scale(bit_depth);
+    let full_scale = samples.kind.full_scale(bit_depth, || samples.max());
     samples.into_intensity(full_scale)
 }
 
@@ -115,11 +115,7 @@ pub fn fluorescence_channels(
     }
     // Auto depth from the brighter channel: a dim channel must not be
     // stretched to a scale of its own.
-    let full_scale = if ao.max() >= pi.max() {
-        ao.full_scale(bit_depth)
-    } else {
-        pi.full_scale(bit_depth)
-    };
+    let full_scale = ao.kind.full_scale(bit_depth, || ao.max().max(pi.max()));
     Ok((ao.into_intensity(full_scale), pi.into_intensity(full_scale)))
 }
 
@@ -128,6 +124,28 @@ enum SampleKind {
     Eight,
     Sixteen,
     Float,
+}
+
+impl SampleKind {
+    /// The sample value that maps to 1.0; `max` (the largest sample) is only
+    /// computed for 16-bit data under `BitDepth::Auto`.
+    fn full_scale(self, bit_depth: BitDepth, max: impl FnOnce() -> f32) -> f32 {
+        match self {
+            SampleKind::Float => 1.0,
+            SampleKind::Eight => 255.0,
+            SampleKind::Sixteen => match bit_depth {
+                BitDepth::Container => 65535.0,
+                BitDepth::Twelve => 4095.0,
+                BitDepth::Auto => {
+                    let max = max();
+                    [1023.0, 4095.0, 16383.0]
+                        .into_iter()
+                        .find(|&full| max <= full)
+                        .unwrap_or(65535.0)
+                }
+            },
+        }
+    }
 }
 
 /// One channel's raw samples, before scaling to 0..=1.
@@ -141,14 +159,6 @@ struct ChannelSamples {
 impl ChannelSamples {
     fn max(&self) -> f32 {
         self.raw.iter().copied().fold(0.0f32, f32::max)
-    }
-
-    fn full_scale(&self, bit_depth: BitDepth) -> f32 {
-        match self.kind {
-            SampleKind::Float => 1.0,
-            SampleKind::Sixteen => sixteen_bit_full_scale(&self.raw, bit_depth),
-            SampleKind::Eight => 255.0,
-        }
     }
 
     fn into_intensity(self, full_scale: f32) -> FloatImage {
@@ -216,21 +226,6 @@ fn channel_samples(image: &DynamicImage, channel: ChannelMode) -> ChannelSamples
         height: image.height(),
         kind,
         raw,
-    }
-}
-
-/// Full-scale value of 16-bit samples under the bit-depth setting.
-fn sixteen_bit_full_scale(samples: &[f32], bit_depth: BitDepth) -> f32 {
-    match bit_depth {
-        BitDepth::Container => 65535.0,
-        BitDepth::Twelve => 4095.0,
-        BitDepth::Auto => {
-            let max = samples.iter().copied().fold(0.0f32, f32::max);
-            [1023.0, 4095.0, 16383.0]
-                .into_iter()
-                .find(|&full| max <= full)
-                .unwrap_or(65535.0)
-        }
     }
 }
 
