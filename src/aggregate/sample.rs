@@ -90,7 +90,8 @@ pub struct SampleAccumulator {
     fields: u32,
     fields_failed: u32,
     counts: Counts,
-    area_um2: Option<f64>,
+    /// Analysed area of the fields that were analysed, pixels.
+    area_px: f64,
     diameter_sums: [(f64, u32); 2],
     histogram: [Vec<u32>; 2],
 }
@@ -115,11 +116,7 @@ impl SampleAccumulator {
             }
             None => f64::from(w) * f64::from(h) * (1.0 - excluded),
         };
-        self.area_um2 = match (config.pixel_size_um, self.fields - self.fields_failed) {
-            (Some(p), 1) => Some(area_px * p * p),
-            (Some(p), _) => self.area_um2.map(|a| a + area_px * p * p),
-            (None, _) => None,
-        };
+        self.area_px += area_px;
         let bin = config.sample.histogram_bin_um;
         for cell in &record.cells {
             let slot = match cell.label {
@@ -178,9 +175,12 @@ impl SampleAccumulator {
                 self.fields_failed, self.fields
             ));
         }
-        let volume_ml = self
-            .area_um2
-            .filter(|&a| a > 0.0 && ok_fields > 0)
+        let area_um2 = config
+            .pixel_size_um
+            .filter(|_| ok_fields > 0)
+            .map(|p| self.area_px * p * p);
+        let volume_ml = area_um2
+            .filter(|&a| a > 0.0)
             .map(|a| a * depth / CUBIC_UM_PER_ML);
         if config.pixel_size_um.is_none() && ok_fields > 0 {
             warnings.push("no pixel size: concentration cannot be computed".into());
@@ -232,10 +232,7 @@ impl SampleAccumulator {
             viability,
             dilution_factor: dilution,
             chamber_depth_um: depth,
-            imaged_area_mm2: self
-                .area_um2
-                .filter(|_| ok_fields > 0)
-                .map(|a| round(a * 1e-6, 6)),
+            imaged_area_mm2: area_um2.map(|a| round(a * 1e-6, 6)),
             imaged_volume_ul: volume_ml.map(|v| round(v * 1e3, 6)),
             concentration_per_ml: concentration,
             mean_diameter_um: MeanDiameters {
