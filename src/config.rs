@@ -277,13 +277,26 @@ pub struct ReportConfig {
     pub overlays: OverlayMode,
     /// List debris objects (not only their count) in results.json.
     pub list_debris: bool,
+    /// Write report.html.
+    pub html: bool,
+    /// Overlay thumbnails per sample in report.html (its first fields).
+    pub html_thumbnails: u32,
+    /// Write results.asm.json (Allotrope Simple Model, cell-counting REC/2024/09).
+    pub asm: bool,
 }
+
+/// Thumbnails per sample in report.html: enough to see a sample's fields at a
+/// glance while a 2,000-image run's report stays a few MB.
+pub const DEFAULT_HTML_THUMBNAILS: u32 = 12;
 
 impl Default for ReportConfig {
     fn default() -> Self {
         Self {
             overlays: OverlayMode::Auto,
             list_debris: false,
+            html: true,
+            html_thumbnails: DEFAULT_HTML_THUMBNAILS,
+            asm: false,
         }
     }
 }
@@ -400,6 +413,12 @@ impl Config {
             }
             (_, Some(d)) => check_range("diameter_um", d)?,
             _ => {}
+        }
+        if self.report.asm && self.pixel_size_um.is_none() {
+            return Err(invalid(
+                "report.asm",
+                "needs pixel_size_um: Allotrope cell counting requires a concentration",
+            ));
         }
         let diameter = self.diameter();
         if diameter.min < 3.0 {
@@ -590,6 +609,9 @@ pub const SETTING_DOCS: &[SettingDoc] = &[
     SettingDoc { key: "gate.counting_region", meaning: "count only cells whose centroid lies in this rectangle, pixels (unset: the whole image)", example: "{ x_min = 0.0, y_min = 0.0, x_max = 1023.0, y_max = 767.0 }" },
     doc("report.overlays", "overlay PNG per image: auto (batches up to 50 images), always or never"),
     doc("report.list_debris", "list debris objects in results.json, not only their count"),
+    doc("report.html", "write report.html: samples, verdicts, plots, thumbnails, spec and audit block"),
+    doc("report.html_thumbnails", "overlay thumbnails per sample in report.html (its first fields)"),
+    doc("report.asm", "write results.asm.json (Allotrope Simple Model, cell-counting REC/2024/09; needs pixel_size_um)"),
 ];
 
 impl Config {

@@ -22,6 +22,7 @@
 //! ```
 
 pub mod aggregate;
+pub mod audit;
 pub mod bench;
 pub mod classify;
 pub mod config;

@@ -1,5 +1,6 @@
 //! `cellvia analyze`.
 
+use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use std::path::Path;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
@@ -8,6 +9,7 @@ use anyhow::Context;
 use cellvia::aggregate::sample::{SampleAccumulator, SampleResult};
 use cellvia::aggregate::spec::{judge, ReleaseSpec, SpecUsed, Verdict};
 use cellvia::aggregate::BatchSummary;
+use cellvia::audit::RunRecord;
 use cellvia::classify::Viability;
 use cellvia::config::{Assay, OverlayMode, AUTO_OVERLAY_MAX_IMAGES};
 use cellvia::gate::{CountingRegion, Interval};
@@ -16,7 +18,7 @@ use cellvia::io::manifest::{parse_manifest, ManifestSample};
 use cellvia::io::{self, write::write_atomic, write::AtomicFile};
 use cellvia::pipeline::{self, ImageAnalysis, Source};
 use cellvia::report::stream::{ResultsStream, TailParts};
-use cellvia::report::{self, ImageRecord, RunFacts, Software};
+use cellvia::report::{self, FieldSummary, ImageRecord, RunFacts, RunSummary, Software};
 use cellvia::{scheduler, Config};
 use indicatif::{ProgressBar, ProgressState, ProgressStyle};
 
@@ -82,6 +84,8 @@ fn resolve_config(args: &AnalyzeArgs) -> anyhow::Result<Config> {
         config.gate.counting_region = Some(parse_region(r)?);
     }
     config.report.list_debris |= args.list_debris;
+    config.report.asm |= args.asm;
+    config.report.html &= !args.no_html;
     config.validate()?;
     Ok(config)
 }
@@ -103,6 +107,27 @@ fn parse_region(text: &str) -> anyhow::Result<CountingRegion> {
         y_max,
     })
 }
+
+/// Parses repeated `--meta KEY=VALUE`.
+fn parse_meta(pairs: &[String]) -> anyhow::Result<BTreeMap<String, String>> {
+    let mut meta = BTreeMap::new();
+    for pair in pairs {
+        let (key, value) = pair
+            .split_once('=')
+            .filter(|(k, _)| !k.trim().is_empty())
+            .ok_or_else(|| anyhow::anyhow!("--meta expects KEY=VALUE, got {pair:?}"))?;
+        anyhow::ensure!(
+            meta.insert(key.trim().to_string(), value.to_string())
+                .is_none(),
+            "--meta {key} given twice"
+        );
+    }
+    Ok(meta)
+}
+
+/// Width of report.html's overlay thumbnails, pixels (shown at 180 CSS px,
+/// so they stay sharp on high-density screens and in print).
+const THUMBNAIL_SIDE: u32 = 240;
 
 /// A sample as planned before the run: its id, pre-dilution and metadata.
 struct PlannedSample {
@@ -184,10 +209,11 @@ impl Outputs {
         Ok(())
     }
 
-    fn commit(self) -> anyhow::Result<()> {
-        self.json.commit()?;
-        self.images_csv.commit()?;
-        self.cells_csv.commit()?;
+    /// Puts the files in place; adds their names and SHA-256 to `hashes`.
+    fn commit(self, hashes: &mut BTreeMap<String, String>) -> anyhow::Result<()> {
+        hashes.insert("results.json".into(), self.json.commit()?);
+        hashes.insert("images.csv".into(), self.images_csv.commit()?);
+        hashes.insert("cells.csv".into(), self.cells_csv.commit()?);
         Ok(())
     }
 }
@@ -252,6 +278,7 @@ pub fn run(args: AnalyzeArgs) -> anyhow::Result<u8> {
     let started = unix_now();
     let clock = Instant::now();
     let config = resolve_config(&args)?;
+    let metadata = parse_meta(&args.meta)?;
     let threads = args.threads.unwrap_or_else(scheduler::default_threads);
     anyhow::ensure!(threads >= 1, "--threads must be at least 1");
 
@@ -309,13 +336,48 @@ pub fn run(args: AnalyzeArgs) -> anyhow::Result<u8> {
     };
     let plan = SamplePlan::new(&fields, manifest.as_deref());
 
+    let replaced_results_sha256 = if io::write::holds_results(&args.out) {
+        anyhow::ensure!(
+            args.overwrite,
+            "{} already holds results (results.json); choose another --out, or pass --overwrite to replace them (the run log records the replacement)",
+            args.out.display()
+        );
+        Some(cellvia::sha256_hex(&io::read_bytes(
+            &args.out.join("results.json"),
+        )?))
+    } else {
+        None
+    };
     io::write::ensure_dir(&args.out).context("output folder is not writable")?;
+    let run_log = args
+        .run_log
+        .clone()
+        .unwrap_or_else(|| args.out.join("run-log.jsonl"));
+    if run_log.exists() {
+        cellvia::audit::verify(&io::read_text(&run_log)?).with_context(|| {
+            format!(
+                "run log {} does not verify; no run is appended to a broken log",
+                run_log.display()
+            )
+        })?;
+    }
     let viability = Viability::for_config(&config)?;
     let want_overlays = match config.report.overlays {
         OverlayMode::Always => true,
         OverlayMode::Never => false,
         OverlayMode::Auto => fields.len() <= AUTO_OVERLAY_MAX_IMAGES,
     };
+    // report.html shows each sample's first fields as thumbnails.
+    let mut shown_per_sample = vec![0u32; plan.samples.len()];
+    let want_thumbnail: Vec<bool> = plan
+        .field_sample
+        .iter()
+        .map(|&sample| {
+            let shown = &mut shown_per_sample[sample];
+            *shown += 1;
+            config.report.html && *shown <= config.report.html_thumbnails
+        })
+        .collect();
     let overlay_dir = args.out.join("overlays");
     if want_overlays {
         io::write::ensure_dir(&overlay_dir)?;
@@ -356,22 +418,44 @@ pub fn run(args: AnalyzeArgs) -> anyhow::Result<u8> {
         .write(report::csv::cells_header()?.as_bytes())?;
     let mut summary = BatchSummary::default();
     let mut accumulators = vec![SampleAccumulator::default(); plan.samples.len()];
+    let mut field_summaries: Vec<FieldSummary> = Vec::with_capacity(fields.len());
     let mut write_error: Option<anyhow::Error> = None;
+    let indexed: Vec<(usize, &FieldFiles)> = fields.iter().enumerate().collect();
     scheduler::for_each_ordered(
-        &fields,
+        &indexed,
         threads,
-        |field: &FieldFiles| analyze_field(field, &config, &viability, want_overlays),
+        |&(index, field): &(usize, &FieldFiles)| {
+            let overlay = want_overlays || want_thumbnail[index];
+            analyze_field(field, &config, &viability, overlay)
+        },
         |index, analysis| {
             let record = analysis.record;
+            let mut thumbnail_png = None;
             if let Some(overlay) = analysis.overlay {
-                let target = overlay_dir.join(overlay_name(index, fields[index].path()));
-                let written = report::overlay::encode_png(&overlay)
-                    .map_err(anyhow::Error::from)
-                    .and_then(|png| Ok(write_atomic(&target, &png)?));
-                if let Err(e) = written {
-                    write_error.get_or_insert(e);
+                if want_overlays {
+                    let target = overlay_dir.join(overlay_name(index, fields[index].path()));
+                    let written = report::overlay::encode_png(&overlay)
+                        .map_err(anyhow::Error::from)
+                        .and_then(|png| Ok(write_atomic(&target, &png)?));
+                    if let Err(e) = written {
+                        write_error.get_or_insert(e);
+                    }
+                }
+                if want_thumbnail[index] {
+                    let small = report::overlay::thumbnail(&overlay, THUMBNAIL_SIDE);
+                    match report::overlay::encode_png(&small) {
+                        Ok(png) => thumbnail_png = Some(png),
+                        Err(e) => {
+                            write_error.get_or_insert(e.into());
+                        }
+                    }
                 }
             }
+            field_summaries.push(FieldSummary::of(
+                &record,
+                plan.field_sample[index],
+                thumbnail_png,
+            ));
             match &record.error {
                 Some(e) => tracing::warn!("{e}"),
                 None if log_lines => {
@@ -422,6 +506,8 @@ pub fn run(args: AnalyzeArgs) -> anyhow::Result<u8> {
         finished_unix_s: unix_now(),
         host: io::host_name(),
         threads,
+        operator: args.operator.clone(),
+        metadata,
     };
     outputs.json.write(
         stream
@@ -434,17 +520,57 @@ pub fn run(args: AnalyzeArgs) -> anyhow::Result<u8> {
             })
             .as_bytes(),
     )?;
-    outputs.commit()?;
-    samples_csv.commit()?;
+    let mut output_hashes = BTreeMap::new();
+    outputs.commit(&mut output_hashes)?;
+    output_hashes.insert("samples.csv".into(), samples_csv.commit()?);
+    let config_sha256 = config.sha256();
+    let out_dir = args.out.display().to_string();
+    let run_summary = RunSummary {
+        software: &software,
+        model: viability.info(),
+        config: &config,
+        config_sha256: &config_sha256,
+        spec: spec.as_ref(),
+        samples: &samples,
+        fields: &field_summaries,
+        summary: &summary,
+        run: &run,
+        out_dir: &out_dir,
+    };
+    if config.report.html {
+        let mut html = AtomicFile::create(&args.out.join("report.html"))?;
+        html.write(report::html::render(&run_summary).as_bytes())?;
+        output_hashes.insert("report.html".into(), html.commit()?);
+    }
+    let mut asm_failed = false;
+    if config.report.asm {
+        let asm = report::asm::document(&run_summary);
+        for (sample, why) in &asm.omitted {
+            tracing::warn!("results.asm.json leaves out sample {sample}: {why}");
+        }
+        match asm.document {
+            Some(doc) => {
+                let mut file = AtomicFile::create(&args.out.join("results.asm.json"))?;
+                file.write((report::pretty_json(&doc) + "\n").as_bytes())?;
+                output_hashes.insert("results.asm.json".into(), file.commit()?);
+            }
+            None => {
+                tracing::warn!(
+                    "results.asm.json not written: no sample has a viability and a concentration"
+                );
+                asm_failed = true;
+            }
+        }
+    }
 
     let elapsed = clock.elapsed().as_secs_f64();
     let c = summary.counts;
-    let viability = summary
+    let viability_text = summary
         .viability
         .map_or_else(|| "n/a".into(), |v| format!("{:.1}%", v * 100.0));
     if !args.quiet {
         eprintln!(
-            "cellvia: {} images ({} failed) in {elapsed:.2} s ({:.1} images/s): {} cells, {} live, {} dead, {} debris, viability {viability}; results in {}",
+            "cellvia: {} images ({} failed) in {elapsed:.2} s ({:.1} images/s): {} cells, {} live, {} dead, {} debris, viability {viability_text}; results in {}",
             summary.images,
             summary.images_failed,
             f64::from(summary.images) / elapsed.max(1e-9),
@@ -493,9 +619,45 @@ pub fn run(args: AnalyzeArgs) -> anyhow::Result<u8> {
     for line in &not_passed {
         tracing::warn!("{line}");
     }
-    Ok(if summary.images_failed > 0 || !not_passed.is_empty() {
+    let exit_code = if summary.images_failed > 0 || !not_passed.is_empty() || asm_failed {
         EXIT_SOME_FAILED
     } else {
         EXIT_OK
-    })
+    };
+    let record = RunRecord {
+        finished_utc: report::utc_iso8601(run.finished_unix_s),
+        software: software.clone(),
+        host: run.host.clone(),
+        operator: run.operator.clone(),
+        metadata: run.metadata.clone(),
+        out: out_dir.clone(),
+        model: viability.info().clone(),
+        config_sha256: config_sha256.clone(),
+        spec_sha256: spec.as_ref().map(|s| s.sha256.clone()),
+        images: summary.images,
+        images_failed: summary.images_failed,
+        outputs: output_hashes,
+        replaced_results_sha256,
+        samples: samples
+            .iter()
+            .map(|s| {
+                let outcome = s
+                    .verdict
+                    .as_ref()
+                    .map_or("analysed", |v| v.verdict.as_str());
+                (s.sample_id.clone(), outcome.to_string())
+            })
+            .collect(),
+        exit_code,
+    };
+    let line = io::write::append_locked(&run_log, |text| cellvia::audit::next_line(text, &record))?
+        .with_context(|| format!("run log {}", run_log.display()))?;
+    if !args.quiet {
+        let hash = line.trim_end().rsplit('"').nth(1).unwrap_or_default();
+        eprintln!(
+            "cellvia: run logged in {} (record sha256 {hash})",
+            run_log.display()
+        );
+    }
+    Ok(exit_code)
 }

@@ -19,7 +19,7 @@ pub const EXIT_SOME_FAILED: u8 = 1;
 /// Runtime missing, output folder not writable).
 pub const EXIT_FATAL: u8 = 2;
 
-const EXIT_CODES_HELP: &str = "Exit codes:\n  0  all inputs analysed (and, with --spec, every sample PASS)\n  1  some inputs failed (error records written; the rest analysed), or with --spec a sample is FAIL or INVALID\n  2  fatal: bad arguments, config or spec, model or ONNX Runtime missing, output not writable";
+const EXIT_CODES_HELP: &str = "Exit codes:\n  0  all inputs analysed (and, with --spec, every sample PASS)\n  1  some inputs failed (error records written; the rest analysed), or with --spec a sample is FAIL or INVALID\n  2  fatal: bad arguments, config or spec, model or ONNX Runtime missing, output not writable, --out already holds results (without --overwrite), run log broken";
 
 #[derive(Debug, Parser)]
 #[command(name = "cellvia", version, about = "Count cells and score viability in microscope images", after_help = EXIT_CODES_HELP)]
@@ -43,6 +43,26 @@ enum Command {
     Dataset(tools::DatasetArgs),
     /// Measure throughput: images/s, stage times, decode floor, memory, thread scaling.
     Bench(bench::BenchArgs),
+    /// Check a run log: every record's hash, sequence and link to the one before.
+    #[command(
+        after_help = "Exit codes:\n  0  the log verifies\n  1  the log was changed: a record edited, deleted, inserted or reordered\n  2  the log cannot be read"
+    )]
+    Audit(AuditArgs),
+}
+
+#[derive(Debug, Args)]
+struct AuditArgs {
+    #[command(subcommand)]
+    command: AuditCommand,
+}
+
+#[derive(Debug, Subcommand)]
+enum AuditCommand {
+    /// Verify a run log (JSON lines written by `analyze`).
+    Verify {
+        /// The run log, e.g. OUT/run-log.jsonl.
+        log: PathBuf,
+    },
 }
 
 /// The staining (`assay` in the config).
@@ -175,6 +195,24 @@ struct AnalyzeArgs {
     /// No progress output.
     #[arg(long, short)]
     quiet: bool,
+    /// Who ran the analysis; recorded in results.json, report.html, the ASM and the run log.
+    #[arg(long, value_name = "NAME")]
+    operator: Option<String>,
+    /// Run metadata recorded with the results (repeatable), e.g. --meta batch=B-2026-117.
+    #[arg(long = "meta", value_name = "KEY=VALUE")]
+    meta: Vec<String>,
+    /// Replace the results already in --out (refused otherwise); the run log records it.
+    #[arg(long)]
+    overwrite: bool,
+    /// Append-only, hash-chained run log to append this run to (default: OUT/run-log.jsonl).
+    #[arg(long, value_name = "FILE")]
+    run_log: Option<PathBuf>,
+    /// Also write results.asm.json (Allotrope Simple Model, cell-counting REC/2024/09).
+    #[arg(long)]
+    asm: bool,
+    /// Do not write report.html.
+    #[arg(long)]
+    no_html: bool,
 }
 
 #[derive(Debug, Args)]
@@ -206,6 +244,9 @@ pub fn main() -> ExitCode {
         Command::Eval(args) => eval::run(&args),
         Command::Dataset(args) => tools::dataset(&args),
         Command::Bench(args) => bench::run(&args),
+        Command::Audit(AuditArgs {
+            command: AuditCommand::Verify { log },
+        }) => tools::audit_verify(&log),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -347,3 +347,27 @@ pub fn dataset(args: &DatasetArgs) -> anyhow::Result<u8> {
         EXIT_OK
     })
 }
+
+/// `cellvia audit verify LOG`.
+pub fn audit_verify(log: &Path) -> anyhow::Result<u8> {
+    let bytes = io::read_bytes(log)?;
+    let verified = match std::str::from_utf8(&bytes) {
+        Ok(text) => cellvia::audit::verify(text).map_err(|e| e.to_string()),
+        Err(e) => Err(format!("not UTF-8 text (byte {})", e.valid_up_to())),
+    };
+    match verified {
+        Ok(v) => {
+            println!(
+                "{}: OK, {} records, last sha256 {}",
+                log.display(),
+                v.records,
+                v.last_sha256
+            );
+            Ok(EXIT_OK)
+        }
+        Err(e) => {
+            println!("{}: NOT VALID: {e}", log.display());
+            Ok(EXIT_SOME_FAILED)
+        }
+    }
+}

@@ -16,7 +16,7 @@ use super::IoError;
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), IoError> {
     let mut file = AtomicFile::create(path)?;
     file.write(bytes)?;
-    file.commit()
+    file.commit().map(drop)
 }
 
 /// A file written piece by piece (results streamed per image) that appears
@@ -36,6 +36,7 @@ pub struct AtomicFile {
     path: PathBuf,
     tmp: PathBuf,
     file: Option<BufWriter<File>>,
+    hash: sha2::Sha256,
 }
 
 impl AtomicFile {
@@ -57,6 +58,7 @@ impl AtomicFile {
             path: path.to_path_buf(),
             tmp,
             file: Some(BufWriter::new(file)),
+            hash: sha2::Digest::new(),
         })
     }
 
@@ -69,6 +71,7 @@ impl AtomicFile {
 
     /// Appends bytes.
     pub fn write(&mut self, bytes: &[u8]) -> Result<(), IoError> {
+        sha2::Digest::update(&mut self.hash, bytes);
         let result = match self.file.as_mut() {
             Some(f) => f.write_all(bytes),
             None => Ok(()),
@@ -76,10 +79,12 @@ impl AtomicFile {
         result.map_err(|e| self.error(e))
     }
 
-    /// Flushes, syncs and renames the file into place.
-    pub fn commit(mut self) -> Result<(), IoError> {
+    /// Flushes, syncs and renames the file into place; returns the SHA-256
+    /// of what was written (for the run log).
+    pub fn commit(mut self) -> Result<String, IoError> {
+        let hash = format!("{:x}", sha2::Digest::finalize(self.hash.clone()));
         let Some(file) = self.file.take() else {
-            return Ok(());
+            return Ok(hash);
         };
         let result = file
             .into_inner()
@@ -90,7 +95,7 @@ impl AtomicFile {
             // Best effort: the temp file is ours and useless now.
             let _ = std::fs::remove_file(&self.tmp);
         }
-        result.map_err(|e| self.error(e))
+        result.map(|()| hash).map_err(|e| self.error(e))
     }
 }
 
@@ -100,6 +105,56 @@ impl Drop for AtomicFile {
             let _ = std::fs::remove_file(&self.tmp);
         }
     }
+}
+
+/// Appends to a log file under an exclusive lock: `line_for` gets the file's
+/// current text (empty when it does not exist yet) and returns what to append,
+/// or an error that leaves the file untouched. Concurrent runs sharing one log
+/// take turns, so each sees the record the previous one appended.
+///
+/// ```no_run
+/// use cellvia::io::write::append_locked;
+/// let appended = append_locked("runs.jsonl".as_ref(), |text| {
+///     Ok::<_, String>(format!("{{\"seq\":{}}}\n", text.lines().count()))
+/// })?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn append_locked<E>(
+    path: &Path,
+    line_for: impl FnOnce(&str) -> Result<String, E>,
+) -> Result<Result<String, E>, IoError> {
+    use std::io::{Read, Seek};
+    let error = |source| IoError::Write {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .append(true)
+        .create(true)
+        .open(path)
+        .map_err(error)?;
+    file.lock().map_err(error)?;
+    let mut text = String::new();
+    file.seek(std::io::SeekFrom::Start(0))
+        .and_then(|_| file.read_to_string(&mut text))
+        .map_err(|source| IoError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+    let line = match line_for(&text) {
+        Ok(line) => line,
+        Err(e) => return Ok(Err(e)),
+    };
+    file.write_all(line.as_bytes())
+        .and_then(|()| file.sync_all())
+        .map_err(error)?;
+    Ok(Ok(line))
+}
+
+/// Whether `dir` already holds a run's `results.json`.
+pub fn holds_results(dir: &Path) -> bool {
+    dir.join("results.json").exists()
 }
 
 /// Creates a folder and its parents; checks it can be written to.
@@ -139,7 +194,28 @@ mod tests {
         let mut f = AtomicFile::create(&target).unwrap();
         f.write(b"half").unwrap();
         drop(f);
+        let mut g = AtomicFile::create(&target).unwrap();
+        g.write(b"ab").unwrap();
+        g.write(b"c").unwrap();
+        assert_eq!(g.commit().unwrap(), crate::sha256_hex(b"abc"));
+        std::fs::remove_file(&target).unwrap();
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn appends_see_what_came_before_and_refusals_write_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("runs.jsonl");
+        for _ in 0..3 {
+            append_locked(&log, |text| {
+                Ok::<_, ()>(format!("{}\n", text.lines().count()))
+            })
+            .unwrap()
+            .unwrap();
+        }
+        let refused = append_locked(&log, |_| Err::<String, _>("no")).unwrap();
+        assert_eq!(refused, Err("no"));
+        assert_eq!(std::fs::read_to_string(&log).unwrap(), "0\n1\n2\n");
     }
 
     #[test]

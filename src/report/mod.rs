@@ -5,8 +5,10 @@
 //! between identical runs (times, host, threads) live only in [`RunFacts`], so
 //! the rest of a results file is byte-identical for identical inputs.
 
+pub mod asm;
 pub mod csv;
 pub mod font;
+pub mod html;
 pub mod overlay;
 pub mod stream;
 
@@ -198,6 +200,60 @@ pub struct RunFacts {
     pub finished_unix_s: f64,
     pub host: String,
     pub threads: usize,
+    /// Who ran it (`--operator`).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub operator: Option<String>,
+    /// Run metadata given on the command line (`--meta KEY=VALUE`).
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty", default)]
+    pub metadata: std::collections::BTreeMap<String, String>,
+}
+
+/// One field as run-level reports (HTML, Allotrope) list it: the record's
+/// outcome without its cells, plus an optional overlay thumbnail.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FieldSummary {
+    /// Index into the run's samples.
+    pub sample: usize,
+    pub path: String,
+    pub sha256: Option<String>,
+    pub error: Option<String>,
+    pub counts: Option<Counts>,
+    pub viability: Option<f64>,
+    pub quality: Option<ImageQuality>,
+    /// PNG bytes of a small overlay, when the report shows one.
+    pub thumbnail_png: Option<Vec<u8>>,
+}
+
+impl FieldSummary {
+    /// The summary of `record`, a field of sample `sample`.
+    pub fn of(record: &ImageRecord, sample: usize, thumbnail_png: Option<Vec<u8>>) -> Self {
+        Self {
+            sample,
+            path: record.path.clone(),
+            sha256: record.sha256.clone(),
+            error: record.error.clone(),
+            counts: record.counts,
+            viability: record.viability,
+            quality: record.quality,
+            thumbnail_png,
+        }
+    }
+}
+
+/// Everything a run-level report shows, borrowed from the finished run.
+#[derive(Debug, Clone, Copy)]
+pub struct RunSummary<'a> {
+    pub software: &'a Software,
+    pub model: &'a ModelInfo,
+    pub config: &'a Config,
+    pub config_sha256: &'a str,
+    pub spec: Option<&'a SpecUsed>,
+    pub samples: &'a [SampleResult],
+    pub fields: &'a [FieldSummary],
+    pub summary: &'a BatchSummary,
+    pub run: &'a RunFacts,
+    /// The output folder as given.
+    pub out_dir: &'a str,
 }
 
 /// The whole `results.json`.
@@ -233,8 +289,37 @@ impl Results {
 
 /// Pretty JSON (two-space indent); a value that cannot be serialised becomes
 /// an `{"error": ...}` object rather than a panic.
-pub(crate) fn pretty_json(value: &impl Serialize) -> String {
+pub fn pretty_json(value: &impl Serialize) -> String {
     serde_json::to_string_pretty(value).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
+}
+
+/// Seconds since the Unix epoch as ISO 8601 UTC with milliseconds.
+///
+/// ```
+/// assert_eq!(cellvia::report::utc_iso8601(0.0), "1970-01-01T00:00:00.000Z");
+/// assert_eq!(cellvia::report::utc_iso8601(1_795_400_000.25), "2026-11-23T02:13:20.250Z");
+/// ```
+pub fn utc_iso8601(unix_s: f64) -> String {
+    let millis = (unix_s * 1000.0).round() as i64;
+    let (days, ms_of_day) = (millis.div_euclid(86_400_000), millis.rem_euclid(86_400_000));
+    // Civil date from days since 1970-01-01 (H. Hinnant's days_from_civil inverse).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    let s = ms_of_day / 1000;
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
+        s / 3600,
+        s / 60 % 60,
+        s % 60,
+        ms_of_day % 1000
+    )
 }
 
 /// Rounds to `digits` decimals so results do not carry float noise.

@@ -1,0 +1,256 @@
+//! The append-only, hash-chained run log (JSON lines).
+//!
+//! Every line is one run's record. It carries its position (`seq`, from 0),
+//! the SHA-256 of the line before it (`prev_sha256`; 64 zeros for the first)
+//! and, as its last member, the SHA-256 of itself without that member
+//! (`sha256`). Changing any byte of a line breaks its own hash; deleting,
+//! inserting or reordering lines breaks `seq` and the chain. Cutting lines off
+//! the end leaves a shorter valid log: compare the last hash [`verify`] reports
+//! with one kept elsewhere (every `analyze` prints it) to detect that.
+//!
+//! This module only builds and checks text; appending to the file (under an
+//! exclusive lock) is [`crate::io::write::append_locked`].
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::classify::ModelInfo;
+use crate::report::Software;
+
+/// `prev_sha256` of the first record.
+pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// The run-log member that closes every line.
+const HASH_MEMBER: &str = ",\"sha256\":\"";
+
+/// Length of the closing `,"sha256":"<64 hex>"}`.
+const HASH_SUFFIX_LEN: usize = HASH_MEMBER.len() + 64 + 2;
+
+/// Why a run log does not verify. Lines are numbered from 1, as editors do.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AuditError {
+    #[error("line {line}: {problem}")]
+    Line { line: usize, problem: String },
+    #[error("the log does not end with a newline (last line cut short or appended to by hand)")]
+    UnterminatedLine,
+    #[error("cannot serialise the run record: {0}")]
+    Serialise(String),
+}
+
+/// What a valid log holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verified {
+    pub records: usize,
+    /// `sha256` of the last record ([`GENESIS`] for an empty log).
+    pub last_sha256: String,
+}
+
+/// What `analyze` appends to the run log: enough to tie the run's output files
+/// (by hash; `results.json` in turn names every input's hash) to who ran what.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunRecord {
+    /// When the run finished, ISO 8601 UTC.
+    pub finished_utc: String,
+    pub software: Software,
+    pub host: String,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub operator: Option<String>,
+    /// `--meta KEY=VALUE` pairs.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty", default)]
+    pub metadata: BTreeMap<String, String>,
+    /// The output folder as given.
+    pub out: String,
+    pub model: ModelInfo,
+    pub config_sha256: String,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub spec_sha256: Option<String>,
+    pub images: u32,
+    pub images_failed: u32,
+    /// Output file name -> SHA-256 of its bytes.
+    pub outputs: BTreeMap<String, String>,
+    /// SHA-256 of the `results.json` this run replaced (`--overwrite`).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub replaced_results_sha256: Option<String>,
+    /// Sample id -> PASS / FAIL / INVALID (with a spec) or "analysed".
+    pub samples: BTreeMap<String, String>,
+    pub exit_code: u8,
+}
+
+#[derive(Serialize)]
+struct Chained<'a, T: Serialize> {
+    seq: usize,
+    prev_sha256: &'a str,
+    #[serde(flatten)]
+    record: &'a T,
+}
+
+/// The line (with its newline) that appends `record` to the log `existing`,
+/// which must itself verify: a run is never chained onto a broken log.
+///
+/// ```
+/// use cellvia::audit::{next_line, verify};
+/// let mut log = String::new();
+/// for run in ["first", "second"] {
+///     log += &next_line(&log, &serde_json::json!({ "run": run }))?;
+/// }
+/// assert_eq!(verify(&log)?.records, 2);
+/// let edited = log.replacen("second", "secons", 1);
+/// assert!(verify(&edited).is_err());
+/// # Ok::<(), cellvia::audit::AuditError>(())
+/// ```
+pub fn next_line(existing: &str, record: &impl Serialize) -> Result<String, AuditError> {
+    let previous = verify(existing)?;
+    let body = serde_json::to_string(&Chained {
+        seq: previous.records,
+        prev_sha256: &previous.last_sha256,
+        record,
+    })
+    .map_err(|e| AuditError::Serialise(e.to_string()))?;
+    let open = body
+        .strip_suffix('}')
+        .ok_or_else(|| AuditError::Serialise("the record is not a JSON object".into()))?;
+    let hash = crate::sha256_hex(body.as_bytes());
+    Ok(format!("{open}{HASH_MEMBER}{hash}\"}}\n"))
+}
+
+/// Checks every line's own hash, its `seq` and its link to the line before.
+///
+/// ```
+/// use cellvia::audit::{next_line, verify, GENESIS};
+/// assert_eq!(verify("")?.last_sha256, GENESIS);
+/// let one = next_line("", &serde_json::json!({ "run": 1 }))?;
+/// let two = next_line(&one, &serde_json::json!({ "run": 2 }))?;
+/// // Dropping the first record breaks the chain.
+/// assert!(verify(&two).is_err());
+/// # Ok::<(), cellvia::audit::AuditError>(())
+/// ```
+pub fn verify(log: &str) -> Result<Verified, AuditError> {
+    let mut last = GENESIS.to_string();
+    if log.is_empty() {
+        return Ok(Verified {
+            records: 0,
+            last_sha256: last,
+        });
+    }
+    let body = log.strip_suffix('\n').ok_or(AuditError::UnterminatedLine)?;
+    let mut records = 0;
+    for (index, line) in body.split('\n').enumerate() {
+        let fail = |problem: String| AuditError::Line {
+            line: index + 1,
+            problem,
+        };
+        let hash = check_line(line, index, &last).map_err(fail)?;
+        last = hash;
+        records += 1;
+    }
+    Ok(Verified {
+        records,
+        last_sha256: last,
+    })
+}
+
+/// One line's own hash, after checking it, its `seq` and its `prev_sha256`.
+fn check_line(line: &str, index: usize, prev: &str) -> Result<String, String> {
+    let split = line
+        .len()
+        .checked_sub(HASH_SUFFIX_LEN)
+        .filter(|&at| line.is_char_boundary(at))
+        .ok_or("too short to be a record")?;
+    let (open, suffix) = line.split_at(split);
+    let hash = suffix
+        .strip_prefix(HASH_MEMBER)
+        .and_then(|s| s.strip_suffix("\"}"))
+        .filter(|h| {
+            h.bytes()
+                .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+        })
+        .ok_or("does not end with its \"sha256\" member")?;
+    let body = format!("{open}}}");
+    let actual = crate::sha256_hex(body.as_bytes());
+    if actual != hash {
+        return Err(format!(
+            "content changed: its hash is {actual}, the record says {hash}"
+        ));
+    }
+    let value: serde_json::Value =
+        serde_json::from_str(&body).map_err(|e| format!("not a JSON record: {e}"))?;
+    let seq = value.get("seq").and_then(serde_json::Value::as_u64);
+    if seq != Some(index as u64) {
+        return Err(format!(
+            "seq is {seq:?}, expected {index}: a record was deleted, inserted or moved"
+        ));
+    }
+    let linked = value.get("prev_sha256").and_then(serde_json::Value::as_str);
+    if linked != Some(prev) {
+        return Err(format!(
+            "prev_sha256 {linked:?} is not the previous record's hash {prev}: the chain is broken"
+        ));
+    }
+    Ok(hash.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn log_of(n: usize) -> String {
+        let mut log = String::new();
+        for i in 0..n {
+            log += &next_line(&log, &serde_json::json!({ "run": i, "operator": "ä b" }))
+                .expect("append");
+        }
+        log
+    }
+
+    #[test]
+    fn every_single_byte_change_is_detected() {
+        let log = log_of(3);
+        let bytes = log.as_bytes();
+        for at in 0..bytes.len() {
+            let mut changed = bytes.to_vec();
+            changed[at] ^= 0x01;
+            let Ok(text) = String::from_utf8(changed) else {
+                continue;
+            };
+            assert!(verify(&text).is_err(), "byte {at} changed undetected");
+        }
+    }
+
+    #[test]
+    fn deleting_or_swapping_any_line_is_detected() {
+        let log = log_of(4);
+        let lines: Vec<&str> = log.lines().collect();
+        for gone in 0..lines.len() - 1 {
+            let kept: String = lines
+                .iter()
+                .enumerate()
+                .filter(|&(i, _)| i != gone)
+                .map(|(_, l)| format!("{l}\n"))
+                .collect();
+            assert!(verify(&kept).is_err(), "deleting line {gone} undetected");
+        }
+        let swapped = format!("{}\n{}\n{}\n", lines[0], lines[2], lines[1]);
+        assert!(verify(&swapped).is_err());
+    }
+
+    #[test]
+    fn a_valid_log_reports_its_length_and_last_hash() {
+        let log = log_of(3);
+        let verified = verify(&log).expect("valid");
+        assert_eq!(verified.records, 3);
+        let last = log.lines().last().expect("line");
+        assert!(last.ends_with(&format!("\"sha256\":\"{}\"}}", verified.last_sha256)));
+        assert_eq!(
+            verify(log.trim_end()),
+            Err(AuditError::UnterminatedLine),
+            "a cut-off final newline is reported"
+        );
+    }
+
+    #[test]
+    fn nothing_is_chained_onto_a_broken_log() {
+        let broken = log_of(2).replacen("\"run\":1", "\"run\":7", 1);
+        assert!(next_line(&broken, &serde_json::json!({})).is_err());
+    }
+}

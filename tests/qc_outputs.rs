@@ -1,0 +1,454 @@
+//! The QC record of a run: report.html rendered in headless Chromium, the
+//! Allotrope document against its schema, the hash-chained run log and the
+//! refusal to overwrite results.
+
+#![allow(clippy::unwrap_used)] // test helpers: a panic is the failure report
+
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+use serde_json::Value;
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Asserts that the command's output (stdout or stderr) contains `text`.
+trait Says {
+    fn stdout_or_stderr_has(self, text: &str);
+}
+
+impl Says for assert_cmd::assert::Assert {
+    fn stdout_or_stderr_has(self, text: &str) {
+        let out = self.get_output();
+        let both = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(both.contains(text), "expected {text:?} in:\n{both}");
+    }
+}
+
+fn cellvia() -> Command {
+    Command::cargo_bin("cellvia").unwrap()
+}
+
+/// `analyze` on the synthetic sample images (three fields, one sample) with
+/// a pixel size, so concentrations and the ASM exist.
+fn analyze(out: &Path, extra: &[&str]) -> assert_cmd::assert::Assert {
+    cellvia()
+        .arg("analyze")
+        .arg(repo().join("sample-images/synthetic"))
+        .arg("--out")
+        .arg(out)
+        .args(["--quiet", "--pixel-size", "0.5"])
+        .args(extra)
+        .assert()
+}
+
+// ---------------------------------------------------------------- Allotrope
+
+/// Serves the vendored schemas (from the allotropy package, MIT licence in
+/// tests/data/asm-schemas/LICENSE.txt) for their purl.allotrope.org ids;
+/// nothing is fetched.
+struct VendoredSchemas;
+
+const SCHEMA_ID_PREFIX: &str = "http://purl.allotrope.org/json-schemas/";
+
+impl jsonschema::Retrieve for VendoredSchemas {
+    fn retrieve(
+        &self,
+        uri: &jsonschema::Uri<String>,
+    ) -> Result<Value, Box<dyn std::error::Error + Send + Sync>> {
+        let relative = uri
+            .as_str()
+            .strip_prefix(SCHEMA_ID_PREFIX)
+            .ok_or_else(|| format!("not a vendored schema: {uri}"))?;
+        Ok(load_schema(&format!("{relative}.json")))
+    }
+}
+
+/// A vendored schema with its `$ref`s as URIs: the Allotrope files write
+/// IRIs (`units.schema#/$defs/μL`), which RFC 3987 maps to URIs by
+/// percent-encoding the UTF-8 bytes of non-ASCII characters.
+fn load_schema(relative: &str) -> Value {
+    fn to_uris(value: &mut Value) {
+        match value {
+            Value::Object(map) => {
+                for (key, v) in map.iter_mut() {
+                    match v {
+                        Value::String(r) if key == "$ref" && !r.is_ascii() => {
+                            *r = r
+                                .bytes()
+                                .map(|b| {
+                                    if b.is_ascii() {
+                                        char::from(b).to_string()
+                                    } else {
+                                        format!("%{b:02X}")
+                                    }
+                                })
+                                .collect();
+                        }
+                        _ => to_uris(v),
+                    }
+                }
+            }
+            Value::Array(items) => items.iter_mut().for_each(to_uris),
+            _ => {}
+        }
+    }
+    let path = repo().join("tests/data/asm-schemas").join(relative);
+    let mut schema: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    to_uris(&mut schema);
+    schema
+}
+
+fn cell_counting_validator() -> jsonschema::Validator {
+    let schema = load_schema("adm/cell-counting/REC/2024/09/cell-counting.schema.json");
+    jsonschema::options()
+        .with_retriever(VendoredSchemas)
+        .should_validate_formats(true)
+        .build(&schema)
+        .unwrap()
+}
+
+fn schema_errors(validator: &jsonschema::Validator, doc: &Value) -> Vec<String> {
+    validator
+        .iter_errors(doc)
+        .map(|e| format!("{}: {e}", e.instance_path()))
+        .collect()
+}
+
+#[test]
+fn asm_document_is_valid_cell_counting_rec_2024_09() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    analyze(
+        &out,
+        &["--asm", "--operator", "A. Analyst", "--meta", "batch=B-17"],
+    )
+    .code(0);
+    let doc: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("results.asm.json")).unwrap())
+            .unwrap();
+    let validator = cell_counting_validator();
+    let errors = schema_errors(&validator, &doc);
+    assert!(errors.is_empty(), "{errors:#?}");
+
+    // The numbers are the sample's, in the schema's units.
+    let results: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("results.json")).unwrap()).unwrap();
+    let sample = &results["samples"][0];
+    let technique = &doc["cell counting aggregate document"]["cell counting document"][0];
+    assert_eq!(technique["analyst"], "A. Analyst");
+    let measurement = &technique["measurement aggregate document"]["measurement document"][0];
+    let processed = &measurement["processed data aggregate document"]["processed data document"][0];
+    assert_eq!(
+        processed["total cell count"]["value"].as_f64().unwrap(),
+        sample["counts"]["total"].as_f64().unwrap()
+    );
+    let viable_millions = processed["viable cell density (cell counter)"]["value"]
+        .as_f64()
+        .unwrap();
+    let viable = sample["concentration_per_ml"]["live"]["value"]
+        .as_f64()
+        .unwrap();
+    assert!(
+        (viable_millions * 1e6 - viable).abs() <= 1.0,
+        "{viable_millions} vs {viable}"
+    );
+    assert_eq!(
+        measurement["sample document"]["batch identifier"],
+        Value::Null,
+        "run metadata is not sample metadata"
+    );
+    assert_eq!(
+        measurement["image aggregate document"]["image document"]
+            .as_array()
+            .unwrap()
+            .len(),
+        3
+    );
+
+    // The validator is not vacuous: a missing required value or a wrong unit fails.
+    let mut missing = doc.clone();
+    missing["cell counting aggregate document"]["cell counting document"][0]
+        ["measurement aggregate document"]["measurement document"][0]
+        ["processed data aggregate document"]["processed data document"][0]
+        .as_object_mut()
+        .unwrap()
+        .remove("viability (cell counter)");
+    assert!(!schema_errors(&validator, &missing).is_empty());
+    let mut wrong_unit = doc;
+    wrong_unit["cell counting aggregate document"]["cell counting document"][0]
+        ["measurement aggregate document"]["measurement document"][0]
+        ["processed data aggregate document"]["processed data document"][0]
+        ["viable cell density (cell counter)"]["unit"] = "cells/mL".into();
+    assert!(!schema_errors(&validator, &wrong_unit).is_empty());
+}
+
+#[test]
+fn asm_without_pixel_size_is_refused_before_any_work() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    cellvia()
+        .arg("analyze")
+        .arg(repo().join("sample-images/synthetic"))
+        .arg("--out")
+        .arg(&out)
+        .args(["--quiet", "--asm"])
+        .assert()
+        .code(2)
+        .stdout_or_stderr_has("pixel_size_um");
+    assert!(!out.join("results.json").exists());
+}
+
+// ------------------------------------------------------- run log and audit
+
+fn verify(log: &Path) -> assert_cmd::assert::Assert {
+    cellvia().args(["audit", "verify"]).arg(log).assert()
+}
+
+#[test]
+fn run_log_chains_runs_and_audit_verify_catches_edits_and_deletions() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("lab-runs.jsonl");
+    for run in ["a", "b", "c"] {
+        analyze(
+            &dir.path().join(run),
+            &[
+                "--no-html",
+                "--overlays",
+                "never",
+                "--run-log",
+                log.to_str().unwrap(),
+                "--operator",
+                "J. Doe",
+            ],
+        )
+        .code(0);
+    }
+    verify(&log).code(0).stdout_or_stderr_has("OK, 3 records");
+
+    let text = std::fs::read_to_string(&log).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 3);
+    let second: Value = serde_json::from_str(lines[1]).unwrap();
+    assert_eq!(second["seq"], 1);
+    assert_eq!(second["operator"], "J. Doe");
+    let results_b = std::fs::read(dir.path().join("b/results.json")).unwrap();
+    assert_eq!(
+        second["outputs"]["results.json"].as_str().unwrap(),
+        cellvia::sha256_hex(&results_b),
+        "the log names the results by hash"
+    );
+
+    // One changed byte (a count in the middle record).
+    let edited = dir.path().join("edited.jsonl");
+    let at = text.find("\"images\":3").unwrap() + "\"images\":".len();
+    let mut bytes = text.clone().into_bytes();
+    bytes[at] = b'4';
+    std::fs::write(&edited, &bytes).unwrap();
+    verify(&edited)
+        .code(1)
+        .stdout_or_stderr_has("line 1: content changed");
+
+    // A deleted line.
+    let shortened = dir.path().join("shortened.jsonl");
+    std::fs::write(&shortened, format!("{}\n{}\n", lines[0], lines[2])).unwrap();
+    verify(&shortened).code(1).stdout_or_stderr_has("line 2");
+
+    // A broken log is not appended to.
+    analyze(
+        &dir.path().join("d"),
+        &["--no-html", "--run-log", shortened.to_str().unwrap()],
+    )
+    .code(2)
+    .stdout_or_stderr_has("does not verify");
+}
+
+#[test]
+fn existing_results_are_never_overwritten_silently() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    analyze(&out, &["--no-html", "--overlays", "never"]).code(0);
+    let first = std::fs::read(out.join("results.json")).unwrap();
+
+    analyze(&out, &["--no-html", "--overlays", "never"])
+        .code(2)
+        .stdout_or_stderr_has("--overwrite");
+    assert_eq!(std::fs::read(out.join("results.json")).unwrap(), first);
+
+    analyze(&out, &["--no-html", "--overlays", "never", "--overwrite"]).code(0);
+    let log = std::fs::read_to_string(out.join("run-log.jsonl")).unwrap();
+    let last: Value = serde_json::from_str(log.lines().last().unwrap()).unwrap();
+    assert_eq!(last["seq"], 1, "the replacement is the log's second run");
+    assert_eq!(
+        last["replaced_results_sha256"].as_str().unwrap(),
+        cellvia::sha256_hex(&first)
+    );
+    verify(&out.join("run-log.jsonl")).code(0);
+}
+
+// ----------------------------------------------------------------- report.html
+
+/// Chromium from the OS packages (`CELLVIA_CHROMIUM` overrides).
+fn chromium() -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os("CELLVIA_CHROMIUM") {
+        return Some(PathBuf::from(p));
+    }
+    [
+        "/usr/bin/chromium",
+        "/usr/bin/chromium-browser",
+        "/usr/bin/google-chrome",
+    ]
+    .iter()
+    .map(PathBuf::from)
+    .find(|p| p.is_file())
+}
+
+/// Runs headless Chromium the way this machine allows (no sandbox as root,
+/// no background networking: nothing may be fetched).
+fn headless(browser: &Path, profile: &Path, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(browser)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--hide-scrollbars",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+/// Script appended to a copy of the report, for this test only: it records
+/// whether every picture decoded and how many plots drew, where `--dump-dom`
+/// shows it.
+const RENDER_PROBE: &str = r#"<script>
+window.addEventListener('load', () => {
+  const images = [...document.images];
+  const broken = images.filter(i => !(i.complete && i.naturalWidth > 0)).length;
+  const plots = [...document.querySelectorAll('svg')].filter(s => s.getBBox().width > 0).length;
+  const p = document.createElement('pre');
+  p.id = 'render-probe';
+  p.textContent = `images=${images.length} broken=${broken} plots=${plots} width=${document.body.scrollWidth}`;
+  document.body.appendChild(p);
+});
+</script>"#;
+
+#[test]
+fn report_html_renders_in_headless_chromium() {
+    let Some(browser) = chromium() else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must render report.html: install Chromium (.ci/run does)"
+        );
+        eprintln!("SKIPPED: no Chromium (apt-get install chromium, or set CELLVIA_CHROMIUM)");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let spec = dir.path().join("spec.toml");
+    std::fs::write(&spec, "name = \"SOP <7>\"\nmin_viability = 0.9\n").unwrap();
+    analyze(
+        &out,
+        &[
+            "--spec",
+            spec.to_str().unwrap(),
+            "--operator",
+            "Q. A. <Reviewer>",
+        ],
+    )
+    .code(1);
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(only_svg_namespace(&html), "nothing to fetch");
+    assert!(
+        !html.contains("<script"),
+        "the record itself has no scripts"
+    );
+    assert!(html.contains("SOP &lt;7&gt;") && html.contains("Q. A. &lt;Reviewer&gt;"));
+    assert!(html.contains("<span class=\"verdict FAIL\">FAIL</span>"));
+
+    let probed = dir.path().join("probed.html");
+    std::fs::write(
+        &probed,
+        html.replace("</body>", &format!("{RENDER_PROBE}</body>")),
+    )
+    .unwrap();
+    let profile = dir.path().join("profile");
+    let url = format!("file://{}", probed.display());
+    let dom = headless(
+        &browser,
+        &profile,
+        &[
+            "--enable-logging=stderr",
+            "--virtual-time-budget=10000",
+            "--dump-dom",
+            &url,
+        ],
+    );
+    let dom_text = String::from_utf8_lossy(&dom.stdout);
+    assert!(
+        dom.status.success(),
+        "{}",
+        String::from_utf8_lossy(&dom.stderr)
+    );
+    let probe = dom_text
+        .split("<pre id=\"render-probe\">")
+        .nth(1)
+        .and_then(|s| s.split("</pre>").next())
+        .unwrap_or_else(|| panic!("no render probe in the DOM:\n{dom_text}"));
+    let field = |name: &str| -> u32 {
+        probe
+            .split_whitespace()
+            .find_map(|kv| kv.strip_prefix(&format!("{name}=")))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("{name} missing in {probe}"))
+    };
+    assert_eq!(field("images"), 3, "{probe}: one thumbnail per field");
+    assert_eq!(field("broken"), 0, "{probe}");
+    assert_eq!(field("plots"), 1, "{probe}: the sample's size histogram");
+    assert!(field("width") <= 1200, "{probe}: no sideways overflow");
+    let stderr = String::from_utf8_lossy(&dom.stderr);
+    let console_errors: Vec<&str> = stderr
+        .lines()
+        .filter(|l| {
+            l.contains(":CONSOLE") || l.contains("Uncaught") || l.contains("Not allowed to load")
+        })
+        .collect();
+    assert!(console_errors.is_empty(), "{console_errors:?}");
+
+    // A screenshot of the real file, kept for a human look.
+    let shot = repo().join("target/report-render.png");
+    let shot_run = headless(
+        &browser,
+        &profile,
+        &[
+            "--window-size=1200,1800",
+            &format!("--screenshot={}", shot.display()),
+            &format!("file://{}", out.join("report.html").display()),
+        ],
+    );
+    assert!(shot_run.status.success());
+    let picture = image::open(&shot).unwrap().to_luma8();
+    let dark = picture.pixels().filter(|p| p.0[0] < 128).count();
+    assert!(
+        dark > picture.len() / 200,
+        "the screenshot is blank ({dark} dark pixels)"
+    );
+}
+
+/// The only URLs a report may hold are XML namespace names, which are never fetched.
+fn only_svg_namespace(html: &str) -> bool {
+    html.replace("xmlns=\"http://www.w3.org/2000/svg\"", "")
+        .find("http")
+        .is_none()
+}
