@@ -324,6 +324,8 @@ pub struct Config {
     pub sample: SampleConfig,
     /// Criteria a classified cell must meet to be counted (all off by default).
     pub gate: GateConfig,
+    /// Limits beyond which a field gets an image-quality flag.
+    pub quality: crate::aggregate::quality::QualityLimits,
     pub report: ReportConfig,
 }
 
@@ -342,6 +344,7 @@ impl Default for Config {
             aopi: AopiConfig::default(),
             sample: SampleConfig::default(),
             gate: GateConfig::default(),
+            quality: Default::default(),
             report: ReportConfig::default(),
         }
     }
@@ -495,6 +498,9 @@ impl Config {
         if !(sm.histogram_bin_um.is_finite() && sm.histogram_bin_um > 0.0) {
             return Err(invalid("sample.histogram_bin_um", "must be positive"));
         }
+        self.quality
+            .validate()
+            .map_err(|key| invalid(key, "must be a positive number"))?;
         self.gate
             .validate(self.pixel_size_um)
             .map_err(|(key, reason)| invalid(key, reason))
@@ -607,6 +613,11 @@ pub const SETTING_DOCS: &[SettingDoc] = &[
     SettingDoc { key: "gate.min_circularity", meaning: "count only cells at least this round (unset: no gate; segment.min_circularity still drops non-cells)", example: "0.6" },
     SettingDoc { key: "gate.mean_intensity", meaning: "count only cells whose mean intensity (0..1 of full scale) lies in {min, max} (unset: no gate)", example: "{ min = 0.1, max = 0.9 }" },
     SettingDoc { key: "gate.counting_region", meaning: "count only cells whose centroid lies in this rectangle, pixels (unset: the whole image)", example: "{ x_min = 0.0, y_min = 0.0, x_max = 1023.0, y_max = 767.0 }" },
+    doc("quality.max_edge_width_px", "flag a field out_of_focus when its cells' median edge width (range / steepest slope of the smoothed image) exceeds this, pixels"),
+    doc("quality.max_illumination_spread", "flag a brightfield field uneven_illumination when its lit background's (p95 - p5) / median exceeds this"),
+    doc("quality.max_saturated_fraction", "flag a field overexposed when more of its pixels than this are at full scale"),
+    doc("quality.max_excluded_fraction", "flag a field mostly_unlit when more of it than this is too dark to analyse"),
+    doc("quality.max_cell_coverage", "flag a field crowded when counted cells cover more of the analysed area than this"),
     doc("report.overlays", "overlay PNG per image: auto (batches up to 50 images), always or never"),
     doc("report.list_debris", "list debris objects in results.json, not only their count"),
     doc("report.html", "write report.html: samples, verdicts, plots, thumbnails, spec and audit block"),

@@ -13,6 +13,7 @@ use crate::gate::GateReason;
 use crate::image_types::{FloatImage, LabelImage};
 use crate::io::decode::{decode, DecodeError};
 use crate::measure::crop::{crops, CropSpec, CROP_CHANNELS};
+use crate::measure::focus::{edge_widths, median_finite};
 use crate::measure::{measure, stain_signals, ObjectMeasurement, StainSignal};
 use crate::preprocess::{
     flatten, flatten_fluorescence, fluorescence_channels, subtract_background, to_intensity,
@@ -75,6 +76,10 @@ pub enum FieldError {
     Classify(#[from] ClassifyError),
 }
 
+/// Intensities at or above this are saturated: the top code of every bit
+/// depth maps to 1.0 (less float rounding).
+const SATURATED: f32 = 1.0 - 1e-6;
+
 /// Segmented, measured candidates of one field, with model crops (trypan)
 /// or stain signals (AO/PI).
 #[derive(Debug, Clone)]
@@ -89,6 +94,10 @@ pub struct Candidates {
     pub crops: Array4<f32>,
     /// AO/PI: each object's stains (empty for trypan).
     pub stains: Vec<StainSignal>,
+    /// Each object's edge width, pixels ([`crate::measure::focus`]).
+    pub edge_widths: Vec<f32>,
+    /// The field's quality figures; `edge_width_px` and `cell_coverage` need
+    /// the classes and are filled in by [`analyze`].
     pub quality: ImageQuality,
 }
 
@@ -167,6 +176,13 @@ pub fn candidates(
         Some((ao, pi)) => stain_signals(&seg.labels, objects.len(), ao, pi, &flat.z),
         None => Vec::new(),
     };
+    let edge_widths = edge_widths(&flat.z, &objects);
+    let saturated = intensity
+        .as_raw()
+        .iter()
+        .filter(|&&v| v >= SATURATED)
+        .count();
+    let saturated_fraction = saturated as f64 / intensity.as_raw().len().max(1) as f64;
     times.measure += t.elapsed();
     Ok(Candidates {
         intensity,
@@ -175,10 +191,15 @@ pub fn candidates(
         clusters: seg.clusters,
         crops,
         stains,
+        edge_widths,
         quality: ImageQuality {
             background_mean: round(f64::from(flat.background_mean), 4),
             noise_sigma: round(f64::from(flat.noise_sigma), 5),
             excluded_fraction: round(f64::from(flat.excluded_fraction), 4),
+            edge_width_px: None,
+            illumination_spread: flat.illumination_spread.map(|v| round(f64::from(v), 4)),
+            saturated_fraction: round(saturated_fraction, 5),
+            cell_coverage: 0.0,
         },
     })
 }
@@ -316,6 +337,23 @@ fn analyze_field(
         let region = config.gate.counting_region.as_ref();
         crate::report::overlay::render(&cands.intensity, &cands.labels, &outlines, &counts, region)
     });
+    let is_counted = |i: &usize| gates[*i].is_none() && classes[*i] != CellClass::Debris;
+    let mut quality = cands.quality;
+    quality.edge_width_px = median_finite(
+        (0..classes.len())
+            .filter(is_counted)
+            .map(|i| cands.edge_widths[i]),
+    )
+    .map(|v| round(f64::from(v), 3));
+    let counted_area: u64 = (0..classes.len())
+        .filter(is_counted)
+        .map(|i| u64::from(cands.objects[i].area_px))
+        .sum();
+    let analysed_area = f64::from(cands.intensity.width())
+        * f64::from(cands.intensity.height())
+        * (1.0 - quality.excluded_fraction);
+    quality.cell_coverage = round(counted_area as f64 / analysed_area.max(1.0), 4);
+    let quality_flags = config.quality.flags(&quality);
     let record = ImageRecord {
         path: path.to_string(),
         pi_path: None,
@@ -329,7 +367,8 @@ fn analyze_field(
         viability: counts.viability().map(|v| round(v, 4)),
         aggregate_fraction: counts.aggregate_fraction().map(|v| round(v, 4)),
         debris: Some(debris),
-        quality: Some(cands.quality),
+        quality: Some(quality),
+        quality_flags,
         cells,
         gated,
     };

@@ -242,6 +242,36 @@ pub struct Flattened {
     pub noise_sigma: f32,
     /// Fraction of the image excluded as too dark to analyse.
     pub excluded_fraction: f32,
+    /// Brightfield: (95th − 5th percentile) / median of the lit background,
+    /// the field's illumination unevenness; `None` for fluorescence, whose
+    /// dark background says nothing about the excitation's evenness.
+    pub illumination_spread: Option<f32>,
+}
+
+/// Every how many background pixels one enters the illumination percentiles:
+/// the background is smooth (interpolated block medians), so a sparse sample
+/// gives the same percentiles at a fraction of the cost.
+const ILLUMINATION_SAMPLE_STEP: usize = 7;
+
+/// Illumination unevenness of a background map: (p95 − p5) / p50 of the
+/// pixels at or above `lit` (unlit corners are reported as excluded instead).
+fn illumination_spread(background: &FloatImage, lit: f32) -> Option<f32> {
+    let mut sample: Vec<f32> = background
+        .as_raw()
+        .iter()
+        .step_by(ILLUMINATION_SAMPLE_STEP)
+        .copied()
+        .filter(|&b| b >= lit)
+        .collect();
+    if sample.is_empty() {
+        return None;
+    }
+    let mut at = |q: f64| {
+        let k = ((sample.len() - 1) as f64 * q).round() as usize;
+        *sample.select_nth_unstable_by(k, f32::total_cmp).1
+    };
+    let (p5, p50, p95) = (at(0.05), at(0.5), at(0.95));
+    Some((p95 - p5) / p50.max(MIN_BACKGROUND))
 }
 
 /// Flattens illumination for cells of the given typical diameter (pixels).
@@ -274,6 +304,7 @@ pub fn flatten(intensity: &FloatImage, typical_diameter: f64) -> Flattened {
         })
         .collect();
     let excluded_fraction = excluded as f32 / contrast_data.len().max(1) as f32;
+    let illumination_spread = illumination_spread(&background, dark);
     let (w, h) = intensity.dimensions();
     let mut contrast =
         FloatImage::from_raw(w, h, contrast_data).unwrap_or_else(|| FloatImage::new(w, h));
@@ -303,6 +334,7 @@ pub fn flatten(intensity: &FloatImage, typical_diameter: f64) -> Flattened {
         background_mean,
         noise_sigma,
         excluded_fraction,
+        illumination_spread,
     }
 }
 
@@ -355,6 +387,7 @@ pub fn flatten_fluorescence(intensity: &FloatImage, typical_diameter: f64) -> Fl
         background_mean,
         noise_sigma,
         excluded_fraction: 0.0,
+        illumination_spread: None,
     }
 }
 

@@ -452,3 +452,49 @@ fn only_svg_namespace(html: &str) -> bool {
         .find("http")
         .is_none()
 }
+
+// ------------------------------------------------------------ quality flags
+
+#[test]
+fn a_defocused_field_is_flagged_and_invalidates_a_strict_sample() {
+    let dir = tempfile::tempdir().unwrap();
+    let fields = dir.path().join("lot-7");
+    std::fs::create_dir(&fields).unwrap();
+    let sharp = image::open(repo().join("sample-images/synthetic/field-0101.png"))
+        .unwrap()
+        .to_luma8();
+    sharp.save(fields.join("a-sharp.png")).unwrap();
+    // 4 px of blur on 12-24 px cells: the model then calls most cells dead.
+    image::imageops::blur(&sharp, 4.0)
+        .save(fields.join("b-defocused.png"))
+        .unwrap();
+    let spec = dir.path().join("spec.toml");
+    std::fs::write(&spec, "max_flagged_fields = 0\n").unwrap();
+    let out = dir.path().join("out");
+    cellvia()
+        .arg("analyze")
+        .arg(&fields)
+        .arg("--out")
+        .arg(&out)
+        .args(["--quiet", "--no-html", "--spec", spec.to_str().unwrap()])
+        .assert()
+        .code(1);
+    let results: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("results.json")).unwrap()).unwrap();
+    let flags = |i: usize| results["images"][i]["quality_flags"].clone();
+    assert_eq!(flags(0), Value::Null, "the sharp field has no flags");
+    assert_eq!(flags(1), serde_json::json!(["out_of_focus"]));
+    let sample = &results["samples"][0];
+    assert_eq!(sample["fields_flagged"], 1);
+    assert_eq!(sample["verdict"]["verdict"], "INVALID");
+    assert_eq!(
+        sample["verdict"]["reasons"][0],
+        "1 flagged fields (out_of_focus 1) > 0 allowed"
+    );
+    let images_csv = std::fs::read_to_string(out.join("images.csv")).unwrap();
+    assert!(images_csv
+        .lines()
+        .nth(2)
+        .unwrap()
+        .ends_with(",out_of_focus"));
+}

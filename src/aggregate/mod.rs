@@ -2,6 +2,7 @@
 //! with confidence intervals ([`interval`]).
 
 pub mod interval;
+pub mod quality;
 pub mod sample;
 pub mod spec;
 

@@ -12,6 +12,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::interval::{cells_for_precision, poisson_95, wilson_95};
+use super::quality::{flag_tally, QualityFlag};
 use super::spec::SampleVerdict;
 use super::Counts;
 use crate::classify::CellClass;
@@ -60,6 +61,12 @@ pub struct SampleResult {
     pub metadata: BTreeMap<String, String>,
     pub fields: u32,
     pub fields_failed: u32,
+    /// Analysed fields with at least one image-quality flag.
+    #[serde(default)]
+    pub fields_flagged: u32,
+    /// How many fields raised each flag.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty", default)]
+    pub quality_flags: BTreeMap<QualityFlag, u32>,
     pub counts: Counts,
     /// live / (live + dead) with its Wilson 95 % interval.
     pub viability: Option<Estimate>,
@@ -89,6 +96,8 @@ pub struct SampleResult {
 pub struct SampleAccumulator {
     fields: u32,
     fields_failed: u32,
+    fields_flagged: u32,
+    quality_flags: BTreeMap<QualityFlag, u32>,
     counts: Counts,
     /// Analysed area of the fields that were analysed, pixels.
     area_px: f64,
@@ -105,6 +114,12 @@ impl SampleAccumulator {
             return;
         };
         self.counts.add(&counts);
+        if !record.quality_flags.is_empty() {
+            self.fields_flagged += 1;
+        }
+        for &flag in &record.quality_flags {
+            *self.quality_flags.entry(flag).or_default() += 1;
+        }
         let excluded = record.quality.map_or(0.0, |q| q.excluded_fraction);
         let area_px = match &config.gate.counting_region {
             Some(r) => {
@@ -175,6 +190,14 @@ impl SampleAccumulator {
                 self.fields_failed, self.fields
             ));
         }
+        if self.fields_flagged > 0 {
+            warnings.push(format!(
+                "{} of {} fields have image-quality flags ({})",
+                self.fields_flagged,
+                self.fields,
+                flag_tally(&self.quality_flags)
+            ));
+        }
         let area_um2 = config
             .pixel_size_um
             .filter(|_| ok_fields > 0)
@@ -228,6 +251,8 @@ impl SampleAccumulator {
             metadata: BTreeMap::new(),
             fields: self.fields,
             fields_failed: self.fields_failed,
+            fields_flagged: self.fields_flagged,
+            quality_flags: self.quality_flags.clone(),
             counts: c,
             viability,
             dilution_factor: dilution,
@@ -273,6 +298,10 @@ mod tests {
             background_mean: 0.5,
             noise_sigma: 0.01,
             excluded_fraction: excluded,
+            edge_width_px: Some(3.0),
+            illumination_spread: Some(0.05),
+            saturated_fraction: 0.0,
+            cell_coverage: 0.05,
         });
         r
     }

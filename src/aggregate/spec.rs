@@ -15,6 +15,7 @@
 //! max_aggregate_fraction = 0.25
 //! max_debris_fraction = 0.5
 //! max_failed_fields = 0
+//! max_flagged_fields = 0                       # image-quality flags ([quality] limits)
 //! ```
 
 use serde::{Deserialize, Serialize};
@@ -45,6 +46,10 @@ pub struct ReleaseSpec {
     pub max_debris_fraction: Option<f64>,
     /// More failed fields make the sample INVALID (default 0).
     pub max_failed_fields: u32,
+    /// More fields with image-quality flags make the sample INVALID (unset:
+    /// flags are warnings only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_flagged_fields: Option<u32>,
 }
 
 /// Why a spec file is unusable.
@@ -155,6 +160,15 @@ pub fn judge(spec: &ReleaseSpec, s: &SampleResult) -> SampleVerdict {
     if let Some(min) = spec.min_cells_counted {
         if s.counts.total < min {
             invalid.push(format!("{} cells counted < {min} required", s.counts.total));
+        }
+    }
+    if let Some(max) = spec.max_flagged_fields {
+        if s.fields_flagged > max {
+            invalid.push(format!(
+                "{} flagged fields ({}) > {max} allowed",
+                s.fields_flagged,
+                super::quality::flag_tally(&s.quality_flags)
+            ));
         }
     }
     if let Some(w) = s.warnings.iter().find(|w| w.starts_with("over-dense")) {
@@ -307,6 +321,32 @@ mod tests {
         let mut s = sample();
         s.warnings.push("over-dense: 2e7 cells/mL".into());
         assert_eq!(judge(&spec(), &s).verdict, Verdict::Invalid);
+    }
+
+    #[test]
+    fn flagged_fields_invalidate_only_beyond_the_specs_allowance() {
+        let mut s = sample();
+        s.fields_flagged = 2;
+        s.quality_flags = [
+            (crate::aggregate::quality::QualityFlag::OutOfFocus, 2),
+            (crate::aggregate::quality::QualityFlag::Crowded, 1),
+        ]
+        .into();
+        assert_eq!(
+            judge(&spec(), &s).verdict,
+            Verdict::Pass,
+            "no limit: warnings only"
+        );
+        let mut strict = spec();
+        strict.max_flagged_fields = Some(1);
+        let v = judge(&strict, &s);
+        assert_eq!(v.verdict, Verdict::Invalid);
+        assert_eq!(
+            v.reasons,
+            ["2 flagged fields (out_of_focus 2, crowded 1) > 1 allowed"]
+        );
+        strict.max_flagged_fields = Some(2);
+        assert_eq!(judge(&strict, &s).verdict, Verdict::Pass);
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! plus intensities, and fixed-size crops for the classifier ([`crop`]).
 
 pub mod crop;
+pub mod focus;
 
 use serde::{Deserialize, Serialize};
 

@@ -183,6 +183,7 @@ fn measurement(run: &RunSummary, index: usize, s: &SampleResult) -> Result<Value
         "debris count": s.counts.debris,
         "fields analysed": s.fields - s.fields_failed,
         "fields failed": s.fields_failed,
+        "fields with image-quality flags": s.fields_flagged,
     });
     if let Some(f) = s.aggregate_fraction {
         custom["aggregate percentage"] = json!(round(f * 100.0, 3));

@@ -7,7 +7,8 @@ use crate::aggregate::sample::{Estimate, SampleResult};
 ///
 /// ```
 /// let header = cellvia::report::csv::images_header().unwrap();
-/// assert_eq!(header, "path,status,error,width,height,total,live,dead,debris,viability,aggregated,aggregate_fraction,gated\n");
+/// assert!(header.starts_with("path,status,error,width,height,total,live,dead,debris,viability,"));
+/// assert!(header.ends_with(",cell_coverage,quality_flags\n"));
 /// ```
 pub fn images_header() -> Result<String, csv::Error> {
     line([
@@ -24,6 +25,11 @@ pub fn images_header() -> Result<String, csv::Error> {
         "aggregated",
         "aggregate_fraction",
         "gated",
+        "edge_width_px",
+        "illumination_spread",
+        "saturated_fraction",
+        "cell_coverage",
+        "quality_flags",
     ])
 }
 
@@ -32,7 +38,7 @@ pub fn images_header() -> Result<String, csv::Error> {
 /// ```
 /// use cellvia::report::{csv::image_row, ImageRecord};
 /// let row = image_row(&ImageRecord::failed("a,b.png", "truncated".into())).unwrap();
-/// assert_eq!(row, "\"a,b.png\",error,truncated,,,,,,,,,,\n");
+/// assert_eq!(row, "\"a,b.png\",error,truncated,,,,,,,,,,,,,,,\n");
 /// ```
 pub fn image_row(r: &ImageRecord) -> Result<String, csv::Error> {
     let opt = |v: Option<u32>| v.map(|v| v.to_string()).unwrap_or_default();
@@ -52,6 +58,20 @@ pub fn image_row(r: &ImageRecord) -> Result<String, csv::Error> {
         opt(c.map(|c| c.aggregated)),
         fraction(r.aggregate_fraction),
         opt(c.map(|c| c.gated)),
+        r.quality
+            .and_then(|q| q.edge_width_px)
+            .map(|v| v.to_string())
+            .unwrap_or_default(),
+        fraction(r.quality.and_then(|q| q.illumination_spread)),
+        r.quality
+            .map(|q| q.saturated_fraction.to_string())
+            .unwrap_or_default(),
+        fraction(r.quality.map(|q| q.cell_coverage)),
+        r.quality_flags
+            .iter()
+            .map(|f| f.as_str())
+            .collect::<Vec<_>>()
+            .join(";"),
     ])
 }
 
@@ -169,6 +189,7 @@ pub fn samples_header() -> Result<String, csv::Error> {
         "mean_diameter_dead_um",
         "aggregate_fraction",
         "debris_fraction",
+        "fields_flagged",
         "verdict",
         "reasons",
         "warnings",
@@ -209,6 +230,7 @@ pub fn sample_row(s: &SampleResult) -> Result<String, csv::Error> {
         opt(s.mean_diameter_um.dead),
         opt(s.aggregate_fraction),
         opt(s.debris_fraction),
+        s.fields_flagged.to_string(),
         s.verdict
             .as_ref()
             .map(|v| v.verdict.as_str().to_string())

@@ -5,6 +5,7 @@
 use std::fmt::Write;
 
 use super::{round, utc_iso8601, RunSummary};
+use crate::aggregate::quality::QualityFlag;
 use crate::aggregate::sample::{Estimate, SampleResult, SizeHistogram};
 use crate::aggregate::spec::Verdict;
 
@@ -167,6 +168,14 @@ fn histogram_svg(h: &SizeHistogram) -> String {
     svg
 }
 
+fn flag_list(flags: &[QualityFlag]) -> String {
+    flags
+        .iter()
+        .map(|f| f.as_str().replace('_', " "))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 fn row(out: &mut String, key: &str, value: &str) {
     let _ = write!(out, "<tr><th>{}</th><td>{value}</td></tr>", escape(key));
 }
@@ -268,7 +277,7 @@ fn banner(out: &mut String, run: &RunSummary) {
 }
 
 fn samples_table(out: &mut String, run: &RunSummary) {
-    out.push_str("<h2>Samples</h2><table><tr><th>Sample</th><th>Verdict</th><th>Fields</th><th>Cells (live / dead)</th><th>Viability % (95 % CI)</th><th>Viable cells/mL (95 % CI)</th><th>Total cells/mL (95 % CI)</th><th>Mean diameter µm live / dead</th><th>Aggregates %</th><th>Debris %</th></tr>");
+    out.push_str("<h2>Samples</h2><table><tr><th>Sample</th><th>Verdict</th><th>Fields</th><th>Cells (live / dead)</th><th>Viability % (95 % CI)</th><th>Viable cells/mL (95 % CI)</th><th>Total cells/mL (95 % CI)</th><th>Mean diameter µm live / dead</th><th>Aggregates %</th><th>Debris %</th><th>Fields flagged</th></tr>");
     for s in run.samples {
         let fields = if s.fields_failed > 0 {
             format!(
@@ -282,7 +291,7 @@ fn samples_table(out: &mut String, run: &RunSummary) {
         let diameter = |d: Option<f64>| d.map_or_else(|| "–".into(), |d| format!("{d:.1}"));
         let _ = write!(
             out,
-            "<tr><td>{}</td><td>{}</td><td class=\"num\">{fields}</td><td class=\"num\">{} ({} / {})</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{} / {}</td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
+            "<tr><td>{}</td><td>{}</td><td class=\"num\">{fields}</td><td class=\"num\">{} ({} / {})</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{} / {}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
             escape(&s.sample_id),
             verdict_badge(s),
             s.counts.total,
@@ -297,6 +306,7 @@ fn samples_table(out: &mut String, run: &RunSummary) {
             diameter(s.mean_diameter_um.dead),
             s.aggregate_fraction.map_or_else(na, percent),
             s.debris_fraction.map_or_else(na, percent),
+            s.fields_flagged,
         );
     }
     out.push_str("</table>");
@@ -362,10 +372,17 @@ fn sample_section(out: &mut String, run: &RunSummary, index: usize, s: &SampleRe
             fields.len()
         );
         for f in thumbs {
-            let caption = match f.counts {
+            let mut caption = match f.counts {
                 Some(c) => format!("{} live, {} dead", c.live, c.dead),
                 None => "failed".into(),
             };
+            if !f.quality_flags.is_empty() {
+                let _ = write!(
+                    caption,
+                    "<br><span class=\"warn\">{}</span>",
+                    flag_list(&f.quality_flags)
+                );
+            }
             let _ = write!(
                 out,
                 "<figure><img alt=\"overlay of {0}\" src=\"data:image/png;base64,{1}\"><figcaption>{0}<br>{caption}</figcaption></figure>",
@@ -465,7 +482,12 @@ fn audit_section(out: &mut String, run: &RunSummary) {
     for (i, f) in run.fields.iter().enumerate() {
         let outcome = match (&f.error, f.counts) {
             (Some(_), _) => "<span class=\"warn\">failed</span>".to_string(),
-            (None, Some(c)) => format!("{} cells", c.total),
+            (None, Some(c)) if f.quality_flags.is_empty() => format!("{} cells", c.total),
+            (None, Some(c)) => format!(
+                "{} cells; <span class=\"warn\">{}</span>",
+                c.total,
+                flag_list(&f.quality_flags)
+            ),
             (None, None) => String::new(),
         };
         let sample = run

@@ -14,6 +14,7 @@ pub mod stream;
 
 use serde::{Deserialize, Serialize};
 
+use crate::aggregate::quality::QualityFlag;
 use crate::aggregate::sample::SampleResult;
 use crate::aggregate::spec::SpecUsed;
 use crate::aggregate::{BatchSummary, Counts};
@@ -116,6 +117,19 @@ pub struct ImageQuality {
     pub noise_sigma: f64,
     /// Fraction of the image too dark to analyse (excluded from counting).
     pub excluded_fraction: f64,
+    /// Median edge width of the counted cells, pixels ([`crate::measure::focus`]):
+    /// grows with defocus; null without cells.
+    #[serde(default)]
+    pub edge_width_px: Option<f64>,
+    /// Brightfield: (p95 − p5) / median of the lit background; null for fluorescence.
+    #[serde(default)]
+    pub illumination_spread: Option<f64>,
+    /// Fraction of pixels at full scale (over-exposed).
+    #[serde(default)]
+    pub saturated_fraction: f64,
+    /// Counted cells' area / analysed area: how crowded the field is.
+    #[serde(default)]
+    pub cell_coverage: f64,
 }
 
 /// The result for one input file.
@@ -147,6 +161,9 @@ pub struct ImageRecord {
     pub debris: Option<DebrisReport>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub quality: Option<ImageQuality>,
+    /// Image-quality flags raised by the `[quality]` limits.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub quality_flags: Vec<QualityFlag>,
     pub cells: Vec<CellRecord>,
     /// Cells the model called live or dead that a gate left out of the count.
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
@@ -170,6 +187,7 @@ impl ImageRecord {
             aggregate_fraction: None,
             debris: None,
             quality: None,
+            quality_flags: Vec::new(),
             cells: Vec::new(),
             gated: Vec::new(),
         }
@@ -220,6 +238,7 @@ pub struct FieldSummary {
     pub counts: Option<Counts>,
     pub viability: Option<f64>,
     pub quality: Option<ImageQuality>,
+    pub quality_flags: Vec<QualityFlag>,
     /// PNG bytes of a small overlay, when the report shows one.
     pub thumbnail_png: Option<Vec<u8>>,
 }
@@ -235,6 +254,7 @@ impl FieldSummary {
             counts: record.counts,
             viability: record.viability,
             quality: record.quality,
+            quality_flags: record.quality_flags.clone(),
             thumbnail_png,
         }
     }

@@ -217,6 +217,7 @@ mod tests {
             aggregate_fraction: Some(0.0),
             debris: Some(DebrisReport::default()),
             quality: None,
+            quality_flags: vec![crate::aggregate::quality::QualityFlag::OutOfFocus],
             cells: vec![cell],
             gated: Vec::new(),
         }
