@@ -159,10 +159,10 @@ fn asm_document_is_valid_cell_counting_rec_2024_09() {
         "{viable_millions} vs {viable}"
     );
     assert_eq!(
-        measurement["sample document"]["batch identifier"],
-        Value::Null,
-        "run metadata is not sample metadata"
+        measurement["sample document"]["batch identifier"], "B-17",
+        "--meta describes the run's samples"
     );
+    assert_eq!(results["run"]["metadata"]["batch"], "B-17");
     assert_eq!(
         measurement["image aggregate document"]["image document"]
             .as_array()

@@ -491,7 +491,10 @@ pub fn run(args: AnalyzeArgs) -> anyhow::Result<u8> {
         .zip(&accumulators)
         .map(|(planned, acc)| {
             let mut result = acc.finish(&planned.id, planned.dilution, &config);
-            result.metadata = planned.metadata.clone();
+            // --meta describes every sample of the run; a manifest's own
+            // columns say more about their sample and win.
+            result.metadata = metadata.clone();
+            result.metadata.extend(planned.metadata.clone());
             result.verdict = spec.as_ref().map(|s| judge(&s.criteria, &result));
             result
         })

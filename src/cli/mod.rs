@@ -198,7 +198,7 @@ struct AnalyzeArgs {
     /// Who ran the analysis; recorded in results.json, report.html, the ASM and the run log.
     #[arg(long, value_name = "NAME")]
     operator: Option<String>,
-    /// Run metadata recorded with the results (repeatable), e.g. --meta batch=B-2026-117.
+    /// Metadata of the run and its samples (repeatable; a manifest column of the same name wins), e.g. --meta batch=B-2026-117.
     #[arg(long = "meta", value_name = "KEY=VALUE")]
     meta: Vec<String>,
     /// Replace the results already in --out (refused otherwise); the run log records it.
