@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
@@ -183,6 +183,18 @@ impl SamplePlan {
             field_sample,
         }
     }
+
+    /// For each field, whether it is among the first `n` of its sample.
+    fn first_fields(&self, n: u32) -> Vec<bool> {
+        let mut seen = vec![0u32; self.samples.len()];
+        self.field_sample
+            .iter()
+            .map(|&sample| {
+                seen[sample] += 1;
+                seen[sample] <= n
+            })
+            .collect()
+    }
 }
 
 /// The streamed result files of one run.
@@ -306,21 +318,7 @@ pub fn run(args: AnalyzeArgs) -> anyhow::Result<u8> {
         !found.images.is_empty(),
         "no images found in the given paths"
     );
-    let spec = match &args.spec {
-        Some(path) => {
-            let bytes = io::read_bytes(path)?;
-            let text = std::str::from_utf8(&bytes)
-                .map_err(|_| anyhow::anyhow!("spec {} is not UTF-8 text", path.display()))?;
-            let criteria =
-                ReleaseSpec::from_toml(text).with_context(|| path.display().to_string())?;
-            Some(SpecUsed {
-                path: path.display().to_string(),
-                sha256: cellvia::sha256_hex(&bytes),
-                criteria,
-            })
-        }
-        None => None,
-    };
+    let spec = args.spec.as_deref().map(read_spec).transpose()?;
     let skipped: Vec<String> = found
         .skipped
         .iter()
@@ -336,70 +334,26 @@ pub fn run(args: AnalyzeArgs) -> anyhow::Result<u8> {
     };
     let plan = SamplePlan::new(&fields, manifest.as_deref());
 
-    let replaced_results_sha256 = if io::write::holds_results(&args.out) {
-        anyhow::ensure!(
-            args.overwrite,
-            "{} already holds results (results.json); choose another --out, or pass --overwrite to replace them (the run log records the replacement)",
-            args.out.display()
-        );
-        Some(cellvia::sha256_hex(&io::read_bytes(
-            &args.out.join("results.json"),
-        )?))
-    } else {
-        None
-    };
-    io::write::ensure_dir(&args.out).context("output folder is not writable")?;
-    let run_log = args
-        .run_log
-        .clone()
-        .unwrap_or_else(|| args.out.join("run-log.jsonl"));
-    if run_log.exists() {
-        cellvia::audit::verify(&io::read_text(&run_log)?).with_context(|| {
-            format!(
-                "run log {} does not verify; no run is appended to a broken log",
-                run_log.display()
-            )
-        })?;
-    }
+    let (replaced_results_sha256, run_log) = prepare_output(&args)?;
     let viability = Viability::for_config(&config)?;
     let want_overlays = match config.report.overlays {
         OverlayMode::Always => true,
         OverlayMode::Never => false,
         OverlayMode::Auto => fields.len() <= AUTO_OVERLAY_MAX_IMAGES,
     };
-    // report.html shows each sample's first fields as thumbnails.
-    let mut shown_per_sample = vec![0u32; plan.samples.len()];
-    let want_thumbnail: Vec<bool> = plan
-        .field_sample
-        .iter()
-        .map(|&sample| {
-            let shown = &mut shown_per_sample[sample];
-            *shown += 1;
-            config.report.html && *shown <= config.report.html_thumbnails
-        })
-        .collect();
+    let thumbnails_per_sample = if config.report.html {
+        config.report.html_thumbnails
+    } else {
+        0
+    };
+    let want_thumbnail = plan.first_fields(thumbnails_per_sample);
     let overlay_dir = args.out.join("overlays");
     if want_overlays {
         io::write::ensure_dir(&overlay_dir)?;
     }
 
     let total = fields.len();
-    let progress = if !args.quiet && std::io::stderr().is_terminal() {
-        let bar = ProgressBar::new(total as u64);
-        bar.set_style(
-            ProgressStyle::with_template("{bar:40} {pos}/{len} images  {rate}  eta {eta}")
-                .unwrap_or_else(|_| ProgressStyle::default_bar())
-                .with_key(
-                    "rate",
-                    |state: &ProgressState, w: &mut dyn std::fmt::Write| {
-                        let _ = write!(w, "{:.0} images/s", state.per_sec());
-                    },
-                ),
-        );
-        bar
-    } else {
-        ProgressBar::hidden()
-    };
+    let progress = progress_bar(total, args.quiet);
     let log_lines = !args.quiet && progress.is_hidden();
 
     // Results are streamed image by image into temporary files that appear
@@ -540,31 +494,7 @@ pub fn run(args: AnalyzeArgs) -> anyhow::Result<u8> {
         run: &run,
         out_dir: &out_dir,
     };
-    if config.report.html {
-        let mut html = AtomicFile::create(&args.out.join("report.html"))?;
-        html.write(report::html::render(&run_summary).as_bytes())?;
-        output_hashes.insert("report.html".into(), html.commit()?);
-    }
-    let mut asm_failed = false;
-    if config.report.asm {
-        let asm = report::asm::document(&run_summary);
-        for (sample, why) in &asm.omitted {
-            tracing::warn!("results.asm.json leaves out sample {sample}: {why}");
-        }
-        match asm.document {
-            Some(doc) => {
-                let mut file = AtomicFile::create(&args.out.join("results.asm.json"))?;
-                file.write((report::pretty_json(&doc) + "\n").as_bytes())?;
-                output_hashes.insert("results.asm.json".into(), file.commit()?);
-            }
-            None => {
-                tracing::warn!(
-                    "results.asm.json not written: no sample has a viability and a concentration"
-                );
-                asm_failed = true;
-            }
-        }
-    }
+    let asm_failed = !write_run_reports(&args.out, &run_summary, &mut output_hashes)?;
 
     let elapsed = clock.elapsed().as_secs_f64();
     let c = summary.counts;
@@ -599,25 +529,7 @@ pub fn run(args: AnalyzeArgs) -> anyhow::Result<u8> {
         })
         .collect();
     if !args.quiet {
-        for sample in &samples {
-            let verdict = sample
-                .verdict
-                .as_ref()
-                .map_or_else(String::new, |v| format!(" [{}]", v.verdict.as_str()));
-            let concentration = sample.concentration_per_ml.map_or_else(
-                || "concentration n/a".to_string(),
-                |c| {
-                    format!(
-                        "{:.3e} viable cells/mL (95 % CI {:.3e}..{:.3e})",
-                        c.live.value, c.live.ci95[0], c.live.ci95[1]
-                    )
-                },
-            );
-            eprintln!(
-                "cellvia: sample {}{verdict}: {} cells in {} fields, {concentration}",
-                sample.sample_id, sample.counts.total, sample.fields
-            );
-        }
+        samples.iter().for_each(print_sample);
     }
     for line in &not_passed {
         tracing::warn!("{line}");
@@ -663,4 +575,120 @@ pub fn run(args: AnalyzeArgs) -> anyhow::Result<u8> {
         );
     }
     Ok(exit_code)
+}
+
+/// Reads and checks the release spec, keeping its path and hash.
+fn read_spec(path: &Path) -> anyhow::Result<SpecUsed> {
+    let bytes = io::read_bytes(path)?;
+    let text = std::str::from_utf8(&bytes)
+        .map_err(|_| anyhow::anyhow!("spec {} is not UTF-8 text", path.display()))?;
+    let criteria = ReleaseSpec::from_toml(text).with_context(|| path.display().to_string())?;
+    Ok(SpecUsed {
+        path: path.display().to_string(),
+        sha256: cellvia::sha256_hex(&bytes),
+        criteria,
+    })
+}
+
+/// Before any work: refuses to replace results without `--overwrite`
+/// (returning the hash of those it will replace), creates the output folder
+/// and checks the run log verifies. Returns the run log's path.
+fn prepare_output(args: &AnalyzeArgs) -> anyhow::Result<(Option<String>, PathBuf)> {
+    let replaced = if io::write::holds_results(&args.out) {
+        anyhow::ensure!(
+            args.overwrite,
+            "{} already holds results (results.json); choose another --out, or pass --overwrite to replace them (the run log records the replacement)",
+            args.out.display()
+        );
+        Some(cellvia::sha256_hex(&io::read_bytes(
+            &args.out.join("results.json"),
+        )?))
+    } else {
+        None
+    };
+    io::write::ensure_dir(&args.out).context("output folder is not writable")?;
+    let run_log = args
+        .run_log
+        .clone()
+        .unwrap_or_else(|| args.out.join("run-log.jsonl"));
+    if run_log.exists() {
+        cellvia::audit::verify(&io::read_text(&run_log)?).with_context(|| {
+            format!(
+                "run log {} does not verify; no run is appended to a broken log",
+                run_log.display()
+            )
+        })?;
+    }
+    Ok((replaced, run_log))
+}
+
+/// A progress bar on a terminal, else a hidden one.
+fn progress_bar(total: usize, quiet: bool) -> ProgressBar {
+    if quiet || !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(total as u64);
+    bar.set_style(
+        ProgressStyle::with_template("{bar:40} {pos}/{len} images  {rate}  eta {eta}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .with_key(
+                "rate",
+                |state: &ProgressState, w: &mut dyn std::fmt::Write| {
+                    let _ = write!(w, "{:.0} images/s", state.per_sec());
+                },
+            ),
+    );
+    bar
+}
+
+/// Writes report.html and results.asm.json as configured, adding their
+/// hashes; false when the ASM was asked for but no sample could go in it.
+fn write_run_reports(
+    out: &Path,
+    run: &RunSummary,
+    hashes: &mut BTreeMap<String, String>,
+) -> anyhow::Result<bool> {
+    if run.config.report.html {
+        let mut html = AtomicFile::create(&out.join("report.html"))?;
+        html.write(report::html::render(run).as_bytes())?;
+        hashes.insert("report.html".into(), html.commit()?);
+    }
+    if !run.config.report.asm {
+        return Ok(true);
+    }
+    let asm = report::asm::document(run);
+    for (sample, why) in &asm.omitted {
+        tracing::warn!("results.asm.json leaves out sample {sample}: {why}");
+    }
+    let Some(doc) = asm.document else {
+        tracing::warn!(
+            "results.asm.json not written: no sample has a viability and a concentration"
+        );
+        return Ok(false);
+    };
+    let mut file = AtomicFile::create(&out.join("results.asm.json"))?;
+    file.write((report::pretty_json(&doc) + "\n").as_bytes())?;
+    hashes.insert("results.asm.json".into(), file.commit()?);
+    Ok(true)
+}
+
+/// One line per sample: verdict, count and viable concentration.
+fn print_sample(sample: &SampleResult) {
+    let verdict = sample
+        .verdict
+        .as_ref()
+        .map_or_else(String::new, |v| format!(" [{}]", v.verdict.as_str()));
+    let concentration = sample.concentration_per_ml.map_or_else(
+        || "concentration n/a".to_string(),
+        |c| {
+            format!(
+                "{:.3e} viable cells/mL (95 % CI {:.3e}..{:.3e})",
+                c.live.value, c.live.ci95[0], c.live.ci95[1]
+            )
+        },
+    );
+    eprintln!(
+        "cellvia: sample {}{verdict}: {} cells in {} fields, {concentration}",
+        sample.sample_id, sample.counts.total, sample.fields
+    );
 }

@@ -100,10 +100,10 @@ pub fn document(run: &RunSummary) -> AsmDocument {
     let document = json!({
         "$asm.manifest": MANIFEST,
         "cell counting aggregate document": {
+            // The instrument is the image analysis; the microscope is not known.
             "device system document": {
                 "device identifier": run.software.name,
                 "model number": run.software.version,
-                "product manufacturer": "cellvia (image analysis of counting-chamber images)",
             },
             "data system document": data_system,
             "cell counting document": technique_documents,
