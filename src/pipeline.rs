@@ -353,7 +353,7 @@ fn analyze_field(
         * f64::from(cands.intensity.height())
         * (1.0 - quality.excluded_fraction);
     quality.cell_coverage = round(counted_area as f64 / analysed_area.max(1.0), 4);
-    let quality_flags = config.quality.flags(&quality);
+    let quality_flags = config.quality.flags(&quality, config.assay);
     let record = ImageRecord {
         path: path.to_string(),
         pi_path: None,

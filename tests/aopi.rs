@@ -64,6 +64,12 @@ fn counts_and_viability_match_the_truth() {
             let f = render(&p);
             let record = run(Source::Image(&encode(&f.image, p.file_format().1)));
             assert!(record.error.is_none(), "{:?}", record.error);
+            assert!(
+                record.quality_flags.is_empty(),
+                "seed {seed}: a clean field flagged {:?} ({:?})",
+                record.quality_flags,
+                record.quality
+            );
             scores.push(score_image("field", &record.cells, &f.truth));
         }
         let report = summarize(scores).overall;

@@ -83,6 +83,12 @@ fn clumped_scenes_meet_the_targets_at_8_and_12_bits() {
         for seed in 100..120 {
             let (record, truth) = analyze(&classifier, &clumped(seed, depth));
             totals[slot] += i64::from(record.counts.unwrap().total);
+            assert!(
+                record.quality_flags.is_empty(),
+                "seed {seed}: a clean scene flagged {:?} ({:?})",
+                record.quality_flags,
+                record.quality
+            );
             scores.push(score_image("scene", &record.cells, &truth));
         }
         let overall = summarize(scores).overall;
