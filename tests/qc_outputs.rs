@@ -189,6 +189,46 @@ fn asm_document_is_valid_cell_counting_rec_2024_09() {
 }
 
 #[test]
+fn aopi_asm_document_is_valid_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let fields = dir.path().join("fields");
+    cellvia()
+        .args(["synth", "--mode", "aopi", "--count", "2", "--cells", "60"])
+        .args(["--width", "640", "--height", "480", "--out"])
+        .arg(&fields)
+        .assert()
+        .code(0);
+    let out = dir.path().join("out");
+    cellvia()
+        .arg("analyze")
+        .arg(&fields)
+        .arg("--out")
+        .arg(&out)
+        .args([
+            "--quiet",
+            "--assay",
+            "aopi",
+            "--pixel-size",
+            "0.65",
+            "--asm",
+        ])
+        .assert()
+        .code(0);
+    let doc: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("results.asm.json")).unwrap())
+            .unwrap();
+    let errors = schema_errors(&cell_counting_validator(), &doc);
+    assert!(errors.is_empty(), "{errors:#?}");
+    let measurement = &doc["cell counting aggregate document"]["cell counting document"][0]
+        ["measurement aggregate document"]["measurement document"][0];
+    assert_eq!(
+        measurement["device control aggregate document"]["device control document"][0]
+            ["detection type"],
+        "fluorescence"
+    );
+}
+
+#[test]
 fn asm_without_pixel_size_is_refused_before_any_work() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");
