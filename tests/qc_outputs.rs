@@ -34,17 +34,24 @@ fn cellvia() -> Command {
     Command::cargo_bin("cellvia").unwrap()
 }
 
+/// `analyze --quiet` of one folder.
+fn analyze_folder(folder: &Path, out: &Path, extra: &[&str]) -> assert_cmd::assert::Assert {
+    cellvia()
+        .arg("analyze")
+        .arg(folder)
+        .arg("--out")
+        .arg(out)
+        .arg("--quiet")
+        .args(extra)
+        .assert()
+}
+
 /// `analyze` on the synthetic sample images (three fields, one sample) with
 /// a pixel size, so concentrations and the ASM exist.
 fn analyze(out: &Path, extra: &[&str]) -> assert_cmd::assert::Assert {
-    cellvia()
-        .arg("analyze")
-        .arg(repo().join("sample-images/synthetic"))
-        .arg("--out")
-        .arg(out)
-        .args(["--quiet", "--pixel-size", "0.5"])
-        .args(extra)
-        .assert()
+    let mut args = vec!["--pixel-size", "0.5"];
+    args.extend(extra);
+    analyze_folder(&repo().join("sample-images/synthetic"), out, &args)
 }
 
 // ---------------------------------------------------------------- Allotrope
@@ -199,21 +206,12 @@ fn aopi_asm_document_is_valid_too() {
         .assert()
         .code(0);
     let out = dir.path().join("out");
-    cellvia()
-        .arg("analyze")
-        .arg(&fields)
-        .arg("--out")
-        .arg(&out)
-        .args([
-            "--quiet",
-            "--assay",
-            "aopi",
-            "--pixel-size",
-            "0.65",
-            "--asm",
-        ])
-        .assert()
-        .code(0);
+    analyze_folder(
+        &fields,
+        &out,
+        &["--assay", "aopi", "--pixel-size", "0.65", "--asm"],
+    )
+    .code(0);
     let doc: Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("results.asm.json")).unwrap())
             .unwrap();
@@ -232,13 +230,7 @@ fn aopi_asm_document_is_valid_too() {
 fn asm_without_pixel_size_is_refused_before_any_work() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");
-    cellvia()
-        .arg("analyze")
-        .arg(repo().join("sample-images/synthetic"))
-        .arg("--out")
-        .arg(&out)
-        .args(["--quiet", "--asm"])
-        .assert()
+    analyze_folder(&repo().join("sample-images/synthetic"), &out, &["--asm"])
         .code(2)
         .stdout_or_stderr_has("pixel_size_um");
     assert!(!out.join("results.json").exists());
@@ -511,14 +503,12 @@ fn a_defocused_field_is_flagged_and_invalidates_a_strict_sample() {
     let spec = dir.path().join("spec.toml");
     std::fs::write(&spec, "max_flagged_fields = 0\n").unwrap();
     let out = dir.path().join("out");
-    cellvia()
-        .arg("analyze")
-        .arg(&fields)
-        .arg("--out")
-        .arg(&out)
-        .args(["--quiet", "--no-html", "--spec", spec.to_str().unwrap()])
-        .assert()
-        .code(1);
+    analyze_folder(
+        &fields,
+        &out,
+        &["--no-html", "--spec", spec.to_str().unwrap()],
+    )
+    .code(1);
     let results: Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("results.json")).unwrap()).unwrap();
     let flags = |i: usize| results["images"][i]["quality_flags"].clone();
