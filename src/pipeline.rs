@@ -337,22 +337,24 @@ fn analyze_field(
         let region = config.gate.counting_region.as_ref();
         crate::report::overlay::render(&cands.intensity, &cands.labels, &outlines, &counts, region)
     });
-    let is_counted = |i: &usize| gates[*i].is_none() && classes[*i] != CellClass::Debris;
+    // Focus and crowding are properties of the picture: every cell counts,
+    // gated out or not.
+    let is_cell = |i: &usize| classes[*i] != CellClass::Debris;
     let mut quality = cands.quality;
     quality.edge_width_px = median_finite(
         (0..classes.len())
-            .filter(is_counted)
+            .filter(is_cell)
             .map(|i| cands.edge_widths[i]),
     )
     .map(|v| round(f64::from(v), 3));
-    let counted_area: u64 = (0..classes.len())
-        .filter(is_counted)
+    let cell_area: u64 = (0..classes.len())
+        .filter(is_cell)
         .map(|i| u64::from(cands.objects[i].area_px))
         .sum();
     let analysed_area = f64::from(cands.intensity.width())
         * f64::from(cands.intensity.height())
         * (1.0 - quality.excluded_fraction);
-    quality.cell_coverage = round(counted_area as f64 / analysed_area.max(1.0), 4);
+    quality.cell_coverage = round(cell_area as f64 / analysed_area.max(1.0), 4);
     let quality_flags = config.quality.flags(&quality, config.assay);
     let record = ImageRecord {
         path: path.to_string(),

@@ -717,6 +717,18 @@ pub fn gaussian_blur(image: &FloatImage, sigma: f32) -> FloatImage {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn illumination_spread_measures_the_lit_backgrounds_unevenness() {
+        let even = FloatImage::from_pixel(64, 64, image::Luma([0.5]));
+        assert_eq!(flatten(&even, 10.0).illumination_spread, Some(0.0));
+        // Background rising 0.3 -> 0.6 across the field: (p95 - p5) / p50
+        // of a uniform ramp is 0.9 x 0.3 / 0.45 = 0.6.
+        let ramp =
+            FloatImage::from_fn(200, 200, |x, _| image::Luma([0.3 + 0.3 * x as f32 / 199.0]));
+        let spread = flatten(&ramp, 10.0).illumination_spread.unwrap();
+        assert!((spread - 0.6).abs() < 0.03, "{spread}");
+    }
     use image::Luma;
 
     #[test]

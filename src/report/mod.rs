@@ -117,8 +117,8 @@ pub struct ImageQuality {
     pub noise_sigma: f64,
     /// Fraction of the image too dark to analyse (excluded from counting).
     pub excluded_fraction: f64,
-    /// Median edge width of the counted cells, pixels ([`crate::measure::focus`]):
-    /// grows with defocus; null without cells.
+    /// Median edge width of the cells (gated out or not), pixels
+    /// ([`crate::measure::focus`]): grows with defocus; null without cells.
     #[serde(default)]
     pub edge_width_px: Option<f64>,
     /// Brightfield: (p95 − p5) / median of the lit background; null for fluorescence.
@@ -127,7 +127,7 @@ pub struct ImageQuality {
     /// Fraction of pixels at full scale (over-exposed).
     #[serde(default)]
     pub saturated_fraction: f64,
-    /// Counted cells' area / analysed area: how crowded the field is.
+    /// Cells' area (gated out or not) / analysed area: how crowded the field is.
     #[serde(default)]
     pub cell_coverage: f64,
 }
