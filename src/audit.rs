@@ -59,7 +59,7 @@ pub struct RunRecord {
     /// `--meta KEY=VALUE` pairs.
     #[serde(skip_serializing_if = "BTreeMap::is_empty", default)]
     pub metadata: BTreeMap<String, String>,
-    /// The output folder as given.
+    /// The output folder, absolute.
     pub out: String,
     pub model: ModelInfo,
     pub config_sha256: String,
@@ -112,6 +112,37 @@ pub fn next_line(existing: &str, record: &impl Serialize) -> Result<String, Audi
         .ok_or_else(|| AuditError::Serialise("the record is not a JSON object".into()))?;
     let hash = crate::sha256_hex(body.as_bytes());
     Ok(format!("{open}{HASH_MEMBER}{hash}\"}}\n"))
+}
+
+/// The output files each output folder should hold now: for every `out`, the
+/// `outputs` of the last record that wrote there (a later `--overwrite` run
+/// supersedes an earlier one). The log must verify first.
+///
+/// ```
+/// use cellvia::audit::{next_line, latest_outputs};
+/// let mut log = String::new();
+/// for hash in ["aa", "bb"] {
+///     log += &next_line(&log, &serde_json::json!({ "out": "o", "outputs": { "results.json": hash } }))?;
+/// }
+/// assert_eq!(latest_outputs(&log)?["o"]["results.json"], "bb");
+/// # Ok::<(), cellvia::audit::AuditError>(())
+/// ```
+pub fn latest_outputs(log: &str) -> Result<BTreeMap<String, BTreeMap<String, String>>, AuditError> {
+    verify(log)?;
+    let mut latest = BTreeMap::new();
+    for (index, line) in log.lines().enumerate() {
+        #[derive(Deserialize)]
+        struct Written {
+            out: String,
+            outputs: BTreeMap<String, String>,
+        }
+        let written: Written = serde_json::from_str(line).map_err(|e| AuditError::Line {
+            line: index + 1,
+            problem: format!("no out/outputs members: {e}"),
+        })?;
+        latest.insert(written.out, written.outputs);
+    }
+    Ok(latest)
 }
 
 /// Checks every line's own hash, its `seq` and its link to the line before.

@@ -291,6 +291,25 @@ fn run_log_chains_runs_and_audit_verify_catches_edits_and_deletions() {
     std::fs::write(&shortened, format!("{}\n{}\n", lines[0], lines[2])).unwrap();
     verify(&shortened).code(1).stdout_or_stderr_has("line 2");
 
+    // Output files are checked against the log: all match, then one result
+    // file edited after the run is reported.
+    cellvia()
+        .args(["audit", "verify", "--outputs"])
+        .arg(&log)
+        .assert()
+        .code(0)
+        .stdout_or_stderr_has("every output file still present matches the log");
+    let images_csv = dir.path().join("c/images.csv");
+    let mut edited_csv = std::fs::read_to_string(&images_csv).unwrap();
+    edited_csv.push_str("forged,ok\n");
+    std::fs::write(&images_csv, edited_csv).unwrap();
+    cellvia()
+        .args(["audit", "verify", "--outputs"])
+        .arg(&log)
+        .assert()
+        .code(1)
+        .stdout_or_stderr_has("c/images.csv: CHANGED");
+
     // A broken log is not appended to.
     analyze(
         &dir.path().join("d"),

@@ -545,7 +545,11 @@ pub fn run(args: AnalyzeArgs) -> anyhow::Result<u8> {
         host: run.host.clone(),
         operator: run.operator.clone(),
         metadata: run.metadata.clone(),
-        out: out_dir.clone(),
+        // Absolute, so `audit verify --outputs` finds it from anywhere.
+        out: std::path::absolute(&args.out)
+            .unwrap_or_else(|_| args.out.clone())
+            .display()
+            .to_string(),
         model: viability.info().clone(),
         config_sha256: config_sha256.clone(),
         spec_sha256: spec.as_ref().map(|s| s.sha256.clone()),

@@ -45,7 +45,7 @@ enum Command {
     Bench(bench::BenchArgs),
     /// Check a run log: every record's hash, sequence and link to the one before.
     #[command(
-        after_help = "Exit codes:\n  0  the log verifies\n  1  the log was changed: a record edited, deleted, inserted or reordered\n  2  the log cannot be read"
+        after_help = "Exit codes:\n  0  the log verifies\n  1  the log was changed (a record edited, deleted, inserted or reordered), or with --outputs an output file was\n  2  the log cannot be read"
     )]
     Audit(AuditArgs),
 }
@@ -62,6 +62,10 @@ enum AuditCommand {
     Verify {
         /// The run log, e.g. OUT/run-log.jsonl.
         log: PathBuf,
+        /// Also re-hash the output files the log names (the latest run per
+        /// output folder): a changed file exits 1; a missing one is listed.
+        #[arg(long)]
+        outputs: bool,
     },
 }
 
@@ -245,8 +249,8 @@ pub fn main() -> ExitCode {
         Command::Dataset(args) => tools::dataset(&args),
         Command::Bench(args) => bench::run(&args),
         Command::Audit(AuditArgs {
-            command: AuditCommand::Verify { log },
-        }) => tools::audit_verify(&log),
+            command: AuditCommand::Verify { log, outputs },
+        }) => tools::audit_verify(&log, outputs),
     };
     match result {
         Ok(code) => ExitCode::from(code),

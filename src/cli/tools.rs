@@ -348,26 +348,54 @@ pub fn dataset(args: &DatasetArgs) -> anyhow::Result<u8> {
     })
 }
 
-/// `cellvia audit verify LOG`.
-pub fn audit_verify(log: &Path) -> anyhow::Result<u8> {
+/// `cellvia audit verify LOG [--outputs]`.
+pub fn audit_verify(log: &Path, outputs: bool) -> anyhow::Result<u8> {
     let bytes = io::read_bytes(log)?;
-    let verified = match std::str::from_utf8(&bytes) {
-        Ok(text) => cellvia::audit::verify(text).map_err(|e| e.to_string()),
-        Err(e) => Err(format!("not UTF-8 text (byte {})", e.valid_up_to())),
-    };
-    match verified {
-        Ok(v) => {
+    let text = match std::str::from_utf8(&bytes) {
+        Ok(text) => text,
+        Err(e) => {
             println!(
-                "{}: OK, {} records, last sha256 {}",
+                "{}: NOT VALID: not UTF-8 text (byte {})",
                 log.display(),
-                v.records,
-                v.last_sha256
+                e.valid_up_to()
             );
-            Ok(EXIT_OK)
+            return Ok(EXIT_SOME_FAILED);
         }
+    };
+    let verified = match cellvia::audit::verify(text) {
+        Ok(v) => v,
         Err(e) => {
             println!("{}: NOT VALID: {e}", log.display());
-            Ok(EXIT_SOME_FAILED)
+            return Ok(EXIT_SOME_FAILED);
+        }
+    };
+    println!(
+        "{}: OK, {} records, last sha256 {}",
+        log.display(),
+        verified.records,
+        verified.last_sha256
+    );
+    if !outputs {
+        return Ok(EXIT_OK);
+    }
+    let mut changed = 0;
+    for (out, files) in cellvia::audit::latest_outputs(text)? {
+        for (name, logged) in files {
+            let path = Path::new(&out).join(&name);
+            match io::read_bytes(&path) {
+                Ok(bytes) if cellvia::sha256_hex(&bytes) == logged => {}
+                Ok(_) => {
+                    println!("{}: CHANGED since it was logged", path.display());
+                    changed += 1;
+                }
+                Err(_) => println!("{}: missing (moved or deleted)", path.display()),
+            }
         }
     }
+    if changed > 0 {
+        println!("{changed} output files differ from the log");
+        return Ok(EXIT_SOME_FAILED);
+    }
+    println!("every output file still present matches the log");
+    Ok(EXIT_OK)
 }
