@@ -242,6 +242,13 @@ fn verify(log: &Path) -> assert_cmd::assert::Assert {
     cellvia().args(["audit", "verify"]).arg(log).assert()
 }
 
+fn verify_outputs(log: &Path) -> assert_cmd::assert::Assert {
+    cellvia()
+        .args(["audit", "verify", "--outputs"])
+        .arg(log)
+        .assert()
+}
+
 #[test]
 fn run_log_chains_runs_and_audit_verify_catches_edits_and_deletions() {
     let dir = tempfile::tempdir().unwrap();
@@ -293,20 +300,14 @@ fn run_log_chains_runs_and_audit_verify_catches_edits_and_deletions() {
 
     // Output files are checked against the log: all match, then one result
     // file edited after the run is reported.
-    cellvia()
-        .args(["audit", "verify", "--outputs"])
-        .arg(&log)
-        .assert()
+    verify_outputs(&log)
         .code(0)
         .stdout_or_stderr_has("every output file still present matches the log");
     let images_csv = dir.path().join("c/images.csv");
     let mut edited_csv = std::fs::read_to_string(&images_csv).unwrap();
     edited_csv.push_str("forged,ok\n");
     std::fs::write(&images_csv, edited_csv).unwrap();
-    cellvia()
-        .args(["audit", "verify", "--outputs"])
-        .arg(&log)
-        .assert()
+    verify_outputs(&log)
         .code(1)
         .stdout_or_stderr_has("c/images.csv: CHANGED");
 
