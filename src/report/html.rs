@@ -39,11 +39,11 @@ th{background:#eef1f4;font-weight:600}td.num{text-align:right;font-variant-numer
 .verdict{display:inline-block;padding:1px 8px;border-radius:3px;font-weight:700;color:#fff}
 .PASS{background:#1f7a3a}.FAIL{background:#b3261e}.INVALID{background:#8a5a00}.NONE{background:#5d6873}
 .banner{padding:10px 14px;border-radius:4px;margin:12px 0;font-size:15px;border:1px solid #cfd5dc;background:#f6f8fa}
-.warn{color:#8a5a00}.thumbs{display:flex;flex-wrap:wrap;gap:10px}
+.warn{color:#8a5a00}.thumbs{display:flex;flex-wrap:wrap;gap:10px}.ci{font-size:12px;color:#5d6873;white-space:nowrap}
 figure{margin:0;width:180px}figure img{width:180px;height:auto;border:1px solid #cfd5dc;image-rendering:pixelated}
 figcaption{font-size:11px;color:#5d6873;word-break:break-all}
 .sign{display:grid;grid-template-columns:1fr 1fr 1fr;gap:24px;margin-top:36px}.sign div{border-top:1px solid #1d232a;padding-top:4px;font-size:12px}
-@media print{body{margin:0;max-width:none}h2{break-after:avoid}figure,tr{break-inside:avoid}}
+@media print{body{margin:0;max-width:none}h2,h3{break-after:avoid}figure,tr,svg{break-inside:avoid}}
 "#;
 
 fn percent(v: f64) -> String {
@@ -60,8 +60,14 @@ fn sci(v: f64) -> String {
     }
 }
 
+/// A value with its 95 % interval on the line below.
 fn ci(e: &Estimate, fmt: fn(f64) -> String) -> String {
-    format!("{} ({} – {})", fmt(e.value), fmt(e.ci95[0]), fmt(e.ci95[1]))
+    format!(
+        "{}<br><span class=\"ci\">({} – {})</span>",
+        fmt(e.value),
+        fmt(e.ci95[0]),
+        fmt(e.ci95[1])
+    )
 }
 
 fn verdict_badge(s: &SampleResult) -> String {
