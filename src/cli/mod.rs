@@ -21,6 +21,8 @@ pub const EXIT_FATAL: u8 = 2;
 
 const EXIT_CODES_HELP: &str = "Exit codes:\n  0  all inputs analysed (and, with --spec, every sample PASS)\n  1  some inputs failed (error records written; the rest analysed), or with --spec a sample is FAIL or INVALID\n  2  fatal: bad arguments, config or spec, model or ONNX Runtime missing, output not writable, --out already holds results (without --overwrite), run log broken";
 
+const AUDIT_EXIT_CODES_HELP: &str = "Exit codes:\n  0  the log verifies (and, with --outputs, every output file present matches it)\n  1  the log was changed (a record edited, deleted, inserted or reordered), or with --outputs an output file was\n  2  the log cannot be read";
+
 #[derive(Debug, Parser)]
 #[command(name = "cellvia", version, about = "Count cells and score viability in microscope images", after_help = EXIT_CODES_HELP)]
 struct Cli {
@@ -44,9 +46,6 @@ enum Command {
     /// Measure throughput: images/s, stage times, decode floor, memory, thread scaling.
     Bench(bench::BenchArgs),
     /// Check a run log: every record's hash, sequence and link to the one before.
-    #[command(
-        after_help = "Exit codes:\n  0  the log verifies\n  1  the log was changed (a record edited, deleted, inserted or reordered), or with --outputs an output file was\n  2  the log cannot be read"
-    )]
     Audit(AuditArgs),
 }
 
@@ -59,6 +58,7 @@ struct AuditArgs {
 #[derive(Debug, Subcommand)]
 enum AuditCommand {
     /// Verify a run log (JSON lines written by `analyze`).
+    #[command(after_help = AUDIT_EXIT_CODES_HELP)]
     Verify {
         /// The run log, e.g. OUT/run-log.jsonl.
         log: PathBuf,
