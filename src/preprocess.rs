@@ -622,7 +622,7 @@ const RADIX_SELECT_MIN_LEN: usize = 4096;
 
 /// The upper median (element `len / 2` in `f32::total_cmp` order), possibly
 /// reordering `values`; 0 for an empty slice.
-fn median_in_place(values: &mut [f32]) -> f32 {
+pub(crate) fn median_in_place(values: &mut [f32]) -> f32 {
     if values.is_empty() {
         return 0.0;
     }

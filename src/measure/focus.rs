@@ -74,10 +74,5 @@ pub fn edge_widths(smoothed: &FloatImage, objects: &[ObjectMeasurement]) -> Vec<
 /// ```
 pub fn median_finite(values: impl IntoIterator<Item = f32>) -> Option<f32> {
     let mut v: Vec<f32> = values.into_iter().filter(|x| x.is_finite()).collect();
-    if v.is_empty() {
-        return None;
-    }
-    let mid = v.len() / 2;
-    let (_, m, _) = v.select_nth_unstable_by(mid, f32::total_cmp);
-    Some(*m)
+    (!v.is_empty()).then(|| crate::preprocess::median_in_place(&mut v))
 }
