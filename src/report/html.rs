@@ -80,22 +80,21 @@ fn verdict_badge(s: &SampleResult) -> String {
     }
 }
 
+/// Bar colours of live and dead cells in the histograms.
+const LIVE_FILL: &str = "#2e8b57";
+const DEAD_FILL: &str = "#c0392b";
+
 /// A stacked live/dead bar chart of a size histogram, as inline SVG.
 fn histogram_svg(h: &SizeHistogram) -> String {
     let bins = h.live.len().max(h.dead.len());
     let count = |v: &[u32], i: usize| v.get(i).copied().unwrap_or(0);
-    let first = (0..bins).find(|&i| count(&h.live, i) + count(&h.dead, i) > 0);
-    let last = (0..bins)
-        .rev()
-        .find(|&i| count(&h.live, i) + count(&h.dead, i) > 0);
+    let cells = |i: usize| count(&h.live, i) + count(&h.dead, i);
+    let first = (0..bins).find(|&i| cells(i) > 0);
+    let last = (0..bins).rev().find(|&i| cells(i) > 0);
     let (Some(first), Some(last)) = (first, last) else {
         return "<p class=\"muted\">No cells to plot.</p>".into();
     };
-    let peak = (first..=last)
-        .map(|i| count(&h.live, i) + count(&h.dead, i))
-        .max()
-        .unwrap_or(1)
-        .max(1);
+    let peak = (first..=last).map(cells).max().unwrap_or(1).max(1);
     let (width, height, left, bottom, top) = (520.0, 200.0, 44.0, 34.0, 10.0);
     let plot_w = width - left - 10.0;
     let plot_h = height - bottom - top;
@@ -125,26 +124,22 @@ fn histogram_svg(h: &SizeHistogram) -> String {
     for (k, i) in (first..=last).enumerate() {
         let x = left + bar * k as f64;
         let (live, dead) = (count(&h.live, i), count(&h.dead, i));
-        let _ = write!(
-            svg,
-            "<rect x=\"{:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"{:.1}\" fill=\"#2e8b57\"><title>{:.0}–{:.0} µm: {live} live</title></rect>",
-            x + 1.0,
-            y(live),
-            (bar - 2.0).max(1.0),
-            top + plot_h - y(live),
-            i as f64 * h.bin_um,
-            (i + 1) as f64 * h.bin_um
-        );
-        let _ = write!(
-            svg,
-            "<rect x=\"{:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"{:.1}\" fill=\"#c0392b\"><title>{:.0}–{:.0} µm: {dead} dead</title></rect>",
-            x + 1.0,
-            y(live + dead),
-            (bar - 2.0).max(1.0),
-            y(live) - y(live + dead),
-            i as f64 * h.bin_um,
-            (i + 1) as f64 * h.bin_um
-        );
+        // Dead stacked on live.
+        for (base, c, fill, class) in [
+            (0, live, LIVE_FILL, "live"),
+            (live, dead, DEAD_FILL, "dead"),
+        ] {
+            let _ = write!(
+                svg,
+                "<rect x=\"{:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"{:.1}\" fill=\"{fill}\"><title>{:.0}–{:.0} µm: {c} {class}</title></rect>",
+                x + 1.0,
+                y(base + c),
+                (bar - 2.0).max(1.0),
+                y(base) - y(base + c),
+                i as f64 * h.bin_um,
+                (i + 1) as f64 * h.bin_um
+            );
+        }
         if k % label_every == 0 {
             let _ = write!(
                 svg,
@@ -164,7 +159,7 @@ fn histogram_svg(h: &SizeHistogram) -> String {
     );
     let _ = write!(
         svg,
-        "<rect x=\"{0:.1}\" y=\"{top}\" width=\"10\" height=\"10\" fill=\"#2e8b57\"/><text x=\"{1:.1}\" y=\"{2}\">live</text><rect x=\"{0:.1}\" y=\"{3}\" width=\"10\" height=\"10\" fill=\"#c0392b\"/><text x=\"{1:.1}\" y=\"{4}\">dead</text></svg>",
+        "<rect x=\"{0:.1}\" y=\"{top}\" width=\"10\" height=\"10\" fill=\"{LIVE_FILL}\"/><text x=\"{1:.1}\" y=\"{2}\">live</text><rect x=\"{0:.1}\" y=\"{3}\" width=\"10\" height=\"10\" fill=\"{DEAD_FILL}\"/><text x=\"{1:.1}\" y=\"{4}\">dead</text></svg>",
         width - 60.0,
         width - 46.0,
         top + 9.0,
