@@ -596,7 +596,8 @@ fn read_spec(path: &Path) -> anyhow::Result<SpecUsed> {
 
 /// Before any work: refuses to replace results without `--overwrite`
 /// (returning the hash of those it will replace), creates the output folder
-/// and checks the run log verifies. Returns the run log's path.
+/// and checks the run log verifies, so a broken log stops the run before any
+/// work (appending checks it again, under the lock). Returns the log's path.
 fn prepare_output(args: &AnalyzeArgs) -> anyhow::Result<(Option<String>, PathBuf)> {
     let replaced = if io::write::holds_results(&args.out) {
         anyhow::ensure!(
