@@ -1,6 +1,6 @@
-//! Cutting the classifier's input tensor: resampled two-channel crops per
-//! object. `cargo bench --bench crop`
-use cellvia::measure::crop::{crops, DEFAULT_CROP_SPEC};
+//! Cutting the classifier's input tensor: resampled three-channel crops
+//! per object, windows of their own size. `cargo bench --bench crop`
+use cellvia::measure::crop::{crops, CropSource, DEFAULT_CROP_SPEC};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 
 mod common;
@@ -12,13 +12,12 @@ fn bench(c: &mut Criterion) {
         g.throughput(Throughput::Elements(f.objects.len() as u64));
         g.bench_function(BenchmarkId::new("crops", &f.name), |b| {
             b.iter(|| {
-                crops(
-                    &f.contrast,
-                    &f.segmentation.labels,
-                    &f.objects,
-                    f.diameter.typical(),
-                    &DEFAULT_CROP_SPEC,
-                )
+                let source = CropSource {
+                    contrast: &f.contrast,
+                    dye: None,
+                    labels: &f.segmentation.labels,
+                };
+                crops(&source, &f.objects, &DEFAULT_CROP_SPEC)
             })
         });
     }

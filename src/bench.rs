@@ -116,6 +116,7 @@ fn pipeline_pass(
                 config,
                 viability,
                 false,
+                None,
             )
         },
         |_, analysis| {

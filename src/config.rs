@@ -10,17 +10,18 @@ use serde::{Deserialize, Serialize};
 
 use crate::gate::GateConfig;
 
-/// Diameter range used when none is given, read from LDC trypan-blue fields
-/// (hemocytometer, 10x-class magnification): segmented cells there measure
-/// 20–33 px (10th–90th percentile of equivalent diameter, rim and halo
-/// included), labelled boxes 15–29 px.
-pub const DEFAULT_DIAMETER_PX: DiameterRange = DiameterRange {
+/// Diameter range used when the diameter is estimated (`--diameter auto`)
+/// but a field holds too few objects to measure, read from LDC trypan-blue
+/// fields (hemocytometer, 10x-class magnification): segmented cells there
+/// measure 20–33 px (10th–90th percentile of equivalent diameter, rim and
+/// halo included), labelled boxes 15–29 px.
+pub const FALLBACK_DIAMETER_PX: DiameterRange = DiameterRange {
     min: 12.0,
     max: 40.0,
 };
 
 /// File name of the viability model shipped in `models/`.
-pub const DEFAULT_MODEL_FILE: &str = "cellvia-viability-v2.onnx";
+pub const DEFAULT_MODEL_FILE: &str = "cellvia-viability-v3.onnx";
 
 /// Images larger than this many pixels are refused before decoding (a 2048×1536
 /// field is 3.1 Mpx; this leaves room for stitched scans, not for absurd headers).
@@ -125,13 +126,30 @@ pub struct ClassifyConfig {
     pub model: Option<PathBuf>,
     /// Crops per inference call.
     pub batch_size: usize,
+    /// A sample with a larger share of uncertain calls (P(live) 0.2–0.8) gets
+    /// a `low confidence` warning (INVALID under a spec).
+    pub max_uncertain_fraction: f64,
+    /// A sample with a larger share of cells unlike the model's training
+    /// crops (novelty > 1) gets a `low confidence` warning.
+    pub max_novel_fraction: f64,
 }
+
+/// Default limit of uncertain calls: 1.5 times the most measured on data
+/// like the training data (v3: 11.8 % of held-out LDC cells, 13–20 % of the
+/// held-out groups resampled ×0.5–×3, 0.9 % of unseen synthetic fields).
+pub const DEFAULT_MAX_UNCERTAIN_FRACTION: f64 = 0.3;
+/// Default limit of novel objects: held-out LDC 0.04 %, resampled up to
+/// 0.2 %, unseen synthetic fields 0.3 % (v3); an AO/PI composite analysed
+/// as trypan 100 %.
+pub const DEFAULT_MAX_NOVEL_FRACTION: f64 = 0.2;
 
 impl Default for ClassifyConfig {
     fn default() -> Self {
         Self {
             model: None,
             batch_size: 64,
+            max_uncertain_fraction: DEFAULT_MAX_UNCERTAIN_FRACTION,
+            max_novel_fraction: DEFAULT_MAX_NOVEL_FRACTION,
         }
     }
 }
@@ -233,6 +251,10 @@ pub struct SampleConfig {
     pub max_linear_cells_per_ml: f64,
     /// Bin width of the size histograms, µm.
     pub histogram_bin_um: f64,
+    /// Fields of one sample whose measured cell diameters differ by more
+    /// than this factor get a warning (other magnification, other cells, or
+    /// a failed measurement).
+    pub max_diameter_ratio: f64,
 }
 
 impl Default for SampleConfig {
@@ -245,6 +267,7 @@ impl Default for SampleConfig {
             target_precision: 0.1,
             max_linear_cells_per_ml: 1.0e7,
             histogram_bin_um: 2.0,
+            max_diameter_ratio: 1.5,
         }
     }
 }
@@ -310,8 +333,9 @@ pub struct Config {
     /// Channel analysed in colour images (trypan).
     pub channel: ChannelMode,
     pub bit_depth: BitDepth,
-    /// Typical cell diameter in pixels; ignored when `diameter_um` and `pixel_size_um` are set.
-    pub diameter_px: DiameterRange,
+    /// Typical cell diameter in pixels; ignored when `diameter_um` and
+    /// `pixel_size_um` are set; unset (the default): measured from each field.
+    pub diameter_px: Option<DiameterRange>,
     /// Pixel size in µm/px, needed for `diameter_um`.
     pub pixel_size_um: Option<f64>,
     /// Typical cell diameter in µm.
@@ -335,7 +359,7 @@ impl Default for Config {
             assay: Assay::Trypan,
             channel: ChannelMode::Luminance,
             bit_depth: BitDepth::Auto,
-            diameter_px: DEFAULT_DIAMETER_PX,
+            diameter_px: None,
             pixel_size_um: None,
             diameter_um: None,
             max_image_pixels: DEFAULT_MAX_IMAGE_PIXELS,
@@ -403,7 +427,9 @@ impl Config {
 
     /// Checks every setting; returns the first problem found.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        check_range("diameter_px", &self.diameter_px)?;
+        if let Some(d) = &self.diameter_px {
+            check_range("diameter_px", d)?;
+        }
         match (self.pixel_size_um, &self.diameter_um) {
             (Some(p), _) if !(p.is_finite() && p > 0.0) => {
                 return Err(invalid("pixel_size_um", "must be a positive number"))
@@ -423,8 +449,7 @@ impl Config {
                 "needs pixel_size_um: Allotrope cell counting requires a concentration",
             ));
         }
-        let diameter = self.diameter();
-        if diameter.min < 3.0 {
+        if self.fixed_diameter().is_some_and(|d| d.min < 3.0) {
             return Err(invalid(
                 "diameter_px",
                 "cells under 3 px across cannot be segmented or classified",
@@ -498,6 +523,18 @@ impl Config {
         if !(sm.histogram_bin_um.is_finite() && sm.histogram_bin_um > 0.0) {
             return Err(invalid("sample.histogram_bin_um", "must be positive"));
         }
+        if !(sm.max_diameter_ratio.is_finite() && sm.max_diameter_ratio >= 1.0) {
+            return Err(invalid("sample.max_diameter_ratio", "must be at least 1"));
+        }
+        let cl = &self.classify;
+        for (key, v) in [
+            ("classify.max_uncertain_fraction", cl.max_uncertain_fraction),
+            ("classify.max_novel_fraction", cl.max_novel_fraction),
+        ] {
+            if !(0.0..=1.0).contains(&v) {
+                return Err(invalid(key, "must lie in 0..=1"));
+            }
+        }
         self.quality
             .validate()
             .map_err(|key| invalid(key, "must be a positive number"))?;
@@ -506,21 +543,24 @@ impl Config {
             .map_err(|(key, reason)| invalid(key, reason))
     }
 
-    /// The diameter range in pixels, converted from µm when a pixel size is set.
+    /// The diameter range the settings fix, in pixels: `diameter_um`
+    /// converted when a pixel size is set, else `diameter_px`; `None` (the
+    /// default, `--diameter auto`) measures it from each field.
     ///
     /// ```
     /// use cellvia::{Config, config::DiameterRange};
     /// let mut c = Config::default();
+    /// assert_eq!(c.fixed_diameter(), None);
     /// c.pixel_size_um = Some(0.5);
     /// c.diameter_um = Some(DiameterRange { min: 5.0, max: 15.0 });
-    /// assert_eq!(c.diameter(), DiameterRange { min: 10.0, max: 30.0 });
+    /// assert_eq!(c.fixed_diameter(), Some(DiameterRange { min: 10.0, max: 30.0 }));
     /// ```
-    pub fn diameter(&self) -> DiameterRange {
+    pub fn fixed_diameter(&self) -> Option<DiameterRange> {
         match (self.pixel_size_um, self.diameter_um) {
-            (Some(p), Some(d)) => DiameterRange {
+            (Some(p), Some(d)) => Some(DiameterRange {
                 min: d.min / p,
                 max: d.max / p,
-            },
+            }),
             _ => self.diameter_px,
         }
     }
@@ -584,7 +624,7 @@ pub const SETTING_DOCS: &[SettingDoc] = &[
     doc("assay", "trypan (brightfield, ONNX model) or aopi (fluorescence: RGB composite red = PI, green = AO, or paired single-channel files; two-channel rule)"),
     doc("channel", "(trypan) channel analysed in colour images: luminance (0.299R+0.587G+0.114B), red, green or blue"),
     doc("bit_depth", "auto: 16-bit files whose samples fit 10/12/14 bits are scaled by that depth; container: full container range; twelve: 12-bit data"),
-    doc("diameter_px", "typical cell diameter in pixels {min, max}; objects outside about 0.75*min..1.5*max are dropped"),
+    SettingDoc { key: "diameter_px", meaning: "typical cell diameter in pixels {min, max}; objects outside about 0.75*min..1.5*max are dropped (unset: measured from the images, per sample: --diameter auto)", example: "{ min = 12.0, max = 40.0 }" },
     SettingDoc { key: "pixel_size_um", meaning: "pixel size in micrometres per pixel (unset: unknown)", example: "0.5" },
     SettingDoc { key: "diameter_um", meaning: "typical cell diameter in micrometres {min, max}; overrides diameter_px when pixel_size_um is set", example: "{ min = 6.0, max = 20.0 }" },
     doc("max_image_pixels", "images with more pixels are refused before decoding"),
@@ -595,8 +635,10 @@ pub const SETTING_DOCS: &[SettingDoc] = &[
     doc("segment.seed_separation", "seeds closer than this fraction of the minimum diameter belong to one cell"),
     doc("segment.min_circularity", "objects less round than this (4*pi*area/perimeter^2) are dropped"),
     doc("segment.discard_border_objects", "drop objects touching the image edge"),
-    SettingDoc { key: "classify.model", meaning: "ONNX viability model (unset: the shipped models/cellvia-viability-v2.onnx)", example: "\"models/cellvia-viability-v2.onnx\"" },
+    SettingDoc { key: "classify.model", meaning: "ONNX viability model (unset: the shipped models/cellvia-viability-v3.onnx)", example: "\"models/cellvia-viability-v3.onnx\"" },
     doc("classify.batch_size", "crops per ONNX inference call"),
+    doc("classify.max_uncertain_fraction", "a sample with a larger share of uncertain live/dead calls (P(live) 0.2-0.8) is warned 'low confidence' (INVALID under a spec)"),
+    doc("classify.max_novel_fraction", "a sample with a larger share of objects unlike the model's training images (novelty > 1) is warned 'low confidence' (INVALID under a spec)"),
     doc("aopi.ao_suffix", "(aopi) files named STEM + ao_suffix pair with STEM + pi_suffix (any image extension, case-insensitive); other images are RGB composites"),
     doc("aopi.pi_suffix", "(aopi) see ao_suffix"),
     doc("aopi.dead_pi_fraction", "(aopi) a cell with PI / (AO + PI) at least this is dead (raise it if AO bleeds into the red channel)"),
@@ -608,6 +650,7 @@ pub const SETTING_DOCS: &[SettingDoc] = &[
     doc("sample.target_precision", "wanted relative half-width of the 95 % interval of the count; fewer cells than that needs get a warning"),
     doc("sample.max_linear_cells_per_ml", "upper end of the linear range, cells/mL in the chamber (before dilution factors); above it the sample is flagged over-dense"),
     doc("sample.histogram_bin_um", "bin width of the size histograms, micrometres"),
+    doc("sample.max_diameter_ratio", "fields of one sample whose measured cell diameters differ by more than this factor get a warning"),
     SettingDoc { key: "gate.diameter_um", meaning: "count only cells whose equivalent diameter in micrometres lies in {min, max} (needs pixel_size_um; unset: no size gate)", example: "{ min = 8.0, max = 30.0 }" },
     SettingDoc { key: "gate.diameter_px", meaning: "count only cells whose equivalent diameter in pixels lies in {min, max} (unset: no gate)", example: "{ min = 14.0, max = 36.0 }" },
     SettingDoc { key: "gate.min_circularity", meaning: "count only cells at least this round (unset: no gate; segment.min_circularity still drops non-cells)", example: "0.6" },
@@ -741,16 +784,16 @@ mod tests {
         assert!(c.validate().is_err());
         c.pixel_size_um = Some(0.5);
         c.validate().unwrap();
-        assert_eq!(c.diameter().min, 10.0);
+        assert_eq!(c.fixed_diameter().unwrap().min, 10.0);
     }
 
     #[test]
     fn inverted_range_is_rejected() {
         let c = Config {
-            diameter_px: DiameterRange {
+            diameter_px: Some(DiameterRange {
                 min: 20.0,
                 max: 10.0,
-            },
+            }),
             ..Default::default()
         };
         assert!(c.validate().is_err());

@@ -19,7 +19,10 @@ use crate::truth::Truth;
 /// assert_eq!(label_candidates(&[obj(6.0), obj(30.0)], &truth), [CellClass::Dead, CellClass::Debris]);
 /// ```
 pub fn label_candidates(objects: &[ObjectMeasurement], truth: &Truth) -> Vec<CellClass> {
-    let centroids: Vec<(f64, f64)> = objects.iter().map(|o| (o.x, o.y)).collect();
+    let centroids: Vec<(f64, f64, f64)> = objects
+        .iter()
+        .map(|o| (o.x, o.y, 0.5 * o.diameter_px))
+        .collect();
     let mut labels = vec![CellClass::Debris; objects.len()];
     for (d, t) in match_detections(&centroids, &truth.cells) {
         labels[d] = truth.cells[t].label;

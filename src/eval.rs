@@ -104,7 +104,10 @@ pub struct ImageScore {
 /// assert_eq!((score.tally.true_positives, score.count_error), (0, -1));
 /// ```
 pub fn score_image(path: &str, cells: &[CellRecord], truth: &Truth) -> ImageScore {
-    let centroids: Vec<(f64, f64)> = cells.iter().map(|c| (c.x, c.y)).collect();
+    let centroids: Vec<(f64, f64, f64)> = cells
+        .iter()
+        .map(|c| (c.x, c.y, 0.5 * c.diameter_px))
+        .collect();
     let pairs = match_detections(&centroids, &truth.cells);
     let (truth_live, _) = truth.counts();
     let tally = Tally {
@@ -314,6 +317,7 @@ mod tests {
             p_live: 0.5,
             p_cell: 0.9,
             touches_border: false,
+            novelty: None,
             cluster: 1,
             cluster_size: 1,
             gated_out: None,

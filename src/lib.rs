@@ -5,6 +5,10 @@
 //! `io` (discover, decode) → [`preprocess`] → [`segment`] → [`measure`] →
 //! [`classify`] (ONNX) → [`gate`] + [`aggregate`] → [`report`] → `io` (atomic writes).
 //!
+//! The cell scale is measured before segmentation ([`segment::scale`]),
+//! pooled over each sample's fields; the classifier sees each object at its
+//! own scale ([`measure::crop`]), so no stage depends on magnification.
+//!
 //! [`pipeline`] runs those stages for one image; [`scheduler`] runs images in
 //! parallel (the only module that uses rayon); [`classify::onnx`] is the only
 //! module that touches ONNX Runtime; only [`io`] touches the filesystem. The
@@ -40,6 +44,7 @@ pub mod scheduler;
 pub mod segment;
 pub mod synth;
 pub mod truth;
+pub mod validate;
 
 pub use config::Config;
 

@@ -2,23 +2,28 @@
 
 use crate::truth::TruthCell;
 
-/// Matches detections (centroids) to true cells: a detection may match a cell
-/// whose box or disc contains it; pairs are taken nearest-first (distance to
-/// the cell's centre), each detection and each cell at most once. Returns
-/// `(detection index, truth index)` pairs sorted by detection index.
+/// Matches detections (centroid and equivalent radius) to true cells: a
+/// detection may match a cell whose box or disc contains its centroid, or a
+/// point cell inside it ([`TruthCell::contains`]); pairs are taken
+/// nearest-first (distance to the cell's centre), each detection and each
+/// cell at most once. Returns `(detection index, truth index)` pairs sorted
+/// by detection index.
 ///
 /// ```
 /// use cellvia::{classify::CellClass, matching::match_detections, truth::*};
 /// let cell = |x| TruthCell { x, y: 0.0, region: TruthRegion::Disc { radius: 4.0 }, label: CellClass::Live };
 /// let truth = [cell(0.0), cell(6.0)];
 /// // Both detections lie in both discs; nearest-first gives each its own cell.
-/// assert_eq!(match_detections(&[(3.5, 0.0), (2.0, 0.0)], &truth), [(0, 1), (1, 0)]);
+/// assert_eq!(match_detections(&[(3.5, 0.0, 3.0), (2.0, 0.0, 3.0)], &truth), [(0, 1), (1, 0)]);
 /// ```
-pub fn match_detections(detections: &[(f64, f64)], truth: &[TruthCell]) -> Vec<(usize, usize)> {
+pub fn match_detections(
+    detections: &[(f64, f64, f64)],
+    truth: &[TruthCell],
+) -> Vec<(usize, usize)> {
     let mut pairs: Vec<(f64, usize, usize)> = Vec::new();
-    for (d, &(x, y)) in detections.iter().enumerate() {
+    for (d, &(x, y, radius)) in detections.iter().enumerate() {
         for (t, cell) in truth.iter().enumerate() {
-            if cell.contains(x, y) {
+            if cell.contains(x, y, radius) {
                 pairs.push(((x - cell.x).powi(2) + (y - cell.y).powi(2), d, t));
             }
         }
@@ -58,7 +63,10 @@ mod tests {
             label: CellClass::Dead,
         }];
         assert_eq!(
-            match_detections(&[(20.0, 5.0), (9.0, 9.0), (5.0, 4.0)], &truth),
+            match_detections(
+                &[(20.0, 5.0, 1.0), (9.0, 9.0, 1.0), (5.0, 4.0, 1.0)],
+                &truth
+            ),
             [(2, 0)]
         );
     }

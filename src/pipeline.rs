@@ -6,15 +6,17 @@ use std::time::{Duration, Instant};
 use image::RgbImage;
 use ndarray::Array4;
 
+use crate::aggregate::confidence::CallTally;
 use crate::aggregate::{clusters_of_cells, Counts};
-use crate::classify::{CellClass, ClassProbabilities, ClassifyError, Viability};
+use crate::classify::{CellClass, ClassifyError, Score, Viability};
 use crate::config::{Assay, Config};
 use crate::gate::GateReason;
 use crate::image_types::{FloatImage, LabelImage};
 use crate::io::decode::{decode, DecodeError};
-use crate::measure::crop::{crops, CropSpec, CROP_CHANNELS};
+use crate::measure::crop::{crops, CropSource, CropSpec, CROP_CHANNELS};
 use crate::measure::focus::{edge_widths, median_finite};
 use crate::measure::{measure, stain_signals, ObjectMeasurement, StainSignal};
+use crate::preprocess::dye::dye_excess;
 use crate::preprocess::{
     flatten, flatten_fluorescence, fluorescence_channels, subtract_background, to_intensity,
 };
@@ -22,6 +24,7 @@ use crate::report::overlay::Outline;
 use crate::report::{
     round, CellRecord, DebrisReport, ImageQuality, ImageRecord, StainRecord, Status,
 };
+use crate::segment::scale::{object_diameters, FieldDiameter};
 use crate::segment::{segment, Appearance};
 
 /// Wall time spent in each stage for one image (for `bench`; never written
@@ -90,7 +93,9 @@ pub struct Candidates {
     pub objects: Vec<ObjectMeasurement>,
     /// `clusters[i]`: the touching group object `i` was split from.
     pub clusters: Vec<u32>,
-    /// Model crops `[n, 2, S, S]` (empty unless a crop spec was given).
+    /// The diameter range the field was segmented with, and how it was found.
+    pub diameter: FieldDiameter,
+    /// Model crops `[n, 3, S, S]` (empty unless a crop spec was given).
     pub crops: Array4<f32>,
     /// AO/PI: each object's stains (empty for trypan).
     pub stains: Vec<StainSignal>,
@@ -101,27 +106,15 @@ pub struct Candidates {
     pub quality: ImageQuality,
 }
 
-/// Decodes and segments a field and, for trypan with a crop spec, cuts the
-/// model's crops: everything before classification (also used to build
-/// training data).
-pub fn candidates(
-    source: Source,
-    config: &Config,
-    spec: Option<&CropSpec>,
-    times: &mut StageTimes,
-) -> Result<Candidates, FieldError> {
-    let diameter = config.diameter();
-    let t = Instant::now();
-    let (intensity, channels, flat, appearance) = match (config.assay, source) {
+/// The intensity image a field is segmented on (brightfield: the analysed
+/// channel; AO/PI: the mean of AO and PI), with the decoded colour image
+/// (trypan) or AO and PI channels (AO/PI).
+fn intensity_of(source: Source, config: &Config) -> Result<(FloatImage, Decoded), FieldError> {
+    Ok(match (config.assay, source) {
         (Assay::Trypan, Source::Image(bytes)) => {
             let image = decode(bytes, config.max_image_pixels)?;
-            times.decode += t.elapsed();
-            let t = Instant::now();
             let intensity = to_intensity(&image, config.channel, config.bit_depth);
-            drop(image);
-            let flat = flatten(&intensity, diameter.typical());
-            times.preprocess += t.elapsed();
-            (intensity, None, flat, Appearance::Brightfield)
+            (intensity, Decoded::Brightfield(image))
         }
         (Assay::Trypan, Source::Pair { .. }) => return Err(FieldError::PairWithoutAopi),
         (Assay::Aopi, source) => {
@@ -132,11 +125,8 @@ pub fn candidates(
                     Some(decode(pi, config.max_image_pixels).map_err(FieldError::DecodePi)?),
                 ),
             };
-            times.decode += t.elapsed();
-            let t = Instant::now();
             let (ao, pi) = fluorescence_channels(&green, red.as_ref(), config.bit_depth)
                 .map_err(FieldError::Channels)?;
-            drop((green, red));
             let (w, h) = ao.dimensions();
             let mean: Vec<f32> = ao
                 .as_raw()
@@ -146,28 +136,89 @@ pub fn candidates(
                 .collect();
             let intensity =
                 FloatImage::from_raw(w, h, mean).unwrap_or_else(|| FloatImage::new(w, h));
-            let flat = flatten_fluorescence(&intensity, diameter.typical());
-            let signals = (
-                subtract_background(&ao, diameter.typical()),
-                subtract_background(&pi, diameter.typical()),
-            );
-            times.preprocess += t.elapsed();
-            (intensity, Some(signals), flat, Appearance::Fluorescent)
+            (intensity, Decoded::Fluorescence { ao, pi })
+        }
+    })
+}
+
+/// What [`intensity_of`] keeps of the decoded field besides its intensity.
+enum Decoded {
+    Brightfield(image::DynamicImage),
+    Fluorescence { ao: FloatImage, pi: FloatImage },
+}
+
+fn appearance(assay: Assay) -> Appearance {
+    match assay {
+        Assay::Trypan => Appearance::Brightfield,
+        Assay::Aopi => Appearance::Fluorescent,
+    }
+}
+
+/// The first pass of `--diameter auto`: the diameters of the objects a
+/// field shows before anything assumes a cell size
+/// ([`crate::segment::scale`]), to be pooled over its sample.
+pub fn first_pass_diameters(source: Source, config: &Config) -> Result<Vec<f64>, FieldError> {
+    let (intensity, _) = intensity_of(source, config)?;
+    Ok(object_diameters(&intensity, appearance(config.assay)))
+}
+
+/// Decodes and segments a field and, for trypan with a crop spec, cuts the
+/// model's crops: everything before classification (also used to build
+/// training data). `diameter` is the field's range when the caller measured
+/// it over the field's sample ([`crate::segment::scale::pool_by_sample`]);
+/// `None` takes the settings' fixed range or measures the field alone.
+pub fn candidates(
+    source: Source,
+    config: &Config,
+    spec: Option<&CropSpec>,
+    diameter: Option<&FieldDiameter>,
+    times: &mut StageTimes,
+) -> Result<Candidates, FieldError> {
+    let appearance = appearance(config.assay);
+    let t = Instant::now();
+    let (intensity, decoded) = intensity_of(source, config)?;
+    // Decoding is timed with the intensity conversion (both are the input side).
+    times.decode += t.elapsed();
+    let t = Instant::now();
+    let diameter = match (diameter, config.fixed_diameter()) {
+        (Some(d), _) => *d,
+        (None, Some(fixed)) => FieldDiameter::resolve(Some(fixed), None, &[]),
+        (None, None) => {
+            FieldDiameter::resolve(None, None, &object_diameters(&intensity, appearance))
         }
     };
+    let typical = diameter.range().typical();
+    let (channels, flat, dye) = match decoded {
+        Decoded::Brightfield(image) => {
+            let dye = dye_excess(&image);
+            drop(image);
+            (None, flatten(&intensity, typical), dye)
+        }
+        Decoded::Fluorescence { ao, pi } => {
+            let flat = flatten_fluorescence(&intensity, typical);
+            let signals = (
+                subtract_background(&ao, typical),
+                subtract_background(&pi, typical),
+            );
+            (Some(signals), flat, None)
+        }
+    };
+    times.preprocess += t.elapsed();
 
     let t = Instant::now();
-    let seg = segment(&flat.z, diameter, &config.segment, appearance);
+    let seg = segment(&flat.z, diameter.range(), &config.segment, appearance);
     times.segment += t.elapsed();
 
     let t = Instant::now();
     let objects = measure(&seg.labels, &seg.regions, &intensity);
     let crops = match spec {
         Some(spec) if appearance == Appearance::Brightfield => crops(
-            &flat.contrast,
-            &seg.labels,
+            &CropSource {
+                contrast: &flat.contrast,
+                dye: dye.as_ref(),
+                labels: &seg.labels,
+            },
             &objects,
-            diameter.typical(),
             spec,
         ),
         _ => Array4::zeros((0, CROP_CHANNELS, 0, 0)),
@@ -189,6 +240,7 @@ pub fn candidates(
         labels: seg.labels,
         objects,
         clusters: seg.clusters,
+        diameter,
         crops,
         stains,
         edge_widths,
@@ -212,21 +264,31 @@ pub struct ImageAnalysis {
     pub times: StageTimes,
 }
 
-/// Analyses one field; `path` labels the record. Never fails: problems
-/// become an error record naming the file.
+/// Analyses one field; `path` labels the record, `diameter` is as for
+/// [`candidates`]. Never fails: problems become an error record naming the
+/// file.
 pub fn analyze(
     path: &str,
     source: Source,
     config: &Config,
     viability: &Viability,
     want_overlay: bool,
+    diameter: Option<&FieldDiameter>,
 ) -> ImageAnalysis {
     let mut times = StageTimes::default();
-    let (mut record, overlay) =
-        match analyze_field(path, source, config, viability, want_overlay, &mut times) {
-            Ok(done) => done,
-            Err(e) => (ImageRecord::failed(path, format!("{path}: {e}")), None),
-        };
+    let field = analyze_field(
+        path,
+        source,
+        config,
+        viability,
+        want_overlay,
+        diameter,
+        &mut times,
+    );
+    let (mut record, overlay) = match field {
+        Ok(done) => done,
+        Err(e) => (ImageRecord::failed(path, format!("{path}: {e}")), None),
+    };
     (record.sha256, record.pi_sha256) = match source {
         Source::Image(bytes) => (Some(crate::sha256_hex(bytes)), None),
         Source::Pair { ao, pi } => (Some(crate::sha256_hex(ao)), Some(crate::sha256_hex(pi))),
@@ -238,17 +300,35 @@ pub fn analyze(
     }
 }
 
-/// Scores every candidate: the model on crops, or the rule on stains.
+/// Scores every candidate: the model on crops (with each crop's novelty
+/// where the model gives one), or the rule on stains.
 fn score(
     cands: &Candidates,
     viability: &Viability,
-) -> Result<(Vec<CellClass>, Vec<ClassProbabilities>), ClassifyError> {
+) -> Result<(Vec<CellClass>, Vec<Score>), ClassifyError> {
     Ok(match viability {
         Viability::Model(classifier) => {
-            let probs = classifier.classify(&cands.crops)?;
-            (probs.iter().map(ClassProbabilities::class).collect(), probs)
+            let scores = classifier.classify(&cands.crops)?;
+            (
+                scores.iter().map(|s| s.probabilities.class()).collect(),
+                scores,
+            )
         }
-        Viability::AopiRule(rule) => cands.stains.iter().map(|s| rule.score(s)).unzip(),
+        Viability::AopiRule(rule) => cands
+            .stains
+            .iter()
+            .map(|s| {
+                let (class, probabilities) = rule.score(s);
+                let novelty = None;
+                (
+                    class,
+                    Score {
+                        probabilities,
+                        novelty,
+                    },
+                )
+            })
+            .unzip(),
     })
 }
 
@@ -258,6 +338,7 @@ fn analyze_field(
     config: &Config,
     viability: &Viability,
     want_overlay: bool,
+    diameter: Option<&FieldDiameter>,
     times: &mut StageTimes,
 ) -> Result<(ImageRecord, Option<RgbImage>), FieldError> {
     if config.assay != viability.assay() {
@@ -266,9 +347,10 @@ fn analyze_field(
             stage: viability.assay(),
         });
     }
-    let cands = candidates(source, config, viability.crop_spec().as_ref(), times)?;
+    let spec = viability.crop_spec();
+    let cands = candidates(source, config, spec.as_ref(), diameter, times)?;
     let t = Instant::now();
-    let (classes, probs) = score(&cands, viability)?;
+    let (classes, scores) = score(&cands, viability)?;
     times.classify += t.elapsed();
 
     let t = Instant::now();
@@ -306,8 +388,8 @@ fn analyze_field(
     let mut cells = Vec::new();
     let mut gated = Vec::new();
     let mut debris = DebrisReport::default();
-    for (i, (obj, p)) in cands.objects.iter().zip(&probs).enumerate() {
-        let mut record = cell_record(obj, p, classes[i], config.pixel_size_um);
+    for (i, (obj, score)) in cands.objects.iter().zip(&scores).enumerate() {
+        let mut record = cell_record(obj, score, classes[i], config.pixel_size_um);
         if let Some(stain) = cands.stains.get(i) {
             record.stain = Some(StainRecord::from(stain));
         }
@@ -356,6 +438,12 @@ fn analyze_field(
         * (1.0 - quality.excluded_fraction);
     quality.cell_coverage = round(cell_area as f64 / analysed_area.max(1.0), 4);
     let quality_flags = config.quality.flags(&quality, config.assay);
+    let calls = matches!(viability, Viability::Model(_)).then(|| {
+        CallTally::of(
+            scores.iter().map(|s| s.novelty),
+            cells.iter().map(|c| c.p_live),
+        )
+    });
     let record = ImageRecord {
         path: path.to_string(),
         pi_path: None,
@@ -370,6 +458,8 @@ fn analyze_field(
         aggregate_fraction: counts.aggregate_fraction().map(|v| round(v, 4)),
         debris: Some(debris),
         quality: Some(quality),
+        diameter: Some(cands.diameter),
+        calls,
         quality_flags,
         cells,
         gated,
@@ -385,15 +475,16 @@ pub fn analyze_bytes(
     config: &Config,
     viability: &Viability,
 ) -> ImageRecord {
-    analyze(path, Source::Image(bytes), config, viability, false).record
+    analyze(path, Source::Image(bytes), config, viability, false, None).record
 }
 
 fn cell_record(
     obj: &ObjectMeasurement,
-    p: &ClassProbabilities,
+    score: &Score,
     class: CellClass,
     pixel_size_um: Option<f64>,
 ) -> CellRecord {
+    let p = &score.probabilities;
     CellRecord {
         id: obj.id,
         x: round(obj.x, 2),
@@ -414,6 +505,7 @@ fn cell_record(
         cluster_size: 0,
         gated_out: None,
         stain: None,
+        novelty: score.novelty.map(|v| round(f64::from(v), 3)),
     }
 }
 
@@ -442,7 +534,7 @@ mod tests {
             height in 1u32..70,
             pixels in proptest::collection::vec(any::<u8>(), 1..64),
         ) {
-            let c = candidates(Source::Image(&png(width, height, &pixels)), &Config::default(), Some(&DEFAULT_CROP_SPEC), &mut StageTimes::default()).unwrap();
+            let c = candidates(Source::Image(&png(width, height, &pixels)), &Config::default(), Some(&DEFAULT_CROP_SPEC), None, &mut StageTimes::default()).unwrap();
             prop_assert_eq!(c.crops.shape()[0], c.objects.len());
             for o in &c.objects {
                 prop_assert!(o.x >= 0.0 && o.x < f64::from(width) && o.y >= 0.0 && o.y < f64::from(height));
@@ -456,6 +548,7 @@ mod tests {
             Source::Image(&png(100, 100, &[0])),
             &Config::default(),
             Some(&DEFAULT_CROP_SPEC),
+            None,
             &mut StageTimes::default(),
         )
         .unwrap();

@@ -50,7 +50,7 @@ fn encode(image: &DynamicImage, format: ImageFormat) -> Vec<u8> {
 }
 
 fn run(source: Source) -> ImageRecord {
-    analyze("field", source, &aopi_config(), &rule(), false).record
+    analyze("field", source, &aopi_config(), &rule(), false, None).record
 }
 
 /// Ten consecutive seeds, none left out, at 8 and 12 bits: total count
@@ -130,6 +130,7 @@ fn assay_mismatch_is_an_error_record() {
         &Config::default(),
         &rule(),
         false,
+        None,
     )
     .record;
     assert!(record.error.unwrap().contains("assay"));
@@ -196,7 +197,7 @@ fn cli_pairs_channel_files() {
     assert_eq!(results["config"]["assay"], "aopi");
     let cells_csv = std::fs::read_to_string(out.join("cells.csv")).unwrap();
     let header = cells_csv.lines().next().unwrap();
-    assert!(header.ends_with(",ao,pi,pi_fraction,stain_sigma"));
+    assert!(header.ends_with(",ao,pi,pi_fraction,stain_sigma,novelty"));
     let first = cells_csv.lines().nth(1).unwrap();
     assert!(!first.ends_with(",,,,"), "stains missing: {first}");
 }

@@ -8,7 +8,10 @@ use std::io::Cursor;
 
 use cellvia::config::DiameterRange;
 use cellvia::image_types::{FloatImage, Mask};
-use cellvia::measure::{crop::crops, measure, ObjectMeasurement};
+use cellvia::measure::{
+    crop::{crops, CropSource},
+    measure, ObjectMeasurement,
+};
 use cellvia::segment::{distance::distance_to_background, Segmentation};
 use cellvia::synth::{render, SynthParams};
 use cellvia::{io::decode::decode, preprocess, segment, Config};
@@ -48,9 +51,10 @@ pub fn fixture(width: u32, height: u32, cells: u32) -> Fixture {
         .expect("encode");
     let png = png.into_inner();
     let config = Config::default();
-    let diameter = config.diameter();
     let decoded = decode(&png, config.max_image_pixels).expect("decodes");
     let intensity = preprocess::to_intensity(&decoded, config.channel, config.bit_depth);
+    let own = segment::scale::object_diameters(&intensity, segment::Appearance::Brightfield);
+    let diameter = segment::scale::FieldDiameter::resolve(None, None, &own).range();
     let flat = preprocess::flatten(&intensity, diameter.typical());
     let mask = segment::threshold::hysteresis(
         &flat.z,
@@ -67,10 +71,12 @@ pub fn fixture(width: u32, height: u32, cells: u32) -> Fixture {
     let objects = measure(&segmentation.labels, &segmentation.regions, &intensity);
     let spec = cellvia::measure::crop::DEFAULT_CROP_SPEC;
     let crops = crops(
-        &flat.contrast,
-        &segmentation.labels,
+        &CropSource {
+            contrast: &flat.contrast,
+            dye: None,
+            labels: &segmentation.labels,
+        },
         &objects,
-        diameter.typical(),
         &spec,
     );
     Fixture {

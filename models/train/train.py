@@ -1,25 +1,35 @@
 #!/usr/bin/env python3
 """Trains cellvia's viability model (live / dead / debris) and exports ONNX.
 
-Data: cellvia's own candidates (``cellvia dataset``) on
-  * the LDC trypan-blue images (real, hand-labelled VOC boxes), and
-  * synthetic fields from ``cellvia synth`` (exact truth),
+Data: cellvia's own candidates (``cellvia dataset``, crops normalised to each
+object's own size, with the dye channel) on
+  * the LDC trypan-blue images (real, hand-labelled VOC boxes), as they are
+    and resampled x0.5, x1.5, x2 and x3 (each factor a folder, so
+    ``--diameter auto`` measures each magnification), and
+  * domain-randomised synthetic fields (``cellvia synth --randomize``, exact
+    truth): cell sizes 8-150 px, seven live/dead looks, dead cells smaller,
+    as large as and larger than live ones, gray and colour, 8/12/16-bit, JPEG,
 labelled by matching candidates to truth (matched -> live/dead, unmatched ->
 debris), so the model learns exactly the objects the segmenter will show it.
 
-Split: LDC file groups ``cell`` and ``g`` are held out for validation; LDC
-images that are near-duplicates (brightness/contrast copies, r > 0.95 on
-24x24 thumbnails) of a held-out image are dropped from training, because the
-data set contains such copies across groups. Synthetic fields: seeds 1-160
-train, 1001-1040 validate.
+Split: LDC file groups ``cell`` and ``g`` are held out for validation (also
+from the resampled copies); LDC images that are near-duplicates
+(brightness/contrast copies, r > 0.95 on 24x24 thumbnails) of a held-out
+image are dropped from training, because the data set contains such copies
+across groups. Synthetic fields: seeds 1-400 train, 5001-5080 validate.
 
 Model: a small CNN in plain numpy (3 conv 3x3 + max-pool stages, 2 dense),
 trained with Adam and rotation/flip/scale/blur/contrast/brightness/noise
-augmentation, exported with onnx.helper. Runs on CPU (no GPU needed; about
-8 minutes on 2 cores).
+augmentation, exported with onnx.helper with a second output, the hidden
+layer's features, whose training mean and inverse covariance go into the
+model's metadata for the novelty score. ``--init MODEL`` starts from a
+model's weights (fine-tuning on a lab's own images, added with ``--extra``).
+Runs on CPU (no GPU needed; about 15 minutes on 2 cores).
 
 Usage (from the repository root, after ``cargo build --release``):
     python3 models/train/train.py --ldc ../shared/data/ldc
+    python3 models/train/train.py --ldc ../shared/data/ldc --init models/cellvia-viability-v3.onnx \
+        --extra my-dataset-folder --epochs 10 --out my-model.onnx
 """
 import argparse
 import csv
@@ -41,7 +51,11 @@ from ldc import HELD_OUT_GROUPS as VAL_GROUPS, ldc_group  # noqa: E402
 CLASSES = ["live", "dead", "debris"]
 NEAR_DUPLICATE_R = 0.95
 SEED = 20261122
-MODEL_NAME = "cellvia-viability-v2"
+MODEL_NAME = "cellvia-viability-v3"
+LDC_SCALES = (0.5, 1.5, 2.0, 3.0)
+# Every how many-th LDC image enters each resampled copy.
+LDC_SCALE_STRIDE = 3
+IN_CHANNELS = 3
 
 
 def run(cmd):
@@ -107,7 +121,7 @@ class Net:
         self.size = size
         self.stem_stride = stem_stride
         shapes = {}
-        cin = 2
+        cin = IN_CHANNELS
         for i, cout in enumerate(channels):
             shapes[f"conv{i}.w"] = (cout, cin, 3, 3)
             shapes[f"conv{i}.b"] = (cout,)
@@ -150,6 +164,7 @@ class Net:
         logits = a0 @ self.p["fc1.w"].T + self.p["fc1.b"]
         if keep:
             cache.append((x.shape, flat, h0, a0))
+        self.features = a0
         return logits, cache
 
     def backward(self, dlogits, cache):
@@ -187,8 +202,29 @@ def softmax(z):
     return e / e.sum(axis=1, keepdims=True)
 
 
-def predict(net, x, batch=512):
-    return np.concatenate([softmax(net.forward(x[i:i + batch])[0]) for i in range(0, len(x), batch)])
+def predict(net, x, batch=512, features=False):
+    probs, feats = [], []
+    for i in range(0, len(x), batch):
+        probs.append(softmax(net.forward(x[i:i + batch])[0]))
+        feats.append(net.features)
+    return (np.concatenate(probs), np.concatenate(feats)) if features else np.concatenate(probs)
+
+
+def novelty_stats(features):
+    """Mean and inverse covariance (ridge-regularised) of training features,
+    and the 99th percentile of the training crops' Mahalanobis distances."""
+    f = features.astype(np.float64)
+    mean = f.mean(0)
+    cov = np.cov(f, rowvar=False)
+    cov += np.eye(len(mean)) * (1e-3 * np.trace(cov) / len(mean) + 1e-6)
+    precision = np.linalg.inv(cov)
+    d = np.sqrt(np.maximum(np.einsum("ij,jk,ik->i", f - mean, precision, f - mean), 0))
+    return mean.astype(np.float32), precision.astype(np.float32), float(np.percentile(d, 99))
+
+
+def novelty(features, mean, precision, scale):
+    c = features.astype(np.float64) - mean
+    return np.sqrt(np.maximum(np.einsum("ij,jk,ik->i", c, precision, c), 0)) / scale
 
 
 def rescale(x, scale):
@@ -216,14 +252,16 @@ def rescale(x, scale):
 
 
 def blur(x, sigma):
-    """Separable Gaussian blur of channel 0 (defocus) with per-crop sigma (px)."""
+    """Separable Gaussian blur of the contrast and dye channels (defocus) with
+    per-crop sigma (px)."""
     taps = np.arange(-2, 3, dtype=np.float32)
     k = np.exp(-0.5 * (taps[None, :] / np.maximum(sigma[:, None], 1e-3)) ** 2)
     k /= k.sum(1, keepdims=True)
-    img = np.pad(x[:, 0], ((0, 0), (2, 2), (2, 2)), mode="edge")
     h, w = x.shape[2:]
-    rows = sum(k[:, i, None, None] * img[:, :, i:i + w] for i in range(5))
-    x[:, 0] = sum(k[:, i, None, None] * rows[:, i:i + h, :] for i in range(5))
+    for ch in (0, 2):
+        img = np.pad(x[:, ch], ((0, 0), (2, 2), (2, 2)), mode="edge")
+        rows = sum(k[:, i, None, None] * img[:, :, i:i + w] for i in range(5))
+        x[:, ch] = sum(k[:, i, None, None] * rows[:, i:i + h, :] for i in range(5))
     return x
 
 
@@ -249,6 +287,12 @@ def augment(x, rng):
     offset = rng.uniform(-0.03, 0.03, size=(n, 1, 1, 1)).astype(np.float32)
     noise = rng.normal(0, 0.05, size=x[:, :1].shape).astype(np.float32)
     x[:, :1] = np.clip(x[:, :1] * gain + offset + noise, -4, 4)
+    # The dye channel: stain strength varies; gray crops (all 0) stay 0, as
+    # cellvia gives gray images no dye channel.
+    has_dye = (np.abs(x[:, 2]).max(axis=(1, 2)) > 0)[:, None, None, None]
+    dye_gain = rng.uniform(0.6, 1.4, size=(n, 1, 1, 1)).astype(np.float32)
+    dye_noise = rng.normal(0, 0.05, size=x[:, 2:].shape).astype(np.float32)
+    x[:, 2:] = np.where(has_dye, np.clip(x[:, 2:] * dye_gain + dye_noise, -4, 4), 0)
     return np.ascontiguousarray(x)
 
 
@@ -348,37 +392,74 @@ def export_onnx(net, spec, path, meta_extra):
     nodes += [
         helper.make_node("Flatten", [x], ["flat"], axis=1),
         helper.make_node("Gemm", ["flat", "fc0.w", "fc0.b"], ["h0"], transB=1),
-        helper.make_node("Relu", ["h0"], ["a0"]),
-        helper.make_node("Gemm", ["a0", "fc1.w", "fc1.b"], ["logits"], transB=1),
+        helper.make_node("Relu", ["h0"], ["features"]),
+        helper.make_node("Gemm", ["features", "fc1.w", "fc1.b"], ["logits"], transB=1),
         helper.make_node("Softmax", ["logits"], ["probabilities"], axis=1),
     ]
     size = spec["crop_size"]
+    hidden = net.p["fc0.b"].shape[0]
     graph = helper.make_graph(
         nodes, MODEL_NAME,
-        [helper.make_tensor_value_info("crops", TensorProto.FLOAT, ["batch", 2, size, size])],
-        [helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, ["batch", 3])],
+        [helper.make_tensor_value_info("crops", TensorProto.FLOAT, ["batch", IN_CHANNELS, size, size])],
+        [helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, ["batch", 3]),
+         helper.make_tensor_value_info("features", TensorProto.FLOAT, ["batch", hidden])],
         inits,
     )
     model = helper.make_model(graph, producer_name="cellvia-train", opset_imports=[helper.make_opsetid("", 13)])
     model.ir_version = 8
-    model.model_version = 1
-    model.doc_string = "cellvia viability classifier: live / dead / debris from 2-channel crops"
+    model.model_version = 3
+    model.doc_string = "cellvia viability classifier: live / dead / debris from object-relative 3-channel crops"
     props = {
         "cellvia.classes": ",".join(CLASSES),
+        "cellvia.crop_window": "object",
         "cellvia.crop_size": str(size),
         "cellvia.crop_context": str(spec["crop_context"]),
         "cellvia.contrast_scale": str(spec["contrast_scale"]),
+        "cellvia.dye_scale": str(spec["dye_scale"]),
         "cellvia.contrast_clip": str(spec["contrast_clip"]),
-        "cellvia.input_channels": "weber_contrast_scaled,object_mask",
-        "cellvia.version": "2",
+        "cellvia.input_channels": "weber_contrast_scaled,object_mask,dye_excess_scaled",
+        "cellvia.version": "3",
         **meta_extra,
     }
     helper.set_model_props(model, props)
-    # Graph name doubles as the metadata name ort reports.
     onnx.checker.check_model(model)
     data = model.SerializeToString()
     path.write_bytes(data)
     return hashlib.sha256(data).hexdigest()
+
+
+def load_init(net, path):
+    """Starts `net` from the weights of an ONNX model this script exported."""
+    import onnx
+    from onnx import numpy_helper
+
+    weights = {t.name: numpy_helper.to_array(t) for t in onnx.load(str(path)).graph.initializer}
+    for k in net.p:
+        if k not in weights or weights[k].shape != net.p[k].shape:
+            sys.exit(f"--init {path}: weight {k} missing or of another shape; use a model with this architecture")
+        net.p[k] = weights[k].astype(np.float32).copy()
+
+
+# ----------------------------------------------------------------- data sets
+def resample_ldc(ldc, folder, factor, images):
+    """Writes `images` of LDC resized by `factor` (bilinear), with their VOC
+    boxes scaled, into `folder` (one folder per factor, one --diameter auto sample)."""
+    from PIL import Image
+
+    folder.mkdir(parents=True, exist_ok=True)
+    box = re.compile(r"<(xmin|ymin|xmax|ymax)>(\d+)</\1>")
+    for p in images:
+        im = Image.open(p)
+        a = np.asarray(im.convert("I") if im.mode.startswith("I") else im.convert("L"), dtype=np.float64)
+        if a.max() > 255:  # 16-bit source: to 8 bits
+            a = a / 257.0
+        im = Image.fromarray(np.clip(np.round(a), 0, 255).astype(np.uint8), mode="L")
+        w, h = im.size
+        size = (max(8, round(w * factor)), max(8, round(h * factor)))
+        im.resize(size, Image.BILINEAR).save(folder / p.name)
+        xml = (ldc / (p.stem + ".xml")).read_text()
+        xml = box.sub(lambda m: f"<{m[1]}>{round(int(m[2]) * factor)}</{m[1]}>", xml)
+        (folder / (p.stem + ".xml")).write_text(xml)
 
 
 def main():
@@ -387,58 +468,88 @@ def main():
     ap.add_argument("--cellvia", type=Path, default=Path("target/release/cellvia"))
     ap.add_argument("--work", type=Path, default=Path("models/train/work"))
     ap.add_argument("--out", type=Path, default=Path(f"models/{MODEL_NAME}.onnx"))
-    ap.add_argument("--epochs", type=int, default=40)
+    ap.add_argument("--epochs", type=int, default=30)
     ap.add_argument("--channels", default="8,16,24", help="conv widths, comma-separated (3 stages)")
     ap.add_argument("--hidden", type=int, default=32, help="width of the hidden dense layer")
     ap.add_argument("--stem-stride", type=int, choices=(1, 2), default=1,
                     help="1: full-resolution first conv + max-pool; 2: stride-2 first conv (faster, less accurate)")
-    ap.add_argument("--crop-context", type=float, help="crop window in typical diameters (default: cellvia's)")
+    ap.add_argument("--crop-context", type=float, help="crop window in object diameters (default: cellvia's)")
+    ap.add_argument("--synth-fields", type=int, default=400, help="domain-randomised training fields")
+    ap.add_argument("--init", type=Path, help="start from this model's weights (fine-tuning)")
+    ap.add_argument("--extra", type=Path, action="append", default=[],
+                    help="a `cellvia dataset` output folder of the lab's own labelled images, trained on too")
     args = ap.parse_args()
     rng = np.random.default_rng(SEED)
     work = args.work
     work.mkdir(parents=True, exist_ok=True)
-    # Cached fields and crops are only valid for the cellvia build and crop
-    # window that made them: anything else regenerates them.
-    key = hashlib.sha256(args.cellvia.read_bytes()).hexdigest() + f" crop-context={args.crop_context}"
+    # Cached fields and crops are only valid for the cellvia build, crop
+    # window and field count that made them: anything else regenerates them.
+    key = (hashlib.sha256(args.cellvia.read_bytes()).hexdigest()
+           + f" crop-context={args.crop_context} synth-fields={args.synth_fields}")
     key_file = work / "cache-key"
     if not key_file.exists() or key_file.read_text() != key:
-        for folder in ("synth-train", "synth-val", "ds-ldc", "ds-synth-train", "ds-synth-val"):
-            shutil.rmtree(work / folder, ignore_errors=True)
+        for folder in work.iterdir() if work.exists() else []:
+            if folder.is_dir():
+                shutil.rmtree(folder)
         key_file.write_text(key)
 
-    # 1. Synthetic fields (exact truth) and candidate crops for everything.
-    synth_sets = {"synth-train": (1, 160), "synth-val": (1001, 40)}
+    # 1. Domain-randomised synthetic fields (exact truth), LDC resampled.
+    synth_sets = {"synth-train": (1, args.synth_fields), "synth-val": (5001, 80)}
     for name, (seed, count) in synth_sets.items():
         folder = work / name
         if not (folder / f"synth-{seed:04d}.truth.json").exists():
             run([args.cellvia, "synth", "--out", folder, "--count", count, "--seed", seed,
-                 "--width", 400, "--height", 400, "--cells", 45, "--debris", 25])
-            run([args.cellvia, "synth", "--out", folder, "--count", count // 4, "--seed", seed + 500,
-                 "--width", 400, "--height", 400, "--cells", 30, "--grid", "--depth", "12", "--prefix", "grid"])
-    for name, src in [("ds-ldc", args.ldc), ("ds-synth-train", work / "synth-train"), ("ds-synth-val", work / "synth-val")]:
+                 "--width", 512, "--height", 512, "--cells", 40, "--randomize"])
+    ldc_images = sorted(args.ldc.glob("*.png"))
+    for factor in LDC_SCALES:
+        folder = work / f"ldc-x{factor}"
+        if not folder.exists():
+            resample_ldc(args.ldc, folder, factor, ldc_images[::LDC_SCALE_STRIDE])
+    extra = ["--crop-context", args.crop_context] if args.crop_context else []
+    sources = [("ds-ldc", args.ldc, [])]
+    sources += [(f"ds-ldc-x{f}", work / f"ldc-x{f}", []) for f in LDC_SCALES]
+    sources += [(f"ds-{n}", work / n, ["--diameter-per-field"]) for n in synth_sets]
+    for name, src, flags in sources:
         if not (work / name / "dataset.json").exists():
-            extra = ["--crop-context", args.crop_context] if args.crop_context else []
-            run([args.cellvia, "dataset", src, "--out", work / name, *extra])
+            run([args.cellvia, "dataset", src, "--out", work / name, *flags, *extra])
 
     meta, rows, x_ldc = load_dataset(work / "ds-ldc")
+    spec = {k: meta[k] for k in ["crop_size", "crop_context", "contrast_scale", "dye_scale", "contrast_clip"]}
     _, rows_st, x_st = load_dataset(work / "ds-synth-train")
     _, rows_sv, x_sv = load_dataset(work / "ds-synth-val")
-    spec = {k: meta[k] for k in ["crop_size", "crop_context", "contrast_scale", "contrast_clip"]}
+    label = lambda rs: np.array([CLASSES.index(r["label"]) for r in rs])
 
     # 2. Split LDC by file group, dropping near-duplicates of held-out images.
     images = sorted({r["image"] for r in rows})
     val_images = [p for p in images if ldc_group(Path(p).name) in VAL_GROUPS]
     train_images = [p for p in images if ldc_group(Path(p).name) not in VAL_GROUPS]
     dropped = near_duplicates_of(val_images, train_images)
+    dropped_names = {Path(p).name for p in dropped}
     print(f"LDC: {len(train_images)} train images ({len(dropped)} near-duplicates of held-out images dropped), "
           f"{len(val_images)} held-out images", flush=True)
-    label = lambda rs: np.array([CLASSES.index(r["label"]) for r in rs])
+
+    def ldc_split(rs):
+        names = [Path(r["image"]).name for r in rs]
+        is_val = np.array([ldc_group(n) in VAL_GROUPS for n in names])
+        is_dropped = np.array([n in dropped_names for n in names])
+        return is_val, ~is_val & ~is_dropped
+
     y_ldc = label(rows)
-    is_val = np.array([ldc_group(Path(r["image"]).name) in VAL_GROUPS for r in rows])
-    is_dropped = np.array([r["image"] in dropped for r in rows])
-    tr = ~is_val & ~is_dropped
-    x_train = np.concatenate([x_ldc[tr], x_st])
-    y_train = np.concatenate([y_ldc[tr], label(rows_st)])
+    is_val, tr = ldc_split(rows)
+    parts_x, parts_y = [x_ldc[tr], x_st], [y_ldc[tr], label(rows_st)]
+    scaled_val = {}
+    for f in LDC_SCALES:
+        _, rs, xs = load_dataset(work / f"ds-ldc-x{f}")
+        v, t = ldc_split(rs)
+        parts_x.append(xs[t])
+        parts_y.append(label(rs)[t])
+        scaled_val[f] = (xs[v], label(rs)[v])
+    for folder in args.extra:
+        _, rs, xs = load_dataset(folder)
+        parts_x.append(xs)
+        parts_y.append(label(rs))
+    x_train = np.concatenate(parts_x)
+    y_train = np.concatenate(parts_y)
     counts = np.bincount(y_train, minlength=3)
     weights = (counts.sum() / (3 * np.maximum(counts, 1))) ** 0.5
     print(f"training crops: {dict(zip(CLASSES, counts.tolist()))}, class weights {np.round(weights, 2).tolist()}", flush=True)
@@ -447,19 +558,42 @@ def main():
     channels = tuple(int(c) for c in args.channels.split(","))
     assert len(channels) == 3, "--channels takes three widths"
     net = Net(rng, spec["crop_size"], channels=channels, hidden=args.hidden, stem_stride=args.stem_stride)
+    if args.init:
+        load_init(net, args.init)
     train(net, x_train, y_train, weights.astype(np.float32), rng, args.epochs)
 
-    # 4. Validate.
+    # 4. Novelty statistics of the training crops, then validate.
+    _, train_features = predict(net, x_train, features=True)
+    mean, precision, scale = novelty_stats(train_features)
+
+    def scored(x, y):
+        p, f = predict(net, x, features=True)
+        m = metrics(y, p)
+        nov = novelty(f, mean, precision, scale)
+        m["novel_fraction"] = round(float((nov > 1).mean()), 4)
+        cells = y < 2
+        p_live = p[cells, 0] / np.maximum(p[cells, 0] + p[cells, 1], 1e-9)
+        m["uncertain_fraction_of_true_cells"] = round(float(((p_live >= 0.2) & (p_live <= 0.8)).mean()), 4)
+        return m
+
     report = {
         "ldc_held_out_groups": sorted(VAL_GROUPS),
-        "ldc_val": metrics(y_ldc[is_val], predict(net, x_ldc[is_val])),
-        "synthetic_val": metrics(label(rows_sv), predict(net, x_sv)),
+        "ldc_val": scored(x_ldc[is_val], y_ldc[is_val]),
+        "ldc_val_resampled": {f"x{f}": scored(*scaled_val[f]) for f in LDC_SCALES},
+        "synthetic_val": scored(x_sv, label(rows_sv)),
         "training_crops": dict(zip(CLASSES, counts.tolist())),
         "ldc_train_images": len(train_images) - len(dropped),
         "ldc_near_duplicates_dropped": len(dropped),
         "ldc_val_images": len(val_images),
+        "novelty_scale": round(scale, 4),
     }
-    sha = export_onnx(net, spec, args.out, {"cellvia.training": "models/train/train.py seed %d" % SEED})
+    fmt = lambda v: ",".join(f"{float(x):.6g}" for x in np.ravel(v))
+    sha = export_onnx(net, spec, args.out, {
+        "cellvia.training": "models/train/train.py seed %d" % SEED,
+        "cellvia.feature_mean": fmt(mean),
+        "cellvia.feature_precision": fmt(precision),
+        "cellvia.novelty_scale": f"{scale:.6g}",
+    })
     report["sha256"] = sha
     report["parameters"] = int(sum(v.size for v in net.p.values()))
     (args.out.with_suffix(".metrics.json")).write_text(json.dumps(report, indent=2) + "\n")

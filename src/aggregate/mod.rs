@@ -1,6 +1,7 @@
 //! Counts and viability from classified objects, per image and per batch,
 //! with confidence intervals ([`interval`]).
 
+pub mod confidence;
 pub mod interval;
 pub mod quality;
 pub mod sample;

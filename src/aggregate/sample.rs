@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use super::confidence::{CallConfidence, ConfidenceTally, SampleDiameter};
 use super::interval::{cells_for_precision, poisson_95, wilson_95};
 use super::quality::{flag_tally, QualityFlag};
 use super::spec::SampleVerdict;
@@ -85,6 +86,12 @@ pub struct SampleResult {
     pub aggregate_fraction: Option<f64>,
     /// Debris / (debris + cells).
     pub debris_fraction: Option<f64>,
+    /// The cell diameter ranges the fields were segmented with.
+    #[serde(default)]
+    pub diameter: Option<SampleDiameter>,
+    /// How sure the model's live/dead calls are ([`super::confidence`]).
+    #[serde(default)]
+    pub call_confidence: Option<CallConfidence>,
     pub warnings: Vec<String>,
     /// Against the release spec, when one was given.
     #[serde(skip_serializing_if = "Option::is_none", default)]
@@ -103,6 +110,7 @@ pub struct SampleAccumulator {
     area_px: f64,
     diameter_sums: [(f64, u32); 2],
     histogram: [Vec<u32>; 2],
+    confidence: ConfidenceTally,
 }
 
 impl SampleAccumulator {
@@ -114,6 +122,7 @@ impl SampleAccumulator {
             return;
         };
         self.counts.add(&counts);
+        self.confidence.add(record);
         if !record.quality_flags.is_empty() {
             self.fields_flagged += 1;
         }
@@ -244,6 +253,12 @@ impl SampleAccumulator {
             value: round(f64::from(c.live) / f64::from(c.total), 4),
             ci95: [round(lo, 4), round(hi, 4)],
         });
+        let (diameter, call_confidence, confidence_warnings) = self.confidence.finish(
+            sc.max_diameter_ratio,
+            config.classify.max_uncertain_fraction,
+            config.classify.max_novel_fraction,
+        );
+        warnings.extend(confidence_warnings);
         let mean = |(sum, n): (f64, u32)| (n > 0).then(|| round(sum / f64::from(n), 2));
         let objects = c.total + c.debris;
         SampleResult {
@@ -272,6 +287,8 @@ impl SampleAccumulator {
             aggregate_fraction: c.aggregate_fraction().map(|f| round(f, 4)),
             debris_fraction: (objects > 0)
                 .then(|| round(f64::from(c.debris) / f64::from(objects), 4)),
+            diameter,
+            call_confidence,
             warnings,
             verdict: None,
         }

@@ -171,8 +171,8 @@ pub fn judge(spec: &ReleaseSpec, s: &SampleResult) -> SampleVerdict {
             ));
         }
     }
-    if let Some(w) = s.warnings.iter().find(|w| w.starts_with("over-dense")) {
-        invalid.push(w.clone());
+    for prefix in ["over-dense", super::confidence::LOW_CONFIDENCE] {
+        invalid.extend(s.warnings.iter().filter(|w| w.starts_with(prefix)).cloned());
     }
     if let Some(min) = spec.min_viability {
         match s.viability {

@@ -5,6 +5,7 @@
 //! asks for.
 
 pub mod aopi;
+pub mod novelty;
 pub mod onnx;
 
 use serde::{Deserialize, Serialize};
@@ -70,6 +71,15 @@ impl ClassProbabilities {
             0.5
         }
     }
+}
+
+/// The model's verdict on one object.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Score {
+    pub probabilities: ClassProbabilities,
+    /// How unlike the training crops this crop is ([`novelty`]); `None` when
+    /// the model cannot tell.
+    pub novelty: Option<f32>,
 }
 
 /// Identity of a loaded model, written into every result.

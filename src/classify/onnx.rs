@@ -2,12 +2,19 @@
 //! Runtime (`ort`). This is the only module that uses `ort`.
 //!
 //! **Model contract** (checked at load, so a wrong model fails before any image
-//! is read): one `float32` input `[batch, 2, S, S]` (scaled Weber contrast,
-//! object mask; see [`crate::measure::crop`]), one `float32` output
-//! `[batch, C]` of class probabilities, and metadata properties
+//! is read): one `float32` input `[batch, 3, S, S]` (scaled Weber contrast,
+//! object mask, scaled dye excess; see [`crate::measure::crop`]), a `float32`
+//! output `[batch, C]` of class probabilities and optionally a second,
+//! `[batch, F]` of the features the last layer reads; metadata properties
 //! `cellvia.classes` (comma-separated, containing `live`, `dead`, `debris`),
-//! `cellvia.crop_size` (= S), `cellvia.crop_context`, `cellvia.contrast_scale`
-//! and `cellvia.contrast_clip`.
+//! `cellvia.crop_window` = `object` (the window follows each object's own
+//! size), `cellvia.crop_size` (= S), `cellvia.crop_context`,
+//! `cellvia.contrast_scale`, `cellvia.dye_scale` and `cellvia.contrast_clip`.
+//! With the features output, `cellvia.feature_mean` (F numbers),
+//! `cellvia.feature_precision` (F × F, row-major: the inverse covariance of
+//! the training crops' features) and `cellvia.novelty_scale` (the 99th
+//! percentile of the training crops' Mahalanobis distances) give every crop
+//! a novelty score ([`Novelty`]).
 //!
 //! **Runtime**: ONNX Runtime is loaded at run time (`load-dynamic`) from, in
 //! order: `$ORT_DYLIB_PATH`; `libonnxruntime.so` beside the executable or in
@@ -43,7 +50,8 @@ use ort::session::builder::GraphOptimizationLevel;
 use ort::session::Session;
 use ort::value::{TensorElementType, TensorRef, ValueType};
 
-use super::{CellClass, ClassProbabilities, ModelInfo};
+use super::novelty::Novelty;
+use super::{CellClass, ClassProbabilities, ModelInfo, Score};
 use crate::config::ClassifyConfig;
 use crate::measure::crop::{CropSpec, CROP_CHANNELS};
 
@@ -138,6 +146,8 @@ pub struct Classifier {
     /// Output column of live, dead and debris.
     columns: [usize; 3],
     input_name: String,
+    /// Present when the model exports its features and their training statistics.
+    novelty: Option<Novelty>,
     batch_size: usize,
     model_bytes: Vec<u8>,
     sessions: Mutex<Vec<Session>>,
@@ -183,6 +193,7 @@ impl Classifier {
             crop: contract.crop,
             columns: contract.columns,
             input_name: contract.input_name,
+            novelty: contract.novelty,
             batch_size: cfg.batch_size,
             model_bytes: bytes,
             sessions: Mutex::new(vec![session]),
@@ -199,9 +210,14 @@ impl Classifier {
         self.crop
     }
 
-    /// Classifies crops `[n, 2, S, S]` in batches; returns one probability
-    /// triple per crop, in order.
-    pub fn classify(&self, crops: &Array4<f32>) -> Result<Vec<ClassProbabilities>, ClassifyError> {
+    /// Whether crops get a novelty score (the model exports its features).
+    pub fn scores_novelty(&self) -> bool {
+        self.novelty.is_some()
+    }
+
+    /// Classifies crops `[n, 3, S, S]` in batches; returns one score per
+    /// crop, in order.
+    pub fn classify(&self, crops: &Array4<f32>) -> Result<Vec<Score>, ClassifyError> {
         let n = crops.shape()[0];
         let mut out = Vec::with_capacity(n);
         if n == 0 {
@@ -217,14 +233,28 @@ impl Classifier {
                 let outputs = session
                     .run(ort::inputs![self.input_name.as_str() => input])
                     .map_err(|e| ClassifyError::Inference(e.to_string()))?;
-                let probs = outputs[0]
-                    .try_extract_array::<f32>()
-                    .map_err(|e| ClassifyError::Inference(e.to_string()))?;
-                for row in probs.rows() {
-                    out.push(ClassProbabilities {
-                        live: row[self.columns[0]],
-                        dead: row[self.columns[1]],
-                        debris: row[self.columns[2]],
+                let extract = |i: usize| {
+                    outputs[i]
+                        .try_extract_array::<f32>()
+                        .map_err(|e| ClassifyError::Inference(e.to_string()))
+                };
+                let probs = extract(0)?;
+                let features = match &self.novelty {
+                    Some(_) => Some(extract(1)?),
+                    None => None,
+                };
+                for (i, row) in probs.rows().into_iter().enumerate() {
+                    let novelty = self.novelty.as_ref().zip(features.as_ref()).map(|(n, f)| {
+                        let row = f.index_axis(ndarray::Axis(0), i);
+                        n.score(&row.iter().copied().collect::<Vec<f32>>())
+                    });
+                    out.push(Score {
+                        probabilities: ClassProbabilities {
+                            live: row[self.columns[0]],
+                            dead: row[self.columns[1]],
+                            debris: row[self.columns[2]],
+                        },
+                        novelty,
                     });
                 }
             }
@@ -267,6 +297,7 @@ struct Contract {
     crop: CropSpec,
     columns: [usize; 3],
     input_name: String,
+    novelty: Option<Novelty>,
 }
 
 fn read_contract(session: &Session) -> Result<Contract, String> {
@@ -276,11 +307,15 @@ fn read_contract(session: &Session) -> Result<Contract, String> {
             session.inputs().len()
         ));
     };
-    let [output] = session.outputs() else {
-        return Err(format!(
-            "expected 1 output, found {}",
-            session.outputs().len()
-        ));
+    let (output, features) = match session.outputs() {
+        [output] => (output, None),
+        [output, features] => (output, Some(features)),
+        other => {
+            return Err(format!(
+                "expected 1 or 2 outputs (probabilities, features), found {}",
+                other.len()
+            ))
+        }
     };
     let meta = session.metadata().map_err(|e| e.to_string())?;
     let prop = |key: &str| {
@@ -313,6 +348,16 @@ fn read_contract(session: &Session) -> Result<Contract, String> {
         column(CellClass::Dead)?,
         column(CellClass::Debris)?,
     ];
+    let window = prop("cellvia.crop_window").map_err(|_| {
+        "metadata property `cellvia.crop_window` missing: the model predates object-relative \
+         crops (cellvia-viability-v2 and older cut crops at the configured diameter); use v3 or later"
+            .to_string()
+    })?;
+    if window != "object" {
+        return Err(format!(
+            "cellvia.crop_window is `{window}`; this cellvia cuts `object` windows"
+        ));
+    }
     let size = number("cellvia.crop_size")?;
     if !(4.0..=512.0).contains(&size) || size.fract() != 0.0 {
         return Err(format!("cellvia.crop_size {size} is not a crop size"));
@@ -322,16 +367,34 @@ fn read_contract(session: &Session) -> Result<Contract, String> {
         size,
         context: number("cellvia.crop_context")?,
         contrast_scale: number("cellvia.contrast_scale")? as f32,
+        dye_scale: number("cellvia.dye_scale")? as f32,
         clip: number("cellvia.contrast_clip")? as f32,
     };
     let want_input = [-1, CROP_CHANNELS as i64, size as i64, size as i64];
     check_tensor(input.dtype(), "input", &want_input)?;
     check_tensor(output.dtype(), "output", &[-1, classes.len() as i64])?;
+    let novelty = match features {
+        None => None,
+        Some(features) => {
+            let novelty = Novelty::parse(
+                &prop("cellvia.feature_mean")?,
+                &prop("cellvia.feature_precision")?,
+                &prop("cellvia.novelty_scale")?,
+            )?;
+            check_tensor(
+                features.dtype(),
+                "features output",
+                &[-1, novelty.dimensions() as i64],
+            )?;
+            Some(novelty)
+        }
+    };
     Ok(Contract {
         name: meta.name(),
         crop,
         columns,
         input_name: input.name().to_string(),
+        novelty,
     })
 }
 

@@ -19,10 +19,13 @@ use cellvia::io::{self, write::write_atomic, write::AtomicFile};
 use cellvia::pipeline::{self, ImageAnalysis, Source};
 use cellvia::report::stream::{ResultsStream, TailParts};
 use cellvia::report::{self, FieldSummary, ImageRecord, RunFacts, RunSummary, Software};
+use cellvia::segment::scale::{self, FieldDiameter};
 use cellvia::{scheduler, Config};
 use indicatif::{ProgressBar, ProgressState, ProgressStyle};
 
-use super::{load_config, parse_range, AnalyzeArgs, OverlayArg, EXIT_OK, EXIT_SOME_FAILED};
+use super::{
+    load_config, parse_diameter, parse_range, AnalyzeArgs, OverlayArg, EXIT_OK, EXIT_SOME_FAILED,
+};
 
 /// Applies command-line flags over the config file.
 fn resolve_config(args: &AnalyzeArgs) -> anyhow::Result<Config> {
@@ -31,7 +34,7 @@ fn resolve_config(args: &AnalyzeArgs) -> anyhow::Result<Config> {
         config.assay = a.into();
     }
     if let Some(d) = &args.diameter {
-        config.diameter_px = parse_range("--diameter", d)?;
+        config.diameter_px = parse_diameter("--diameter", d)?;
     }
     if let Some(c) = args.chamber {
         config.sample.chamber = c.into();
@@ -243,6 +246,23 @@ fn overlay_name(index: usize, path: &Path) -> String {
     format!("{index:05}_{stem}.png")
 }
 
+/// Reads a field's file(s) and hands them to `work`; an unreadable or
+/// unpaired file is the error message instead.
+fn with_source<R>(field: &FieldFiles, work: impl FnOnce(Source) -> R) -> Result<R, String> {
+    let label = field.path().display().to_string();
+    match field {
+        FieldFiles::Image(path) => match io::read_bytes(path) {
+            Ok(bytes) => Ok(work(Source::Image(&bytes))),
+            Err(e) => Err(e.to_string()),
+        },
+        FieldFiles::Pair { ao, pi } => match (io::read_bytes(ao), io::read_bytes(pi)) {
+            (Ok(ao), Ok(pi)) => Ok(work(Source::Pair { ao: &ao, pi: &pi })),
+            (Err(e), _) | (_, Err(e)) => Err(e.to_string()),
+        },
+        FieldFiles::Unpaired { reason, .. } => Err(format!("{label}: {reason}")),
+    }
+}
+
 /// Reads a field's file(s) and analyses them; unreadable or unpaired files
 /// become error records.
 fn analyze_field(
@@ -250,40 +270,50 @@ fn analyze_field(
     config: &Config,
     viability: &Viability,
     want_overlay: bool,
+    diameter: Option<&FieldDiameter>,
 ) -> ImageAnalysis {
     let label = field.path().display().to_string();
-    let failed = |error: String| ImageAnalysis {
+    let analysed = with_source(field, |source| {
+        pipeline::analyze(&label, source, config, viability, want_overlay, diameter)
+    });
+    let mut analysis = analysed.unwrap_or_else(|error| ImageAnalysis {
         record: ImageRecord::failed(&label, error),
         overlay: None,
         times: Default::default(),
-    };
-    match field {
-        FieldFiles::Image(path) => match io::read_bytes(path) {
-            Ok(bytes) => pipeline::analyze(
-                &label,
-                Source::Image(&bytes),
-                config,
-                viability,
-                want_overlay,
-            ),
-            Err(e) => failed(e.to_string()),
-        },
-        FieldFiles::Pair { ao, pi } => {
-            let mut analysis = match (io::read_bytes(ao), io::read_bytes(pi)) {
-                (Ok(ao), Ok(pi)) => pipeline::analyze(
-                    &label,
-                    Source::Pair { ao: &ao, pi: &pi },
-                    config,
-                    viability,
-                    want_overlay,
-                ),
-                (Err(e), _) | (_, Err(e)) => failed(e.to_string()),
-            };
-            analysis.record.pi_path = Some(pi.display().to_string());
-            analysis
-        }
-        FieldFiles::Unpaired { reason, .. } => failed(format!("{label}: {reason}")),
+    });
+    if let FieldFiles::Pair { pi, .. } = field {
+        analysis.record.pi_path = Some(pi.display().to_string());
     }
+    analysis
+}
+
+/// `--diameter auto`: every field's first-pass object diameters, pooled
+/// over its sample; `None` when the settings fix the diameter.
+fn measure_diameters(
+    fields: &[FieldFiles],
+    plan: &SamplePlan,
+    config: &Config,
+    threads: usize,
+) -> anyhow::Result<Option<Vec<FieldDiameter>>> {
+    if config.fixed_diameter().is_some() {
+        return Ok(None);
+    }
+    let mut own = vec![Vec::new(); fields.len()];
+    scheduler::for_each_ordered(
+        fields,
+        threads,
+        |field| {
+            // A field that cannot be read votes nothing; its analysis reports why.
+            with_source(field, |source| {
+                pipeline::first_pass_diameters(source, config)
+            })
+            .ok()
+            .and_then(Result::ok)
+            .unwrap_or_default()
+        },
+        |index, diameters| own[index] = diameters,
+    )?;
+    Ok(Some(scale::pool_by_sample(&own, &plan.field_sample)))
 }
 
 pub fn run(args: AnalyzeArgs) -> anyhow::Result<u8> {
@@ -375,12 +405,14 @@ pub fn run(args: AnalyzeArgs) -> anyhow::Result<u8> {
     let mut field_summaries: Vec<FieldSummary> = Vec::with_capacity(fields.len());
     let mut write_error: Option<anyhow::Error> = None;
     let indexed: Vec<(usize, &FieldFiles)> = fields.iter().enumerate().collect();
+    let diameters = measure_diameters(&fields, &plan, &config, threads)?;
     scheduler::for_each_ordered(
         &indexed,
         threads,
         |&(index, field): &(usize, &FieldFiles)| {
             let overlay = want_overlays || want_thumbnail[index];
-            analyze_field(field, &config, &viability, overlay)
+            let diameter = diameters.as_ref().map(|d| &d[index]);
+            analyze_field(field, &config, &viability, overlay, diameter)
         },
         |index, analysis| {
             let record = analysis.record;

@@ -4,6 +4,8 @@ mod analyze;
 mod bench;
 mod eval;
 mod tools;
+mod truth_set;
+mod validate;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -39,8 +41,13 @@ enum Command {
     Config(ConfigArgs),
     /// Render synthetic fields (brightfield or AO/PI) with exact ground truth (*.truth.json).
     Synth(tools::SynthArgs),
-    /// Score a results.json against ground truth (Pascal VOC XML or *.truth.json).
+    /// Score a results.json against ground truth (Pascal VOC, *.truth.json, YOLO, COCO, points CSV).
     Eval(eval::EvalArgs),
+    /// Score a viability model on labelled images: detection, live/dead, viability bias with 95 % interval.
+    #[command(
+        after_help = "Exit codes: 0 every image scored, 1 some image failed or had no truth, 2 fatal error."
+    )]
+    Validate(validate::ValidateArgs),
     /// Export labelled candidate crops for training the viability model.
     Dataset(tools::DatasetArgs),
     /// Measure throughput: images/s, stage times, decode floor, memory, thread scaling.
@@ -157,8 +164,9 @@ struct AnalyzeArgs {
     /// Staining: trypan (default) or aopi.
     #[arg(long, value_enum)]
     assay: Option<AssayArg>,
-    /// Typical cell diameter in pixels, MIN,MAX (default 12,40).
-    #[arg(long, value_name = "MIN,MAX")]
+    /// Typical cell diameter in pixels, MIN,MAX, or `auto` (the default:
+    /// measured from each field).
+    #[arg(long, value_name = "MIN,MAX|auto")]
     diameter: Option<String>,
     /// Pixel size in µm per pixel.
     #[arg(long, value_name = "UM")]
@@ -246,6 +254,7 @@ pub fn main() -> ExitCode {
         Command::Config(args) => tools::config(&args),
         Command::Synth(args) => tools::synth(&args),
         Command::Eval(args) => eval::run(&args),
+        Command::Validate(args) => validate::run(&args),
         Command::Dataset(args) => tools::dataset(&args),
         Command::Bench(args) => bench::run(&args),
         Command::Audit(AuditArgs {
@@ -262,6 +271,17 @@ pub fn main() -> ExitCode {
 }
 
 /// Parses "MIN,MAX".
+/// `--diameter`: `auto` (measure each field; `None`) or MIN,MAX pixels.
+fn parse_diameter(
+    flag: &str,
+    text: &str,
+) -> anyhow::Result<Option<cellvia::config::DiameterRange>> {
+    if text.trim().eq_ignore_ascii_case("auto") {
+        return Ok(None);
+    }
+    parse_range(flag, text).map(Some)
+}
+
 fn parse_range(flag: &str, text: &str) -> anyhow::Result<cellvia::config::DiameterRange> {
     let parts: Vec<&str> = text.split(',').map(str::trim).collect();
     let [min, max] = parts[..] else {

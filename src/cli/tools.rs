@@ -8,14 +8,16 @@ use cellvia::classify::CellClass;
 use cellvia::config::Assay;
 use cellvia::dataset::label_candidates;
 use cellvia::io::{self, discover::discover, write::write_atomic};
-use cellvia::measure::crop::DEFAULT_CROP_SPEC;
-use cellvia::pipeline::{candidates, Source, StageTimes};
+use cellvia::measure::crop::{CROP_CHANNELS, DEFAULT_CROP_SPEC};
+use cellvia::pipeline::{candidates, first_pass_diameters, Source, StageTimes};
 use cellvia::scheduler;
+use cellvia::segment::scale::{pool_by_sample, FieldDiameter};
+use cellvia::synth::looks::{DeadLook, LiveLook};
 use cellvia::synth::{render, SynthDepth, SynthField, SynthMode, SynthParams};
-use cellvia::truth::{parse_truth_file, Truth};
 use clap::Args;
 
-use super::{load_config, parse_range, ConfigArgs, EXIT_OK, EXIT_SOME_FAILED};
+use super::truth_set::TruthSet;
+use super::{load_config, parse_diameter, ConfigArgs, EXIT_OK, EXIT_SOME_FAILED};
 
 pub fn config(args: &ConfigArgs) -> anyhow::Result<u8> {
     if let Some(path) = &args.resolve {
@@ -83,6 +85,31 @@ pub struct SynthArgs {
     /// Draw hemocytometer grid lines (brightfield).
     #[arg(long)]
     grid: bool,
+    /// Domain randomisation: each field draws its cell size (8-150 px), looks,
+    /// size relation, focus, light, noise, depth, colour, JPEG, debris and
+    /// rulings from its seed (size, mode and cell count are kept).
+    #[arg(long)]
+    randomize: bool,
+    /// Live looks to draw from (comma-separated: refractile, halo-bright,
+    /// halo-dark, dim; default refractile, with --randomize all).
+    #[arg(long, value_delimiter = ',')]
+    live_looks: Option<Vec<String>>,
+    /// Dead looks to draw from (dark, textured, pale; default dark, with
+    /// --randomize all).
+    #[arg(long, value_delimiter = ',')]
+    dead_looks: Option<Vec<String>>,
+    /// Dead cells' diameter relative to live cells' (default 1).
+    #[arg(long)]
+    dead_size_ratio: Option<f64>,
+    /// Brightfield in RGB: dead cells' trypan blue is blue.
+    #[arg(long)]
+    colour: bool,
+    /// Lamp colour cast for --colour: > 0 bluish, < 0 yellowish.
+    #[arg(long, allow_hyphen_values = true)]
+    colour_cast: Option<f64>,
+    /// Write 8-bit fields as JPEG of this quality (1-100).
+    #[arg(long)]
+    jpeg_quality: Option<u8>,
     /// Also write STEM.labels.png: 16-bit label mask, truth cell i = label i + 1.
     #[arg(long)]
     label_mask: bool,
@@ -110,8 +137,25 @@ pub fn synth(args: &SynthArgs) -> anyhow::Result<u8> {
         vignetting,
         photons_full_scale,
         read_noise,
+        dead_size_ratio,
+        colour_cast,
         seed
     );
+    if args.jpeg_quality.is_some() {
+        p.jpeg_quality = args.jpeg_quality;
+    }
+    p.colour |= args.colour;
+    p.randomize |= args.randomize;
+    if p.randomize {
+        p.live_looks = LiveLook::ALL.to_vec();
+        p.dead_looks = DeadLook::ALL.to_vec();
+    }
+    if let Some(looks) = &args.live_looks {
+        p.live_looks = parse_looks(looks, "--live-looks")?;
+    }
+    if let Some(looks) = &args.dead_looks {
+        p.dead_looks = parse_looks(looks, "--dead-looks")?;
+    }
     if let Some(d) = args.diameter {
         p.diameter_mean = d;
         p.diameter_sd = d * 0.15;
@@ -139,17 +183,14 @@ pub fn synth(args: &SynthArgs) -> anyhow::Result<u8> {
     let base_seed = p.seed;
     for i in 0..args.count {
         p.seed = base_seed + u64::from(i);
-        let SynthField {
-            image,
-            truth,
-            labels,
-        } = render(&p);
+        let field = render(&p);
+        let SynthField { truth, labels, .. } = &field;
         let stem = format!("{}-{:04}", args.prefix, p.seed);
-        if truth.cells.len() < p.cells as usize {
+        if truth.cells.len() < field.params.cells as usize {
             eprintln!(
                 "cellvia: warning: {stem}: only {} of {} cells fit without overlapping",
                 truth.cells.len(),
-                p.cells
+                field.params.cells
             );
         }
         if args.label_mask {
@@ -157,11 +198,9 @@ pub fn synth(args: &SynthArgs) -> anyhow::Result<u8> {
             labels.write_to(&mut png, image::ImageFormat::Png)?;
             write_atomic(&args.out.join(format!("{stem}.labels.png")), png.get_ref())?;
         }
-        let (ext, format) = p.file_format();
-        let mut bytes = std::io::Cursor::new(Vec::new());
-        image.write_to(&mut bytes, format)?;
-        write_atomic(&args.out.join(format!("{stem}.{ext}")), bytes.get_ref())?;
-        let json = serde_json::to_string_pretty(&truth)? + "\n";
+        let (ext, bytes) = field.encode()?;
+        write_atomic(&args.out.join(format!("{stem}.{ext}")), &bytes)?;
+        let json = serde_json::to_string_pretty(truth)? + "\n";
         write_atomic(
             &args.out.join(format!("{stem}.truth.json")),
             json.as_bytes(),
@@ -186,33 +225,83 @@ pub struct DatasetArgs {
     /// Settings file (segmentation settings must match those used for analysis).
     #[arg(long)]
     config: Option<PathBuf>,
-    /// Typical cell diameter in pixels, MIN,MAX.
-    #[arg(long, value_name = "MIN,MAX")]
+    /// Typical cell diameter in pixels, MIN,MAX, or `auto` (the default).
+    #[arg(long, value_name = "MIN,MAX|auto")]
     diameter: Option<String>,
     #[arg(long)]
     threads: Option<usize>,
-    /// Crop window in typical diameters (default: the shipped model's).
+    /// Truth (default: the one folder given): a folder of STEM.xml (Pascal
+    /// VOC), STEM.truth.json or STEM.txt (YOLO, with classes.txt), or one COCO
+    /// .json or points .csv file.
+    #[arg(long)]
+    truth: Option<PathBuf>,
+    /// With `--diameter auto`, measure each image's cell diameter alone
+    /// instead of pooling the images of a folder (for folders of fields at
+    /// different magnifications, such as synthetic training sets).
+    #[arg(long)]
+    diameter_per_field: bool,
+    /// Crop window in the object's own diameters (default: the shipped model's).
     #[arg(long)]
     crop_context: Option<f64>,
 }
 
-/// Finds `STEM.truth.json` or `STEM.xml` beside an image.
-fn find_truth(image: &Path) -> Option<PathBuf> {
-    let stem = image.file_stem()?.to_string_lossy().into_owned();
-    let dir = image.parent()?;
-    io::first_existing_file(
-        [format!("{stem}.truth.json"), format!("{stem}.xml")].map(|name| dir.join(name)),
-    )
+/// A comma-separated list of looks by their kebab-case names.
+fn parse_looks<T: serde::de::DeserializeOwned>(
+    names: &[String],
+    flag: &str,
+) -> anyhow::Result<Vec<T>> {
+    names
+        .iter()
+        .map(|n| {
+            serde_json::from_value(serde_json::Value::String(n.trim().to_string()))
+                .map_err(|_| anyhow::anyhow!("{flag}: unknown look {n:?}"))
+        })
+        .collect()
 }
 
-/// Reads and parses a truth file.
-pub fn read_truth(path: &Path) -> anyhow::Result<Truth> {
-    let text = io::read_text(path)?;
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    parse_truth_file(&name, &text).with_context(|| path.display().to_string())
+/// `--diameter auto` for a set of images (`dataset`, `validate`): each
+/// image's first-pass diameters, pooled by folder (as `analyze` pools a
+/// sample) or per image.
+pub fn pooled_diameters(
+    images: &[PathBuf],
+    config: &cellvia::Config,
+    threads: usize,
+    per_field: bool,
+) -> anyhow::Result<Option<Vec<FieldDiameter>>> {
+    if config.fixed_diameter().is_some() {
+        return Ok(None);
+    }
+    let mut own = vec![Vec::new(); images.len()];
+    scheduler::for_each_ordered(
+        images,
+        threads,
+        |path| {
+            io::read_bytes(path)
+                .ok()
+                .and_then(|bytes| first_pass_diameters(Source::Image(&bytes), config).ok())
+                .unwrap_or_default()
+        },
+        |i, d| own[i] = d,
+    )?;
+    let mut folders: Vec<&Path> = Vec::new();
+    let sample_of: Vec<usize> = images
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            if per_field {
+                return i;
+            }
+            let folder = p.parent().unwrap_or(Path::new(""));
+            folders
+                .iter()
+                .position(|f| *f == folder)
+                .unwrap_or_else(|| {
+                    folders.push(folder);
+                    folders.len() - 1
+                })
+        })
+        .collect();
+    Ok(Some(pool_by_sample(&own, &sample_of)))
 }
 
 struct Labelled {
@@ -224,7 +313,7 @@ struct Labelled {
 pub fn dataset(args: &DatasetArgs) -> anyhow::Result<u8> {
     let mut config = load_config(args.config.as_ref())?;
     if let Some(d) = &args.diameter {
-        config.diameter_px = parse_range("--diameter", d)?;
+        config.diameter_px = parse_diameter("--diameter", d)?;
     }
     config.validate()?;
     anyhow::ensure!(
@@ -255,18 +344,44 @@ pub fn dataset(args: &DatasetArgs) -> anyhow::Result<u8> {
     let (mut n, mut failed) = (0usize, 0usize);
     let mut counts = Counts::default();
     let mut write_error: Option<csv::Error> = None;
+    let diameters = pooled_diameters(&found.images, &config, threads, args.diameter_per_field)?;
+    // Truth from --truth, else beside each image.
+    let mut truth_sets: Vec<(PathBuf, TruthSet)> = Vec::new();
+    match &args.truth {
+        Some(t) => truth_sets.push((PathBuf::new(), TruthSet::load(t)?)),
+        None => {
+            for image in &found.images {
+                let folder = image.parent().unwrap_or(Path::new(".")).to_path_buf();
+                if !truth_sets.iter().any(|(f, _)| *f == folder) {
+                    let set = TruthSet::load(&folder)?;
+                    truth_sets.push((folder, set));
+                }
+            }
+        }
+    }
+    let truth_of = |image: &Path| -> anyhow::Result<Option<cellvia::truth::Truth>> {
+        let folder = image.parent().unwrap_or(Path::new("."));
+        match truth_sets
+            .iter()
+            .find(|(f, _)| args.truth.is_some() || f == folder)
+        {
+            Some((_, set)) => set.get(image),
+            None => Ok(None),
+        }
+    };
+    let indexed: Vec<(usize, &PathBuf)> = found.images.iter().enumerate().collect();
     scheduler::for_each_ordered(
-        &found.images,
+        &indexed,
         threads,
-        |path| -> anyhow::Result<Labelled> {
-            let truth_path = find_truth(path)
-                .with_context(|| format!("{}: no truth file beside it", path.display()))?;
-            let truth = read_truth(&truth_path)?;
+        |&(index, path)| -> anyhow::Result<Labelled> {
+            let truth =
+                truth_of(path)?.with_context(|| format!("{}: no truth for it", path.display()))?;
             let bytes = io::read_bytes(path)?;
             let cands = candidates(
                 Source::Image(&bytes),
                 &config,
                 Some(&spec),
+                diameters.as_ref().map(|d| &d[index]),
                 &mut StageTimes::default(),
             )
             .with_context(|| path.display().to_string())?;
@@ -321,11 +436,12 @@ pub fn dataset(args: &DatasetArgs) -> anyhow::Result<u8> {
     write_atomic(&args.out.join("crops.csv"), &table)?;
     let meta = serde_json::json!({
         "crops": n,
-        "shape": [n, 2, spec.size, spec.size],
+        "shape": [n, CROP_CHANNELS, spec.size, spec.size],
         "dtype": "float32 little-endian",
         "crop_size": spec.size,
         "crop_context": spec.context,
         "contrast_scale": spec.contrast_scale,
+        "dye_scale": spec.dye_scale,
         "contrast_clip": spec.clip,
         "classes": {"live": counts.live, "dead": counts.dead, "debris": counts.debris},
         "config": config,

@@ -76,6 +76,26 @@ pub fn decode(bytes: &[u8], max_pixels: u64) -> Result<DynamicImage, DecodeError
     reader.decode().map_err(corrupt)
 }
 
+/// The width and height an encoded image declares, without decoding it.
+///
+/// ```
+/// let mut png = std::io::Cursor::new(Vec::new());
+/// image::GrayImage::new(7, 3).write_to(&mut png, image::ImageFormat::Png).unwrap();
+/// assert_eq!(cellvia::io::decode::dimensions(png.get_ref()).unwrap(), (7, 3));
+/// ```
+pub fn dimensions(bytes: &[u8]) -> Result<(u32, u32), DecodeError> {
+    let reader = ImageReader::new(Cursor::new(bytes))
+        .with_guessed_format()
+        .map_err(|_| DecodeError::UnknownFormat)?;
+    let format = reader
+        .format()
+        .map_or_else(|| "image".to_string(), |f| format!("{f:?}").to_uppercase());
+    reader.into_dimensions().map_err(|e| DecodeError::Corrupt {
+        format,
+        message: e.to_string(),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

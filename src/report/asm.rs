@@ -136,8 +136,11 @@ fn measurement(run: &RunSummary, index: usize, s: &SampleResult) -> Result<Value
         },
         "cell density dilution factor": quantity(s.dilution_factor, "(unitless)"),
     });
-    if let Some(p) = config.pixel_size_um {
-        let d = config.diameter();
+    if let (Some(p), Some(d)) = (config.pixel_size_um, s.diameter) {
+        let d = crate::config::DiameterRange {
+            min: d.min_px,
+            max: d.max_px,
+        };
         processing["minimum cell diameter setting"] = quantity(round(d.min * p, 3), "µm");
         processing["maximum cell diameter setting"] = quantity(round(d.max * p, 3), "µm");
     }

@@ -2,13 +2,14 @@
 
 use super::{ImageRecord, StainRecord};
 use crate::aggregate::sample::{Estimate, SampleResult};
+use crate::segment::scale::DiameterSource;
 
 /// The header line of `images.csv`.
 ///
 /// ```
 /// let header = cellvia::report::csv::images_header().unwrap();
 /// assert!(header.starts_with("path,status,error,width,height,total,live,dead,debris,viability,"));
-/// assert!(header.ends_with(",cell_coverage,quality_flags\n"));
+/// assert!(header.ends_with(",quality_flags,diameter_source,diameter_min_px,diameter_max_px,diameter_measured_px\n"));
 /// ```
 pub fn images_header() -> Result<String, csv::Error> {
     line([
@@ -30,6 +31,10 @@ pub fn images_header() -> Result<String, csv::Error> {
         "saturated_fraction",
         "cell_coverage",
         "quality_flags",
+        "diameter_source",
+        "diameter_min_px",
+        "diameter_max_px",
+        "diameter_measured_px",
     ])
 }
 
@@ -38,12 +43,13 @@ pub fn images_header() -> Result<String, csv::Error> {
 /// ```
 /// use cellvia::report::{csv::image_row, ImageRecord};
 /// let row = image_row(&ImageRecord::failed("a,b.png", "truncated".into())).unwrap();
-/// assert_eq!(row, "\"a,b.png\",error,truncated,,,,,,,,,,,,,,,\n");
+/// assert_eq!(row, "\"a,b.png\",error,truncated,,,,,,,,,,,,,,,,,,,\n");
 /// ```
 pub fn image_row(r: &ImageRecord) -> Result<String, csv::Error> {
     let opt = |v: Option<u32>| v.map(|v| v.to_string()).unwrap_or_default();
     let fraction = |v: Option<f64>| v.map(|v| format!("{v:.4}")).unwrap_or_default();
     let c = r.counts;
+    let d = r.diameter;
     line([
         r.path.clone(),
         format!("{:?}", r.status).to_lowercase(),
@@ -72,14 +78,30 @@ pub fn image_row(r: &ImageRecord) -> Result<String, csv::Error> {
             .map(|f| f.as_str())
             .collect::<Vec<_>>()
             .join(";"),
+        d.map(|d| source_name(d.source)).unwrap_or_default(),
+        d.map(|d| d.min_px.to_string()).unwrap_or_default(),
+        d.map(|d| d.max_px.to_string()).unwrap_or_default(),
+        d.and_then(|d| d.field_px)
+            .map(|v| v.to_string())
+            .unwrap_or_default(),
     ])
+}
+
+/// How a diameter range was found, as written in the CSV files.
+fn source_name(source: DiameterSource) -> String {
+    match source {
+        DiameterSource::Fixed => "fixed",
+        DiameterSource::Measured => "measured",
+        DiameterSource::Fallback => "fallback",
+    }
+    .to_string()
 }
 
 /// The header line of `cells.csv`.
 ///
 /// ```
 /// let header = cellvia::report::csv::cells_header().unwrap();
-/// assert!(header.ends_with(",cluster,cluster_size,ao,pi,pi_fraction,stain_sigma\n"));
+/// assert!(header.ends_with(",cluster,cluster_size,ao,pi,pi_fraction,stain_sigma,novelty\n"));
 /// ```
 pub fn cells_header() -> Result<String, csv::Error> {
     line([
@@ -107,6 +129,7 @@ pub fn cells_header() -> Result<String, csv::Error> {
         "pi",
         "pi_fraction",
         "stain_sigma",
+        "novelty",
     ])
 }
 
@@ -150,6 +173,7 @@ pub fn cell_rows(r: &ImageRecord) -> Result<String, csv::Error> {
             stain(|s| s.pi),
             stain(|s| s.pi_fraction),
             stain(|s| s.sigma),
+            c.novelty.map(|v| v.to_string()).unwrap_or_default(),
         ])?);
     }
     Ok(out)
@@ -190,6 +214,10 @@ pub fn samples_header() -> Result<String, csv::Error> {
         "aggregate_fraction",
         "debris_fraction",
         "fields_flagged",
+        "diameter_source",
+        "diameter_measured_px",
+        "uncertain_fraction",
+        "novel_fraction",
         "verdict",
         "reasons",
         "warnings",
@@ -231,6 +259,12 @@ pub fn sample_row(s: &SampleResult) -> Result<String, csv::Error> {
         opt(s.aggregate_fraction),
         opt(s.debris_fraction),
         s.fields_flagged.to_string(),
+        s.diameter
+            .map(|d| source_name(d.source))
+            .unwrap_or_default(),
+        opt(s.diameter.and_then(|d| d.measured_px)),
+        opt(s.call_confidence.and_then(|c| c.uncertain_fraction)),
+        opt(s.call_confidence.and_then(|c| c.novel_fraction)),
         s.verdict
             .as_ref()
             .map(|v| v.verdict.as_str().to_string())

@@ -2,6 +2,7 @@
 //! file (inline CSS, SVG plots, overlay thumbnails as data URIs, no scripts,
 //! nothing fetched), laid out for screen and for print.
 
+use crate::segment::scale::DiameterSource;
 use std::fmt::Write;
 
 use super::{round, utc_iso8601, RunSummary};
@@ -348,6 +349,32 @@ fn sample_section(out: &mut String, run: &RunSummary, index: usize, s: &SampleRe
     }
     if let Some(c) = &s.concentration_per_ml {
         row(out, "Dead cells/mL (95 % CI)", &ci(&c.dead, sci));
+    }
+    if let Some(d) = &s.diameter {
+        let how = match (d.source, d.measured_px) {
+            (DiameterSource::Fixed, _) => "fixed by the settings".to_string(),
+            (_, Some(m)) => format!(
+                "measured from the images: typical {m:.1} px (fields alone: {})",
+                match (d.measured_min_px, d.measured_max_px) {
+                    (Some(lo), Some(hi)) => format!("{lo:.1}–{hi:.1} px"),
+                    _ => "too few objects each".into(),
+                }
+            ),
+            _ => "too few objects to measure: fallback range".to_string(),
+        };
+        row(
+            out,
+            "Cell diameter range used",
+            &format!("{:.1}–{:.1} px, {how}", d.min_px, d.max_px),
+        );
+    }
+    if let Some(c) = &s.call_confidence {
+        let pct = |v: Option<f64>| v.map_or("–".to_string(), |v| format!("{:.1} %", 100.0 * v));
+        row(
+            out,
+            "Uncertain live/dead calls / cells unlike the training images",
+            &format!("{} / {}", pct(c.uncertain_fraction), pct(c.novel_fraction)),
+        );
     }
     for (key, value) in &s.metadata {
         row(out, key, &escape(value));

@@ -73,6 +73,10 @@ pub struct CellRecord {
     /// AO/PI: the object's stains (absent for trypan).
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub stain: Option<StainRecord>,
+    /// How unlike the model's training crops this cell's crop is (above 1:
+    /// rarer than 1 in 100 training crops; [`crate::classify::novelty`]).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub novelty: Option<f64>,
 }
 
 /// AO/PI stains of one object, as reported.
@@ -161,6 +165,12 @@ pub struct ImageRecord {
     pub debris: Option<DebrisReport>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub quality: Option<ImageQuality>,
+    /// The diameter range the field was segmented with, and how it was found.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub diameter: Option<crate::segment::scale::FieldDiameter>,
+    /// How sure the model was of this field's objects (trypan).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub calls: Option<crate::aggregate::confidence::CallTally>,
     /// Image-quality flags raised by the `[quality]` limits.
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub quality_flags: Vec<QualityFlag>,
@@ -187,6 +197,8 @@ impl ImageRecord {
             aggregate_fraction: None,
             debris: None,
             quality: None,
+            diameter: None,
+            calls: None,
             quality_flags: Vec::new(),
             cells: Vec::new(),
             gated: Vec::new(),

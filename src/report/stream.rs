@@ -212,6 +212,8 @@ mod tests {
             error: None,
             width: Some(4),
             height: Some(4),
+            diameter: None,
+            calls: None,
             counts: Some(Counts::from_classes([crate::classify::CellClass::Live])),
             viability: Some(1.0),
             aggregate_fraction: Some(0.0),

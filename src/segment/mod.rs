@@ -3,9 +3,9 @@
 //! Input is z, the background-flattened contrast in robust noise sigmas
 //! ([`crate::preprocess::flatten`]): cells are either darker (rims, dye) or
 //! brighter (refractile centres, halos) than the lamp, so both signs count.
-//! Every length is tied to the typical cell diameter range (`diameter`,
-//! default 12–40 px, the span of labelled cells in the LDC images), so the
-//! same settings work at any magnification once the range is right.
+//! Every length is tied to the typical cell diameter range (`diameter`:
+//! measured from each sample's fields by [`scale`] unless the settings fix
+//! it), so the same settings work at any magnification.
 //!
 //! 1. Threshold ([`threshold`]): hysteresis on |z|: an object must reach
 //!    `seed_sigma` (6σ) somewhere and extends over connected pixels above
@@ -48,6 +48,7 @@ pub mod label;
 pub mod lines;
 pub mod morphology;
 pub mod regions;
+pub mod scale;
 pub mod seeds;
 pub mod threshold;
 pub mod watershed;

@@ -17,10 +17,26 @@
 //!   Rulings are invisible in fluorescence, so none are drawn.
 //!
 //! Then photon (Poisson, Gaussian-approximated) and read noise, quantised to
-//! 8 or 12/16 bits. A label mask (cell `i` of the truth = label `i + 1`)
-//! marks each cell's in-focus outline.
+//! 8 or 12/16 bits, optionally as JPEG. A label mask (cell `i` of the truth =
+//! label `i + 1`) marks each cell's in-focus outline.
+//!
+//! **Domain randomisation** (`randomize`): every field draws its own optics
+//! and cells from its seed ([`randomize`]): cell diameter 8–150 px, live and
+//! dead looks ([`looks`]), dead cells smaller than, as large as or larger
+//! than live ones, focus, lamp level and evenness, noise, bit depth, gray or
+//! colour with a colour cast, JPEG artefacts, debris and rulings, so that a
+//! model trained on such fields can only rely on what all of them share: the
+//! stain.
+
+mod brightfield;
+mod fluorescence;
+mod imaging;
+pub mod looks;
+mod randomize;
 
 use image::{DynamicImage, ImageBuffer, Luma};
+
+use looks::{DeadLook, LiveLook, Look};
 use serde::{Deserialize, Serialize};
 
 use crate::classify::CellClass;
@@ -79,6 +95,22 @@ pub struct SynthParams {
     pub depth: SynthDepth,
     /// Draw hemocytometer grid lines.
     pub grid: bool,
+    /// Live cells take these looks (at random, equally likely).
+    pub live_looks: Vec<LiveLook>,
+    /// Dead cells take these looks.
+    pub dead_looks: Vec<DeadLook>,
+    /// Dead cells' diameter relative to live cells'.
+    pub dead_size_ratio: f64,
+    /// Brightfield in RGB, dead cells' dye blue (else gray).
+    pub colour: bool,
+    /// Lamp colour: > 0 bluish, < 0 yellowish (RGB brightfield).
+    pub colour_cast: f64,
+    /// Write 8-bit fields as JPEG of this quality (1–100) instead of PNG.
+    pub jpeg_quality: Option<u8>,
+    /// Draw each field's optics and cells at random from its seed
+    /// (domain randomisation); the fields above except size, mode and seed
+    /// are then ignored.
+    pub randomize: bool,
     pub seed: u64,
 }
 
@@ -101,6 +133,13 @@ impl Default for SynthParams {
             read_noise: 0.004,
             depth: SynthDepth::Eight,
             grid: false,
+            live_looks: vec![LiveLook::Refractile],
+            dead_looks: vec![DeadLook::Dark],
+            dead_size_ratio: 1.0,
+            colour: false,
+            colour_cast: 0.0,
+            jpeg_quality: None,
+            randomize: false,
             seed: 1,
         }
     }
@@ -141,10 +180,35 @@ impl SynthParams {
                 return fail(format!("{name} must lie in 0..=1"));
             }
         }
+        if self.live_looks.is_empty() || self.dead_looks.is_empty() {
+            return fail("give at least one live and one dead look".into());
+        }
+        if !(0.2..=5.0).contains(&self.dead_size_ratio) {
+            return fail("dead size ratio must lie in 0.2..=5".into());
+        }
+        if !(-0.5..=0.5).contains(&self.colour_cast) {
+            return fail("colour cast must lie in -0.5..=0.5".into());
+        }
+        match self.jpeg_quality {
+            Some(q) if !(1..=100).contains(&q) => {
+                return fail("JPEG quality must lie in 1..=100".into())
+            }
+            Some(_) if self.depth != SynthDepth::Eight => {
+                return fail("JPEG fields are 8-bit".into())
+            }
+            _ => {}
+        }
         Ok(())
     }
 
-    /// Extension and encoding of a field file: 8-bit PNG, else (12/16-bit) TIFF.
+    /// Radius range of debris specks, pixels: small specks, and in fields of
+    /// large cells also fragments of up to a fifth of a cell's radius.
+    fn debris_radius(&self) -> (f64, f64) {
+        (1.5, 4.0_f64.max(0.1 * self.diameter_mean))
+    }
+
+    /// Extension and encoding of a field file: 8-bit PNG (JPEG with a
+    /// `jpeg_quality`), else (12/16-bit) TIFF.
     ///
     /// ```
     /// use cellvia::synth::{SynthDepth, SynthParams};
@@ -152,9 +216,10 @@ impl SynthParams {
     /// assert_eq!(p.file_format(), ("tif", image::ImageFormat::Tiff));
     /// ```
     pub fn file_format(&self) -> (&'static str, image::ImageFormat) {
-        match self.depth {
-            SynthDepth::Eight => ("png", image::ImageFormat::Png),
-            SynthDepth::Twelve | SynthDepth::Sixteen => ("tif", image::ImageFormat::Tiff),
+        match (self.depth, self.jpeg_quality) {
+            (SynthDepth::Eight, Some(_)) => ("jpg", image::ImageFormat::Jpeg),
+            (SynthDepth::Eight, None) => ("png", image::ImageFormat::Png),
+            (SynthDepth::Twelve | SynthDepth::Sixteen, _) => ("tif", image::ImageFormat::Tiff),
         }
     }
 }
@@ -189,38 +254,20 @@ struct Body {
     x: f64,
     y: f64,
     radius: f64,
-    kind: CellClass,
+    look: Look,
     defocus: f64,
     /// Outline harmonics (amplitude, phase) for irregular shapes.
     wobble: [(f64, f64); 2],
-    /// Strength of the object's contrast, 0..1 scale per kind.
+    /// Strength of the object's contrast, 0..1 scale per look.
     strength: f64,
 }
 
-/// Transmission (1 = clear) of an object at normalised radius `rho`.
-fn profile(kind: CellClass, rho: f64, strength: f64, texture: f64) -> f64 {
-    match kind {
-        CellClass::Live => {
-            if rho < 0.45 {
-                1.0 + 0.5 * strength * (1.0 - (rho / 0.45).powi(2))
-            } else if rho < 1.0 {
-                1.0 - 0.6 * strength * (std::f64::consts::PI * (rho - 0.45) / 0.55).sin()
-            } else if rho < 1.25 {
-                1.0 + 0.06 * strength
-            } else {
-                1.0
-            }
-        }
-        CellClass::Dead => {
-            let edge = ((1.05 - rho) / 0.15).clamp(0.0, 1.0);
-            1.0 - strength * edge * (0.8 + 0.2 * texture)
-        }
-        CellClass::Debris => {
-            if rho < 1.0 {
-                1.0 + strength * (1.0 - rho * rho)
-            } else {
-                1.0
-            }
+impl Body {
+    fn class(&self) -> CellClass {
+        match self.look {
+            Look::Live(_) => CellClass::Live,
+            Look::Dead(_) => CellClass::Dead,
+            Look::Debris => CellClass::Debris,
         }
     }
 }
@@ -238,18 +285,33 @@ fn place_free(rng: &mut Rng, bodies: &[Body], r: f64, w: f64, h: f64) -> Option<
 /// A rendered field: the image, its truth and a label mask.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SynthField {
-    /// Gray (brightfield) or RGB (AO/PI), 8-bit or 16-bit samples.
+    /// Gray or RGB (brightfield), RGB (AO/PI), 8-bit or 16-bit samples.
     pub image: DynamicImage,
     pub truth: Truth,
     /// Truth cell `i` is label `i + 1`: pixels inside its in-focus outline
     /// (where cells overlap, the one whose outline is relatively nearer).
     pub labels: ImageBuffer<Luma<u16>, Vec<u16>>,
+    /// The parameters the field was rendered with (drawn from the seed when
+    /// `randomize` was asked for).
+    pub params: SynthParams,
 }
 
-/// Fluorescence dark level (camera offset + autofluorescence), full scale.
-const FLUORESCENCE_DARK: f64 = 0.03;
-/// Emission of the brightest stained cell at the field centre, full scale.
-const FLUORESCENCE_PEAK: f64 = 0.6;
+impl SynthField {
+    /// The field as a file: its extension and bytes (PNG, TIFF, or JPEG at
+    /// the params' quality).
+    pub fn encode(&self) -> Result<(&'static str, Vec<u8>), image::ImageError> {
+        let (ext, format) = self.params.file_format();
+        let mut bytes = std::io::Cursor::new(Vec::new());
+        match (format, self.params.jpeg_quality) {
+            (image::ImageFormat::Jpeg, Some(q)) => {
+                let encoder = image::codecs::jpeg::JpegEncoder::new_with_quality(&mut bytes, q);
+                self.image.write_with_encoder(encoder)?;
+            }
+            _ => self.image.write_to(&mut bytes, format)?,
+        }
+        Ok((ext, bytes.into_inner()))
+    }
+}
 
 /// Renders a field, its truth and label mask. At most [`MAX_CELLS`] cells;
 /// fewer when the field cannot hold `cells` without overlaps (check
@@ -262,27 +324,54 @@ const FLUORESCENCE_PEAK: f64 = 0.6;
 /// assert_eq!((field.image.width(), field.image.height()), (200, 150));
 /// assert_eq!(field.truth.cells.len(), 10);
 /// assert_eq!(render(&p), field); // deterministic for a seed
-/// let aopi = render(&SynthParams { mode: SynthMode::Aopi, ..p });
+/// let aopi = render(&SynthParams { mode: SynthMode::Aopi, ..p.clone() });
 /// assert!(aopi.image.as_rgb8().is_some());
+/// let random = render(&SynthParams { randomize: true, ..p });
+/// assert_eq!(random.params.width, 200); // size kept, the rest drawn
 /// ```
 pub fn render(p: &SynthParams) -> SynthField {
     let mut rng = Rng(p.seed);
+    let p = &if p.randomize {
+        randomize::draw(p, &mut rng)
+    } else {
+        p.clone()
+    };
     let (w, h) = (f64::from(p.width), f64::from(p.height));
     let mut bodies: Vec<Body> = Vec::new();
-    let new_body = |rng: &mut Rng, x, y, radius| {
-        let kind = if rng.uniform() < p.dead_fraction {
-            CellClass::Dead
+    let pick =
+        |rng: &mut Rng, n: usize| ((rng.uniform() * n as f64) as usize).min(n.saturating_sub(1));
+    // The look (and so the size) is drawn first: dead cells may be smaller
+    // or larger than live ones.
+    let draw_look = |rng: &mut Rng| -> Look {
+        if rng.uniform() < p.dead_fraction {
+            Look::Dead(p.dead_looks[pick(rng, p.dead_looks.len())])
         } else {
-            CellClass::Live
+            Look::Live(p.live_looks[pick(rng, p.live_looks.len())])
+        }
+    };
+    let draw_radius = |rng: &mut Rng, look: Look| {
+        let scale = if matches!(look, Look::Dead(_)) {
+            p.dead_size_ratio
+        } else {
+            1.0
         };
-        let irregular = if kind == CellClass::Dead { 0.08 } else { 0.03 };
+        (0.5 * scale * (p.diameter_mean + p.diameter_sd * rng.normal())).max(2.5)
+    };
+    let new_body = |rng: &mut Rng, x, y, radius, look: Look| {
+        let irregular = if matches!(look, Look::Dead(_)) {
+            0.08
+        } else {
+            0.03
+        };
         Body {
             x,
             y,
             radius,
-            kind,
+            look,
+            // Defocus blur grows with the cell: the same depth of field
+            // blurs a large cell by more pixels.
             defocus: if rng.uniform() < p.defocus_fraction {
-                rng.range(1.0, 2.5)
+                rng.range(1.0, 2.5) * (radius / 10.0).max(1.0)
             } else {
                 0.0
             },
@@ -296,25 +385,28 @@ pub fn render(p: &SynthParams) -> SynthField {
                     rng.range(0.0, std::f64::consts::TAU),
                 ),
             ],
-            strength: match kind {
-                CellClass::Live => rng.range(0.6, 1.0),
-                _ => rng.range(0.3, 0.5),
+            strength: match look {
+                Look::Live(_) => rng.range(0.6, 1.0),
+                Look::Dead(d) => {
+                    let (lo, hi) = d.strength_range();
+                    rng.range(lo, hi)
+                }
+                Look::Debris => rng.range(-0.3, 0.2),
             },
         }
     };
-    let draw_radius =
-        |rng: &mut Rng| (0.5 * (p.diameter_mean + p.diameter_sd * rng.normal())).max(2.5);
     let target = p.cells.min(MAX_CELLS) as usize;
     let clumped_target = (p.clump_fraction * p.cells as f64).round() as usize;
     let mut clumped = 0;
     let mut attempts = 0;
     while bodies.len() < target && attempts < target * 50 {
         attempts += 1;
-        let r = draw_radius(&mut rng);
+        let look = draw_look(&mut rng);
+        let r = draw_radius(&mut rng, look);
         let Some((x, y)) = place_free(&mut rng, &bodies, r, w, h) else {
             continue;
         };
-        bodies.push(new_body(&mut rng, x, y, r));
+        bodies.push(new_body(&mut rng, x, y, r, look));
         let remaining = target - bodies.len();
         if clumped < clumped_target && remaining > 0 {
             // Grow a clump of 2..=4 touching cells from this one.
@@ -327,7 +419,8 @@ pub fn render(p: &SynthParams) -> SynthField {
             clumped += 1;
             let mut last = bodies.len() - 1;
             for _ in 1..size {
-                let r2 = draw_radius(&mut rng);
+                let look2 = draw_look(&mut rng);
+                let r2 = draw_radius(&mut rng, look2);
                 let anchor = bodies[last];
                 let placed = (0..30).find_map(|_| {
                     let angle = rng.range(0.0, std::f64::consts::TAU);
@@ -340,7 +433,7 @@ pub fn render(p: &SynthParams) -> SynthField {
                     (inside && clear).then_some((nx, ny))
                 });
                 let Some((nx, ny)) = placed else { break };
-                bodies.push(new_body(&mut rng, nx, ny, r2));
+                bodies.push(new_body(&mut rng, nx, ny, r2, look2));
                 clumped += 1;
                 last = bodies.len() - 1;
             }
@@ -354,17 +447,18 @@ pub fn render(p: &SynthParams) -> SynthField {
             region: TruthRegion::Disc {
                 radius: b.radius * 1.1,
             },
-            label: b.kind,
+            label: b.class(),
         })
         .collect();
+    let (debris_lo, debris_hi) = p.debris_radius();
     for _ in 0..p.debris {
-        let r = rng.range(1.5, 4.0);
+        let r = rng.range(debris_lo, debris_hi);
         let (x, y) = (rng.range(0.0, w), rng.range(0.0, h));
         bodies.push(Body {
             x,
             y,
             radius: r,
-            kind: CellClass::Debris,
+            look: Look::Debris,
             defocus: if rng.uniform() < 0.5 {
                 rng.range(0.5, 1.5)
             } else {
@@ -380,8 +474,8 @@ pub fn render(p: &SynthParams) -> SynthField {
 
     let labels = label_mask(&bodies[..truth_cells.len()], p.width, p.height);
     let image = match p.mode {
-        SynthMode::Brightfield => brightfield(p, &bodies, &mut rng),
-        SynthMode::Aopi => fluorescence(p, &bodies, &mut rng),
+        SynthMode::Brightfield => brightfield::brightfield(p, &bodies, &mut rng),
+        SynthMode::Aopi => fluorescence::fluorescence(p, &bodies, &mut rng),
     };
     let truth = Truth {
         schema: TRUTH_SCHEMA.to_string(),
@@ -393,6 +487,7 @@ pub fn render(p: &SynthParams) -> SynthField {
         image,
         truth,
         labels,
+        params: p.clone(),
     }
 }
 
@@ -427,230 +522,6 @@ fn label_mask(cells: &[Body], width: u32, height: u32) -> ImageBuffer<Luma<u16>,
     }
     ImageBuffer::from_raw(width, height, labels)
         .unwrap_or_else(|| ImageBuffer::from_pixel(width, height, Luma([0])))
-}
-
-/// Photon and read noise on a 0..=1 signal.
-fn noisy(p: &SynthParams, signal: f64, rng: &mut Rng) -> f64 {
-    let photons = signal * p.photons_full_scale;
-    let shot = photons.sqrt() * rng.normal() / p.photons_full_scale;
-    (signal + shot + p.read_noise * rng.normal()).clamp(0.0, 1.0)
-}
-
-/// Relative illumination at a pixel: 1 at the centre, 1 − vignetting at the corners.
-fn illumination(p: &SynthParams, x: usize, y: usize) -> f64 {
-    let (cx, cy) = (f64::from(p.width) / 2.0, f64::from(p.height) / 2.0);
-    let r = ((x as f64 - cx).hypot(y as f64 - cy)) / cx.hypot(cy).max(1.0);
-    1.0 - p.vignetting * r * r
-}
-
-fn brightfield(p: &SynthParams, bodies: &[Body], rng: &mut Rng) -> DynamicImage {
-    let (wi, hi) = (p.width as usize, p.height as usize);
-    let mut transmission = vec![1.0f64; wi * hi];
-    for b in bodies {
-        let texture_seed = rng.next_u64();
-        let (x0, y0, pw, ph, patch) = stamp(wi, hi, b, texture_seed, |rho, texture| {
-            profile(b.kind, rho, b.strength, texture) - 1.0
-        });
-        for py in 0..ph {
-            for px in 0..pw {
-                let i = (y0 + py) * wi + x0 + px;
-                transmission[i] *= (1.0 + patch[py * pw + px]).max(0.0);
-            }
-        }
-    }
-    if p.grid {
-        draw_grid(&mut transmission, wi, hi, rng);
-    }
-    let mut values = Vec::with_capacity(wi * hi);
-    for y in 0..hi {
-        for x in 0..wi {
-            let lamp = p.background * illumination(p, x, y);
-            let signal = (lamp * transmission[y * wi + x]).clamp(0.0, 1.0);
-            values.push(noisy(p, signal, rng));
-        }
-    }
-    let full = full_scale(p.depth);
-    match p.depth {
-        SynthDepth::Eight => DynamicImage::ImageLuma8(
-            ImageBuffer::from_raw(
-                p.width,
-                p.height,
-                values.iter().map(|v| (v * full).round() as u8).collect(),
-            )
-            .unwrap_or_else(|| ImageBuffer::from_pixel(p.width, p.height, Luma([0]))),
-        ),
-        SynthDepth::Twelve | SynthDepth::Sixteen => DynamicImage::ImageLuma16(
-            ImageBuffer::from_raw(
-                p.width,
-                p.height,
-                values.iter().map(|v| (v * full).round() as u16).collect(),
-            )
-            .unwrap_or_else(|| ImageBuffer::from_pixel(p.width, p.height, Luma([0]))),
-        ),
-    }
-}
-
-fn full_scale(depth: SynthDepth) -> f64 {
-    match depth {
-        SynthDepth::Eight => 255.0,
-        SynthDepth::Twelve => 4095.0,
-        SynthDepth::Sixteen => 65535.0,
-    }
-}
-
-/// AO (green) and PI (red) stain of an object, relative to the brightest cell.
-fn stains(b: &Body) -> (f64, f64) {
-    match b.kind {
-        CellClass::Live => (b.strength, 0.0),
-        // PI quenches AO in dead cells: dim green, bright red.
-        CellClass::Dead => (0.3 * b.strength, 1.2 * b.strength + 0.3),
-        CellClass::Debris => (0.15 * b.strength.abs(), 0.0),
-    }
-}
-
-fn fluorescence(p: &SynthParams, bodies: &[Body], rng: &mut Rng) -> DynamicImage {
-    let (wi, hi) = (p.width as usize, p.height as usize);
-    let mut green = vec![0.0f64; wi * hi];
-    let mut red = vec![0.0f64; wi * hi];
-    for b in bodies {
-        let texture_seed = rng.next_u64();
-        // Projected thickness of a sphere, mottled by chromatin texture.
-        let (x0, y0, pw, ph, patch) = stamp(wi, hi, b, texture_seed, |rho, texture| {
-            (1.0 - rho * rho).max(0.0).sqrt() * (0.85 + 0.15 * texture)
-        });
-        let (g, r) = stains(b);
-        for py in 0..ph {
-            for px in 0..pw {
-                let i = (y0 + py) * wi + x0 + px;
-                green[i] += g * patch[py * pw + px];
-                red[i] += r * patch[py * pw + px];
-            }
-        }
-    }
-    let full = full_scale(p.depth);
-    let mut samples = Vec::with_capacity(wi * hi * 3);
-    for y in 0..hi {
-        for x in 0..wi {
-            let excitation = FLUORESCENCE_PEAK * illumination(p, x, y);
-            let i = y * wi + x;
-            for emission in [red[i], green[i], 0.0] {
-                let signal = (FLUORESCENCE_DARK + excitation * emission).clamp(0.0, 1.0);
-                samples.push((noisy(p, signal, rng) * full).round());
-            }
-        }
-    }
-    match p.depth {
-        SynthDepth::Eight => DynamicImage::ImageRgb8(
-            ImageBuffer::from_raw(
-                p.width,
-                p.height,
-                samples.iter().map(|&v| v as u8).collect(),
-            )
-            .unwrap_or_else(|| ImageBuffer::new(p.width, p.height)),
-        ),
-        SynthDepth::Twelve | SynthDepth::Sixteen => DynamicImage::ImageRgb16(
-            ImageBuffer::from_raw(
-                p.width,
-                p.height,
-                samples.iter().map(|&v| v as u16).collect(),
-            )
-            .unwrap_or_else(|| ImageBuffer::new(p.width, p.height)),
-        ),
-    }
-}
-
-/// One object's patch: `value(rho, texture)` averaged over 2×2 subsamples,
-/// then blurred if the object is out of focus. Returns the patch origin,
-/// size and values.
-fn stamp(
-    w: usize,
-    h: usize,
-    b: &Body,
-    texture_seed: u64,
-    value: impl Fn(f64, f64) -> f64,
-) -> (usize, usize, usize, usize, Vec<f64>) {
-    let reach = b.radius * 1.35 + 3.0 * b.defocus + 2.0;
-    let x0 = (b.x - reach).floor().max(0.0) as usize;
-    let y0 = (b.y - reach).floor().max(0.0) as usize;
-    let x1 = ((b.x + reach).ceil() as usize).min(w.saturating_sub(1));
-    let y1 = ((b.y + reach).ceil() as usize).min(h.saturating_sub(1));
-    if x1 < x0 || y1 < y0 {
-        return (0, 0, 0, 0, Vec::new());
-    }
-    let (pw, ph) = (x1 - x0 + 1, y1 - y0 + 1);
-    let mut patch = vec![0.0f64; pw * ph];
-    let mut tex = Rng(texture_seed);
-    let texture_phase = [tex.range(0.0, 6.3), tex.range(0.0, 6.3)];
-    for py in 0..ph {
-        for px in 0..pw {
-            let mut acc = 0.0;
-            for (sx, sy) in [(0.25, 0.25), (0.75, 0.25), (0.25, 0.75), (0.75, 0.75)] {
-                let dx = (x0 + px) as f64 + sx - 0.5 - b.x;
-                let dy = (y0 + py) as f64 + sy - 0.5 - b.y;
-                let rho = outline_rho(b, dx, dy);
-                let texture =
-                    (0.9 * dx + texture_phase[0]).sin() * (0.8 * dy + texture_phase[1]).cos();
-                acc += value(rho, texture);
-            }
-            patch[py * pw + px] = acc / 4.0;
-        }
-    }
-    if b.defocus > 0.0 {
-        patch = blur(&patch, pw, ph, b.defocus);
-    }
-    (x0, y0, pw, ph, patch)
-}
-
-fn blur(src: &[f64], w: usize, h: usize, sigma: f64) -> Vec<f64> {
-    let r = (3.0 * sigma).ceil() as i64;
-    let k: Vec<f64> = (-r..=r)
-        .map(|i| (-(i * i) as f64 / (2.0 * sigma * sigma)).exp())
-        .collect();
-    let sum: f64 = k.iter().sum();
-    let pass = |input: &[f64], horizontal: bool| -> Vec<f64> {
-        let mut out = vec![0.0; input.len()];
-        for y in 0..h as i64 {
-            for x in 0..w as i64 {
-                let mut acc = 0.0;
-                for (j, kv) in k.iter().enumerate() {
-                    let o = j as i64 - r;
-                    let (sx, sy) = if horizontal { (x + o, y) } else { (x, y + o) };
-                    if sx >= 0 && sy >= 0 && sx < w as i64 && sy < h as i64 {
-                        acc += kv * input[(sy * w as i64 + sx) as usize];
-                    }
-                }
-                out[(y * w as i64 + x) as usize] = acc / sum;
-            }
-        }
-        out
-    };
-    pass(&pass(src, true), false)
-}
-
-/// Hemocytometer rulings: triple lines (dark, bright, dark) every ~250 px.
-fn draw_grid(field: &mut [f64], w: usize, h: usize, rng: &mut Rng) {
-    let period = rng.range(220.0, 280.0);
-    let (ox, oy) = (rng.range(0.0, period), rng.range(0.0, period));
-    let line = |d: f64| -> f64 {
-        // Distance to the nearest ruling, folded into one period.
-        let d = d.rem_euclid(period);
-        let d = d.min(period - d);
-        if d < 1.5 {
-            0.6
-        } else if d < 2.5 {
-            1.25
-        } else if d < 4.0 {
-            0.7
-        } else {
-            1.0
-        }
-    };
-    for y in 0..h {
-        let across = line(y as f64 - oy);
-        for x in 0..w {
-            field[y * w + x] *= line(x as f64 - ox) * across;
-        }
-    }
 }
 
 #[cfg(test)]
@@ -703,7 +574,7 @@ mod tests {
         let bg = v(2.0, 2.0).max(v(197.0, 197.0));
         let r = match c.region {
             TruthRegion::Disc { radius } => radius / 1.1,
-            TruthRegion::Box { .. } => unreachable!(),
+            TruthRegion::Box { .. } | TruthRegion::Point => unreachable!(),
         };
         // Dead cells are dark throughout; live cells have a dark rim.
         assert!(
@@ -731,7 +602,7 @@ mod tests {
         for (i, c) in field.truth.cells.iter().enumerate() {
             let r = match c.region {
                 TruthRegion::Disc { radius } => radius / 1.1,
-                TruthRegion::Box { .. } => unreachable!(),
+                TruthRegion::Box { .. } | TruthRegion::Point => unreachable!(),
             };
             // Clumped cells overlap a little; each keeps most of its disc.
             let disc = std::f64::consts::PI * r * r;

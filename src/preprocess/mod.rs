@@ -25,6 +25,8 @@
 //!    noise sigma (1.4826 × median absolute deviation): the segmentation's input,
 //!    so thresholds mean the same on quiet and noisy cameras.
 
+pub mod dye;
+
 use image::{DynamicImage, GenericImageView};
 
 use crate::config::{BitDepth, ChannelMode};
@@ -508,7 +510,7 @@ fn background_block(typical_diameter: f64) -> u32 {
 }
 
 /// Median of each `block`×`block` tile, interpolated bilinearly between tile centres.
-fn block_median_background(image: &FloatImage, block: u32) -> FloatImage {
+pub(crate) fn block_median_background(image: &FloatImage, block: u32) -> FloatImage {
     let (w, h) = image.dimensions();
     let nx = w.div_ceil(block).max(1);
     let ny = h.div_ceil(block).max(1);

@@ -1,5 +1,8 @@
 //! Ground truth: Pascal VOC XML (LDC style boxes labelled `Living Cell` /
-//! `Dead Cell`) and cellvia's own `*.truth.json` written by `cellvia synth`.
+//! `Dead Cell`), cellvia's own `*.truth.json` written by `cellvia synth`, and
+//! COCO JSON, YOLO txt and points CSV ([`formats`]).
+
+pub mod formats;
 
 use serde::{Deserialize, Serialize};
 
@@ -21,6 +24,9 @@ pub enum TruthRegion {
     },
     /// Disc around the cell's centre.
     Disc { radius: f64 },
+    /// A clicked centre only: it matches the detection whose equivalent
+    /// disc contains it.
+    Point,
 }
 
 /// One true cell: centre, extent and label (live or dead).
@@ -33,16 +39,36 @@ pub struct TruthCell {
 }
 
 impl TruthCell {
-    /// Whether a point lies inside the cell's box or disc.
+    /// A cell labelled by its box, centred in it.
+    pub fn boxed(xmin: f64, ymin: f64, xmax: f64, ymax: f64, label: CellClass) -> Self {
+        Self {
+            x: 0.5 * (xmin + xmax),
+            y: 0.5 * (ymin + ymax),
+            region: TruthRegion::Box {
+                xmin,
+                ymin,
+                xmax,
+                ymax,
+            },
+            label,
+        }
+    }
+
+    /// Whether a detection centred at (`x`, `y`) with equivalent radius
+    /// `radius` matches the cell: its centre lies inside the cell's box or
+    /// disc, or (a point) the cell's point lies inside the detection.
     ///
     /// ```
     /// use cellvia::{classify::CellClass, truth::*};
     /// let c = TruthCell { x: 10.0, y: 10.0, region: TruthRegion::Disc { radius: 5.0 }, label: CellClass::Live };
-    /// assert!(c.contains(13.0, 13.0));
-    /// assert!(!c.contains(14.0, 14.0));
+    /// assert!(c.contains(13.0, 13.0, 1.0));
+    /// assert!(!c.contains(14.0, 14.0, 1.0));
+    /// let p = TruthCell { region: TruthRegion::Point, ..c };
+    /// assert!(p.contains(14.0, 14.0, 6.0) && !p.contains(14.0, 14.0, 5.0));
     /// ```
-    pub fn contains(&self, x: f64, y: f64) -> bool {
+    pub fn contains(&self, x: f64, y: f64, radius: f64) -> bool {
         match self.region {
+            TruthRegion::Point => (x - self.x).powi(2) + (y - self.y).powi(2) <= radius * radius,
             TruthRegion::Box {
                 xmin,
                 ymin,
@@ -133,17 +159,7 @@ pub fn parse_voc(xml: &str) -> Result<Truth, TruthError> {
             number(bbox, "xmax")?,
             number(bbox, "ymax")?,
         );
-        cells.push(TruthCell {
-            x: 0.5 * (xmin + xmax),
-            y: 0.5 * (ymin + ymax),
-            region: TruthRegion::Box {
-                xmin,
-                ymin,
-                xmax,
-                ymax,
-            },
-            label,
-        });
+        cells.push(TruthCell::boxed(xmin, ymin, xmax, ymax, label));
     }
     Ok(Truth {
         schema: TRUTH_SCHEMA.to_string(),
