@@ -2,6 +2,7 @@
 
 mod analyze;
 mod bench;
+mod dataset;
 mod eval;
 mod tools;
 mod truth_set;
@@ -49,7 +50,7 @@ enum Command {
     )]
     Validate(validate::ValidateArgs),
     /// Export labelled candidate crops for training the viability model.
-    Dataset(tools::DatasetArgs),
+    Dataset(dataset::DatasetArgs),
     /// Measure throughput: images/s, stage times, decode floor, memory, thread scaling.
     Bench(bench::BenchArgs),
     /// Check a run log: every record's hash, sequence and link to the one before.
@@ -255,7 +256,7 @@ pub fn main() -> ExitCode {
         Command::Synth(args) => tools::synth(&args),
         Command::Eval(args) => eval::run(&args),
         Command::Validate(args) => validate::run(&args),
-        Command::Dataset(args) => tools::dataset(&args),
+        Command::Dataset(args) => dataset::run(&args),
         Command::Bench(args) => bench::run(&args),
         Command::Audit(AuditArgs {
             command: AuditCommand::Verify { log, outputs },

@@ -15,7 +15,7 @@ use cellvia::validate::{viability_bias, ViabilityBias};
 use clap::Args;
 use serde::Serialize;
 
-use super::tools::pooled_diameters;
+use super::dataset::pooled_diameters;
 use super::truth_set::TruthSet;
 use super::{load_config, parse_diameter, EXIT_OK, EXIT_SOME_FAILED};
 
