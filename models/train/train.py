@@ -476,6 +476,9 @@ def main():
     ap.add_argument("--crop-context", type=float, help="crop window in object diameters (default: cellvia's)")
     ap.add_argument("--synth-fields", type=int, default=400, help="domain-randomised training fields")
     ap.add_argument("--init", type=Path, help="start from this model's weights (fine-tuning)")
+    ap.add_argument("--synth-live-looks", help="live looks of the training fields (comma-separated; "
+                    "default all): leave one out to measure generalisation to an unseen look")
+    ap.add_argument("--synth-dead-looks", help="dead looks of the training fields (default all)")
     ap.add_argument("--extra", type=Path, action="append", default=[],
                     help="a `cellvia dataset` output folder of the lab's own labelled images, trained on too")
     args = ap.parse_args()
@@ -485,7 +488,8 @@ def main():
     # Cached fields and crops are only valid for the cellvia build, crop
     # window and field count that made them: anything else regenerates them.
     key = (hashlib.sha256(args.cellvia.read_bytes()).hexdigest()
-           + f" crop-context={args.crop_context} synth-fields={args.synth_fields}")
+           + f" crop-context={args.crop_context} synth-fields={args.synth_fields}"
+           + f" looks={args.synth_live_looks}/{args.synth_dead_looks}")
     key_file = work / "cache-key"
     if not key_file.exists() or key_file.read_text() != key:
         for folder in work.iterdir() if work.exists() else []:
@@ -495,11 +499,16 @@ def main():
 
     # 1. Domain-randomised synthetic fields (exact truth), LDC resampled.
     synth_sets = {"synth-train": (1, args.synth_fields), "synth-val": (5001, 80)}
+    looks = []
+    if args.synth_live_looks:
+        looks += ["--live-looks", args.synth_live_looks]
+    if args.synth_dead_looks:
+        looks += ["--dead-looks", args.synth_dead_looks]
     for name, (seed, count) in synth_sets.items():
         folder = work / name
         if not (folder / f"synth-{seed:04d}.truth.json").exists():
             run([args.cellvia, "synth", "--out", folder, "--count", count, "--seed", seed,
-                 "--width", 512, "--height", 512, "--cells", 40, "--randomize"])
+                 "--width", 512, "--height", 512, "--cells", 40, "--randomize", *(looks if name == "synth-train" else [])])
     ldc_images = sorted(args.ldc.glob("*.png"))
     for factor in LDC_SCALES:
         folder = work / f"ldc-x{factor}"
