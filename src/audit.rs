@@ -145,6 +145,41 @@ pub fn latest_outputs(log: &str) -> Result<BTreeMap<String, BTreeMap<String, Str
     Ok(latest)
 }
 
+/// Splits a log's bytes into its committed records (every line that ends
+/// with a newline) and an unfinished last line, if any: an append cut short
+/// by a crash or a full disk (possibly inside a multi-byte character), which
+/// never committed (the next append moves it aside,
+/// [`crate::io::write::append_locked`]).
+///
+/// ```
+/// use cellvia::audit::split_torn;
+/// assert_eq!(split_torn(b"a\nb\n{\"se\xc3"), (&b"a\nb\n"[..], Some(&b"{\"se\xc3"[..])));
+/// assert_eq!(split_torn(b"a\n"), (&b"a\n"[..], None));
+/// ```
+pub fn split_torn(log: &[u8]) -> (&[u8], Option<&[u8]>) {
+    let committed = log.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+    let (done, tail) = log.split_at(committed);
+    (done, (!tail.is_empty()).then_some(tail))
+}
+
+/// The committed records of a log file's bytes as text ([`split_torn`]).
+///
+/// ```
+/// assert_eq!(cellvia::audit::committed_text(b"a\n\xff").unwrap(), "a\n");
+/// assert!(cellvia::audit::committed_text(b"\xff\n").is_err());
+/// ```
+pub fn committed_text(log: &[u8]) -> Result<&str, AuditError> {
+    let (done, _) = split_torn(log);
+    std::str::from_utf8(done).map_err(|e| AuditError::Line {
+        line: done[..e.valid_up_to()]
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count()
+            + 1,
+        problem: "not UTF-8 text".into(),
+    })
+}
+
 /// Checks every line's own hash, its `seq` and its link to the line before.
 ///
 /// ```

@@ -49,6 +49,21 @@ impl StageTimes {
         self.classify += o.classify;
         self.report += o.report;
     }
+
+    /// Time spent in all stages so far.
+    pub fn total(&self) -> Duration {
+        self.decode + self.preprocess + self.segment + self.measure + self.classify + self.report
+    }
+}
+
+/// Stops a field whose stages so far took longer than the per-image budget
+/// (checked between stages: each stage is linear in the pixels, and
+/// `max_image_pixels` bounds those).
+fn within_budget(times: &StageTimes, config: &Config) -> Result<(), FieldError> {
+    if times.total().as_secs_f64() > config.max_seconds_per_image {
+        return Err(FieldError::TimedOut(config.max_seconds_per_image));
+    }
+    Ok(())
 }
 
 /// The encoded image(s) of one field.
@@ -77,6 +92,12 @@ pub enum FieldError {
     AssayMismatch { config: Assay, stage: Assay },
     #[error(transparent)]
     Classify(#[from] ClassifyError),
+    #[error(
+        "internal error while analysing this field (a bug; please report it with the file): {0}"
+    )]
+    Panicked(String),
+    #[error("analysis took longer than max_seconds_per_image = {0} s and was stopped")]
+    TimedOut(f64),
 }
 
 /// Intensities at or above this are saturated: the top code of every bit
@@ -158,8 +179,25 @@ fn appearance(assay: Assay) -> Appearance {
 /// field shows before anything assumes a cell size
 /// ([`crate::segment::scale`]), to be pooled over its sample.
 pub fn first_pass_diameters(source: Source, config: &Config) -> Result<Vec<f64>, FieldError> {
-    let (intensity, _) = intensity_of(source, config)?;
-    Ok(object_diameters(&intensity, appearance(config.assay)))
+    isolated(|| {
+        let (intensity, _) = intensity_of(source, config)?;
+        Ok(object_diameters(&intensity, appearance(config.assay)))
+    })
+}
+
+/// Runs one field's work so that a panic (a decoder's bug on a hostile
+/// file, or ours) becomes that field's error instead of ending the batch.
+/// The work only reads shared state and owns what it builds, so nothing a
+/// panic interrupts is seen again.
+fn isolated<T>(work: impl FnOnce() -> Result<T, FieldError>) -> Result<T, FieldError> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(work)).unwrap_or_else(|payload| {
+        let message = payload
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_string())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "no message".into());
+        Err(FieldError::Panicked(message))
+    })
 }
 
 /// Decodes and segments a field and, for trypan with a crop spec, cuts the
@@ -179,6 +217,7 @@ pub fn candidates(
     let (intensity, decoded) = intensity_of(source, config)?;
     // Decoding is timed with the intensity conversion (both are the input side).
     times.decode += t.elapsed();
+    within_budget(times, config)?;
     let t = Instant::now();
     let diameter = match (diameter, config.fixed_diameter()) {
         (Some(d), _) => *d,
@@ -204,10 +243,12 @@ pub fn candidates(
         }
     };
     times.preprocess += t.elapsed();
+    within_budget(times, config)?;
 
     let t = Instant::now();
     let seg = segment(&flat.z, diameter.range(), &config.segment, appearance);
     times.segment += t.elapsed();
+    within_budget(times, config)?;
 
     let t = Instant::now();
     let objects = measure(&seg.labels, &seg.regions, &intensity);
@@ -276,15 +317,17 @@ pub fn analyze(
     diameter: Option<&FieldDiameter>,
 ) -> ImageAnalysis {
     let mut times = StageTimes::default();
-    let field = analyze_field(
-        path,
-        source,
-        config,
-        viability,
-        want_overlay,
-        diameter,
-        &mut times,
-    );
+    let field = isolated(|| {
+        analyze_field(
+            path,
+            source,
+            config,
+            viability,
+            want_overlay,
+            diameter,
+            &mut times,
+        )
+    });
     let (mut record, overlay) = match field {
         Ok(done) => done,
         Err(e) => (ImageRecord::failed(path, format!("{path}: {e}")), None),
@@ -350,8 +393,10 @@ fn analyze_field(
     let spec = viability.crop_spec();
     let cands = candidates(source, config, spec.as_ref(), diameter, times)?;
     let t = Instant::now();
+    within_budget(times, config)?;
     let (classes, scores) = score(&cands, viability)?;
     times.classify += t.elapsed();
+    within_budget(times, config)?;
 
     let t = Instant::now();
     let gates: Vec<Option<GateReason>> = cands
@@ -526,15 +571,22 @@ mod tests {
 
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(48))]
-        /// Any shape down to 1×1 and any content is analysed without panicking,
-        /// and every candidate lies inside the image.
+        /// Any shape down to 1×1 and any content is analysed without panicking
+        /// (or refused as too narrow), and every candidate lies inside the image.
         #[test]
         fn any_small_image_is_handled(
             width in 1u32..70,
             height in 1u32..70,
             pixels in proptest::collection::vec(any::<u8>(), 1..64),
         ) {
-            let c = candidates(Source::Image(&png(width, height, &pixels)), &Config::default(), Some(&DEFAULT_CROP_SPEC), None, &mut StageTimes::default()).unwrap();
+            let source = png(width, height, &pixels);
+            if width.min(height) < crate::io::decode::MIN_FIELD_SIDE_PX {
+                let refused = candidates(Source::Image(&source), &Config::default(), None, None, &mut StageTimes::default());
+                let too_narrow = matches!(refused, Err(FieldError::Decode(DecodeError::TooNarrow { .. })));
+                prop_assert!(too_narrow, "a {}x{} field is refused as too narrow", width, height);
+                return Ok(());
+            }
+            let c = candidates(Source::Image(&source), &Config::default(), Some(&DEFAULT_CROP_SPEC), None, &mut StageTimes::default()).unwrap();
             prop_assert_eq!(c.crops.shape()[0], c.objects.len());
             for o in &c.objects {
                 prop_assert!(o.x >= 0.0 && o.x < f64::from(width) && o.y >= 0.0 && o.y < f64::from(height));

@@ -44,7 +44,9 @@ where
     W: Fn(&T) -> R + Sync,
     S: FnMut(usize, R),
 {
-    let threads = threads.max(1);
+    // Threads beyond the number of items would only sit idle (and cost
+    // their stacks); the result does not depend on the count.
+    let threads = threads.clamp(1, items.len().max(1));
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
         .thread_name(|i| format!("cellvia-worker-{i}"))

@@ -4,17 +4,11 @@
 
 use std::path::{Path, PathBuf};
 
-use assert_cmd::Command;
+mod common;
+
 use cellvia::truth::{parse_truth_json, parse_voc, Truth};
+use common::{cellvia, read_json, repo};
 use serde_json::Value;
-
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn cellvia() -> Command {
-    Command::cargo_bin("cellvia").expect("binary built")
-}
 
 fn analyze(inputs: &[&Path], out: &Path, extra: &[&str]) -> assert_cmd::assert::Assert {
     cellvia()
@@ -25,11 +19,6 @@ fn analyze(inputs: &[&Path], out: &Path, extra: &[&str]) -> assert_cmd::assert::
         .args(["--quiet"])
         .args(extra)
         .assert()
-}
-
-fn read_json(path: &Path) -> Value {
-    serde_json::from_str(&std::fs::read_to_string(path).expect("results written"))
-        .expect("valid JSON")
 }
 
 fn truth_for(image: &Path) -> Truth {
@@ -90,13 +79,16 @@ fn sample_images_are_counted_close_to_truth() {
     }
     let error = (found - expected).abs() as f64 / expected as f64;
     assert!(error <= 0.05, "total counted {found}, truth {expected}");
-    // One overlay per image, and the CSVs have one row per image / cell.
+    // One overlay per image plus their checksum list, and the CSVs have
+    // one row per image / cell.
     assert_eq!(
         std::fs::read_dir(out.path().join("overlays"))
             .unwrap()
             .count(),
-        9
+        9 + 1
     );
+    let sums = std::fs::read_to_string(out.path().join("overlays/SHA256SUMS")).unwrap();
+    assert_eq!(sums.lines().count(), 9);
     let images_csv = std::fs::read_to_string(out.path().join("images.csv")).unwrap();
     assert_eq!(images_csv.lines().count(), 10);
     let cells_csv = std::fs::read_to_string(out.path().join("cells.csv")).unwrap();

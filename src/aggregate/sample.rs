@@ -38,7 +38,14 @@ pub struct Concentration {
     pub dead: Estimate,
 }
 
-/// Counted cells by equivalent diameter: bin `i` holds [i × bin_um, (i + 1) × bin_um).
+/// Most bins a size histogram has: with the default 2 µm bins that is 4 mm,
+/// far beyond any cell; the last bin also holds every larger cell, so a
+/// fine bin or a huge pixel size cannot make the histogram (and
+/// results.json) grow without bound.
+pub const MAX_HISTOGRAM_BINS: usize = 2_000;
+
+/// Counted cells by equivalent diameter: bin `i` holds [i × bin_um, (i + 1) × bin_um);
+/// the last of [`MAX_HISTOGRAM_BINS`] bins also holds every larger cell.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct SizeHistogram {
     pub bin_um: f64,
@@ -151,7 +158,7 @@ impl SampleAccumulator {
             if let Some(d) = cell.diameter_um {
                 self.diameter_sums[slot].0 += d;
                 self.diameter_sums[slot].1 += 1;
-                let i = (d / bin).floor().max(0.0) as usize;
+                let i = ((d / bin).floor().max(0.0) as usize).min(MAX_HISTOGRAM_BINS - 1);
                 for hist in &mut self.histogram {
                     if hist.len() <= i {
                         hist.resize(i + 1, 0);

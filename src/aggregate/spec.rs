@@ -57,6 +57,8 @@ pub struct ReleaseSpec {
 pub enum SpecError {
     #[error("spec: {0}")]
     Parse(String),
+    #[error("spec sets no criterion (min_viability, viable_cells_per_ml, ...): it would pass every sample")]
+    Empty,
     #[error("spec: `{key}` {reason}")]
     Invalid {
         key: &'static str,
@@ -82,6 +84,17 @@ impl ReleaseSpec {
             }),
             _ => Ok(()),
         };
+        let criteria = [
+            spec.min_viability.is_some(),
+            spec.viable_cells_per_ml.is_some(),
+            spec.min_cells_counted.is_some(),
+            spec.max_aggregate_fraction.is_some(),
+            spec.max_debris_fraction.is_some(),
+            spec.max_flagged_fields.is_some(),
+        ];
+        if !criteria.contains(&true) {
+            return Err(SpecError::Empty);
+        }
         fraction("min_viability", spec.min_viability)?;
         fraction("max_aggregate_fraction", spec.max_aggregate_fraction)?;
         fraction("max_debris_fraction", spec.max_debris_fraction)?;
@@ -352,6 +365,11 @@ mod tests {
     #[test]
     fn unknown_keys_and_percentages_are_refused() {
         assert!(ReleaseSpec::from_toml("min_viabilty = 0.7").is_err());
+        assert!(matches!(
+            ReleaseSpec::from_toml("name = \"SOP 12\"\n"),
+            Err(SpecError::Empty)
+        ));
+        assert!(matches!(ReleaseSpec::from_toml(""), Err(SpecError::Empty)));
         assert!(ReleaseSpec::from_toml("max_debris_fraction = 30").is_err());
         assert!(ReleaseSpec::from_toml("viable_cells_per_ml = { min = 5.0, max = 1.0 }").is_err());
     }

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
@@ -15,7 +15,7 @@ use cellvia::config::{Assay, OverlayMode, AUTO_OVERLAY_MAX_IMAGES};
 use cellvia::gate::{CountingRegion, Interval};
 use cellvia::io::discover::{discover, pair_channels, Discovered, FieldFiles};
 use cellvia::io::manifest::{parse_manifest, ManifestSample};
-use cellvia::io::{self, write::write_atomic, write::AtomicFile};
+use cellvia::io::{self, commit::Staging};
 use cellvia::pipeline::{self, ImageAnalysis, Source};
 use cellvia::report::stream::{ResultsStream, TailParts};
 use cellvia::report::{self, FieldSummary, ImageRecord, RunFacts, RunSummary, Software};
@@ -23,6 +23,7 @@ use cellvia::segment::scale::{self, FieldDiameter};
 use cellvia::{scheduler, Config};
 use indicatif::{ProgressBar, ProgressState, ProgressStyle};
 
+use super::outputs::{self, Streams};
 use super::{
     load_config, parse_diameter, parse_range, AnalyzeArgs, OverlayArg, EXIT_OK, EXIT_SOME_FAILED,
 };
@@ -200,66 +201,46 @@ impl SamplePlan {
     }
 }
 
-/// The streamed result files of one run.
-struct Outputs {
-    json: AtomicFile,
-    images_csv: AtomicFile,
-    cells_csv: AtomicFile,
-}
-
-impl Outputs {
-    fn create(dir: &Path) -> anyhow::Result<Self> {
-        Ok(Self {
-            json: AtomicFile::create(&dir.join("results.json"))?,
-            images_csv: AtomicFile::create(&dir.join("images.csv"))?,
-            cells_csv: AtomicFile::create(&dir.join("cells.csv"))?,
-        })
-    }
-
-    fn add(&mut self, stream: &mut ResultsStream, record: &ImageRecord) -> anyhow::Result<()> {
-        let text = stream.record(record)?;
-        self.json.write(text.json.as_bytes())?;
-        self.images_csv.write(text.images_row.as_bytes())?;
-        self.cells_csv.write(text.cell_rows.as_bytes())?;
-        Ok(())
-    }
-
-    /// Puts the files in place; adds their names and SHA-256 to `hashes`.
-    fn commit(self, hashes: &mut BTreeMap<String, String>) -> anyhow::Result<()> {
-        hashes.insert("results.json".into(), self.json.commit()?);
-        hashes.insert("images.csv".into(), self.images_csv.commit()?);
-        hashes.insert("cells.csv".into(), self.cells_csv.commit()?);
-        Ok(())
-    }
-}
-
 fn unix_now() -> f64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0.0, |d| d.as_secs_f64())
 }
 
+/// Longest stem an overlay's name keeps, bytes: with the index and `.png`
+/// it stays far below the 255-byte limit of common filesystems.
+const OVERLAY_STEM_MAX_BYTES: usize = 120;
+
 fn overlay_name(index: usize, path: &Path) -> String {
     let stem = path
         .file_stem()
         .map_or_else(|| "image".into(), |s| s.to_string_lossy().into_owned());
-    format!("{index:05}_{stem}.png")
+    let mut end = stem.len().min(OVERLAY_STEM_MAX_BYTES);
+    while !stem.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{index:05}_{}.png", &stem[..end])
 }
 
-/// Reads a field's file(s) and hands them to `work`; an unreadable or
-/// unpaired file is the error message instead.
-fn with_source<R>(field: &FieldFiles, work: impl FnOnce(Source) -> R) -> Result<R, String> {
+/// Reads a field's file(s) and hands them to `work`; an unreadable,
+/// oversized or unpaired file is the error message instead.
+fn with_source<R>(
+    field: &FieldFiles,
+    config: &Config,
+    work: impl FnOnce(Source) -> R,
+) -> Result<R, String> {
     let label = field.path().display().to_string();
+    let max_bytes = io::decode::max_encoded_bytes(config.max_image_pixels);
+    let read = |path: &Path| io::read_input(path, max_bytes).map_err(|e| e.to_string());
     match field {
-        FieldFiles::Image(path) => match io::read_bytes(path) {
-            Ok(bytes) => Ok(work(Source::Image(&bytes))),
-            Err(e) => Err(e.to_string()),
-        },
-        FieldFiles::Pair { ao, pi } => match (io::read_bytes(ao), io::read_bytes(pi)) {
-            (Ok(ao), Ok(pi)) => Ok(work(Source::Pair { ao: &ao, pi: &pi })),
-            (Err(e), _) | (_, Err(e)) => Err(e.to_string()),
-        },
-        FieldFiles::Unpaired { reason, .. } => Err(format!("{label}: {reason}")),
+        FieldFiles::Image(path) => read(path).map(|bytes| work(Source::Image(&bytes))),
+        FieldFiles::Pair { ao, pi } => {
+            let (ao, pi) = (read(ao)?, read(pi)?);
+            Ok(work(Source::Pair { ao: &ao, pi: &pi }))
+        }
+        FieldFiles::Unpaired { reason, .. } | FieldFiles::Unreadable { reason, .. } => {
+            Err(format!("{label}: {reason}"))
+        }
     }
 }
 
@@ -273,7 +254,7 @@ fn analyze_field(
     diameter: Option<&FieldDiameter>,
 ) -> ImageAnalysis {
     let label = field.path().display().to_string();
-    let analysed = with_source(field, |source| {
+    let analysed = with_source(field, config, |source| {
         pipeline::analyze(&label, source, config, viability, want_overlay, diameter)
     });
     let mut analysis = analysed.unwrap_or_else(|error| ImageAnalysis {
@@ -304,7 +285,7 @@ fn measure_diameters(
         threads,
         |field| {
             // A field that cannot be read votes nothing; its analysis reports why.
-            with_source(field, |source| {
+            with_source(field, config, |source| {
                 pipeline::first_pass_diameters(source, config)
             })
             .ok()
@@ -322,19 +303,26 @@ pub fn run(args: AnalyzeArgs) -> anyhow::Result<u8> {
     let config = resolve_config(&args)?;
     let metadata = parse_meta(&args.meta)?;
     let threads = args.threads.unwrap_or_else(scheduler::default_threads);
-    anyhow::ensure!(threads >= 1, "--threads must be at least 1");
 
     let manifest = match &args.manifest {
         Some(path) => Some(parse_manifest(path, &io::read_text(path)?)?),
         None => None,
     };
     let found = match &manifest {
+        // A manifest lists every image once (parse_manifest refuses repeats).
         Some(samples) => Discovered {
             images: samples.iter().flat_map(|s| s.images.clone()).collect(),
-            skipped: Vec::new(),
+            ..Discovered::default()
         },
-        None => discover(&args.paths)?,
+        // The output folder is never an input, even inside an input folder.
+        None => discover(&args.paths, std::slice::from_ref(&args.out)),
     };
+    for duplicate in &found.duplicates {
+        tracing::warn!(
+            "{} names an image already given (through another path or folder): analysed once",
+            duplicate.display()
+        );
+    }
     for skipped in &found.skipped {
         tracing::debug!("skipped (not an image by extension): {}", skipped.display());
     }
@@ -345,7 +333,7 @@ pub fn run(args: AnalyzeArgs) -> anyhow::Result<u8> {
         );
     }
     anyhow::ensure!(
-        !found.images.is_empty(),
+        !found.images.is_empty() || !found.unreadable.is_empty(),
         "no images found in the given paths"
     );
     let spec = args.spec.as_deref().map(read_spec).transpose()?;
@@ -354,7 +342,7 @@ pub fn run(args: AnalyzeArgs) -> anyhow::Result<u8> {
         .iter()
         .map(|p| p.display().to_string())
         .collect();
-    let fields: Vec<FieldFiles> = match config.assay {
+    let mut fields: Vec<FieldFiles> = match config.assay {
         Assay::Trypan => found.images.into_iter().map(FieldFiles::Image).collect(),
         Assay::Aopi => pair_channels(
             &found.images,
@@ -362,9 +350,16 @@ pub fn run(args: AnalyzeArgs) -> anyhow::Result<u8> {
             &config.aopi.pi_suffix,
         ),
     };
+    // An unlistable folder is an error record: the batch goes on without it.
+    fields.extend(
+        found
+            .unreadable
+            .into_iter()
+            .map(|(path, reason)| FieldFiles::Unreadable { path, reason }),
+    );
     let plan = SamplePlan::new(&fields, manifest.as_deref());
 
-    let (replaced_results_sha256, run_log) = prepare_output(&args)?;
+    let folder = outputs::prepare(&args)?;
     let viability = Viability::for_config(&config)?;
     let want_overlays = match config.report.overlays {
         OverlayMode::Always => true,
@@ -377,27 +372,24 @@ pub fn run(args: AnalyzeArgs) -> anyhow::Result<u8> {
         0
     };
     let want_thumbnail = plan.first_fields(thumbnails_per_sample);
-    let overlay_dir = args.out.join("overlays");
-    if want_overlays {
-        io::write::ensure_dir(&overlay_dir)?;
-    }
 
     let total = fields.len();
     let progress = progress_bar(total, args.quiet);
     let log_lines = !args.quiet && progress.is_hidden();
 
-    // Results are streamed image by image into temporary files that appear
-    // under their names only when complete.
-    let mut outputs = Outputs::create(&args.out)?;
+    // Results are streamed image by image into the staging folder; they
+    // become final only once the run log records them.
+    let mut staging = Staging::create(&folder.lock)?;
+    let mut streams = Streams::create(&staging)?;
     let mut stream = ResultsStream::default();
     let software = Software::default();
-    outputs
+    streams
         .json
         .write(stream.head(&software, viability.info(), &config).as_bytes())?;
-    outputs
+    streams
         .images_csv
         .write(report::csv::images_header()?.as_bytes())?;
-    outputs
+    streams
         .cells_csv
         .write(report::csv::cells_header()?.as_bytes())?;
     let mut summary = BatchSummary::default();
@@ -419,10 +411,10 @@ pub fn run(args: AnalyzeArgs) -> anyhow::Result<u8> {
             let mut thumbnail_png = None;
             if let Some(overlay) = analysis.overlay {
                 if want_overlays {
-                    let target = overlay_dir.join(overlay_name(index, fields[index].path()));
+                    let name = overlay_name(index, fields[index].path());
                     let written = report::overlay::encode_png(&overlay)
                         .map_err(anyhow::Error::from)
-                        .and_then(|png| Ok(write_atomic(&target, &png)?));
+                        .and_then(|png| Ok(staging.write_overlay(&name, &png)?));
                     if let Err(e) = written {
                         write_error.get_or_insert(e);
                     }
@@ -460,7 +452,7 @@ pub fn run(args: AnalyzeArgs) -> anyhow::Result<u8> {
             }
             summary.add_image(record.counts.as_ref());
             accumulators[plan.field_sample[index]].add(&record, &config);
-            if let Err(e) = outputs.add(&mut stream, &record) {
+            if let Err(e) = streams.add(&mut stream, &record) {
                 write_error.get_or_insert(e);
             }
             progress.inc(1);
@@ -485,7 +477,7 @@ pub fn run(args: AnalyzeArgs) -> anyhow::Result<u8> {
             result
         })
         .collect();
-    let mut samples_csv = AtomicFile::create(&args.out.join("samples.csv"))?;
+    let mut samples_csv = staging.file("samples.csv")?;
     samples_csv.write(report::csv::samples_header()?.as_bytes())?;
     for sample in &samples {
         samples_csv.write(report::csv::sample_row(sample)?.as_bytes())?;
@@ -498,7 +490,7 @@ pub fn run(args: AnalyzeArgs) -> anyhow::Result<u8> {
         operator: args.operator.clone(),
         metadata,
     };
-    outputs.json.write(
+    streams.json.write(
         stream
             .tail(TailParts {
                 summary: &summary,
@@ -509,9 +501,9 @@ pub fn run(args: AnalyzeArgs) -> anyhow::Result<u8> {
             })
             .as_bytes(),
     )?;
-    let mut output_hashes = BTreeMap::new();
-    outputs.commit(&mut output_hashes)?;
-    output_hashes.insert("samples.csv".into(), samples_csv.commit()?);
+    streams.finish(&mut staging)?;
+    staging.add("samples.csv", samples_csv.commit()?);
+    staging.seal_overlays()?;
     let config_sha256 = config.sha256();
     let out_dir = args.out.display().to_string();
     let run_summary = RunSummary {
@@ -526,26 +518,8 @@ pub fn run(args: AnalyzeArgs) -> anyhow::Result<u8> {
         run: &run,
         out_dir: &out_dir,
     };
-    let asm_failed = !write_run_reports(&args.out, &run_summary, &mut output_hashes)?;
+    let asm_failed = !outputs::stage_reports(&mut staging, &run_summary)?;
 
-    let elapsed = clock.elapsed().as_secs_f64();
-    let c = summary.counts;
-    let viability_text = summary
-        .viability
-        .map_or_else(|| "n/a".into(), |v| format!("{:.1}%", v * 100.0));
-    if !args.quiet {
-        eprintln!(
-            "cellvia: {} images ({} failed) in {elapsed:.2} s ({:.1} images/s): {} cells, {} live, {} dead, {} debris, viability {viability_text}; results in {}",
-            summary.images,
-            summary.images_failed,
-            f64::from(summary.images) / elapsed.max(1e-9),
-            c.total,
-            c.live,
-            c.dead,
-            c.debris,
-            args.out.display()
-        );
-    }
     let not_passed: Vec<String> = samples
         .iter()
         .filter_map(|s| {
@@ -560,12 +534,6 @@ pub fn run(args: AnalyzeArgs) -> anyhow::Result<u8> {
             })
         })
         .collect();
-    if !args.quiet {
-        samples.iter().for_each(print_sample);
-    }
-    for line in &not_passed {
-        tracing::warn!("{line}");
-    }
     let exit_code = if summary.images_failed > 0 || !not_passed.is_empty() || asm_failed {
         EXIT_SOME_FAILED
     } else {
@@ -587,8 +555,8 @@ pub fn run(args: AnalyzeArgs) -> anyhow::Result<u8> {
         spec_sha256: spec.as_ref().map(|s| s.sha256.clone()),
         images: summary.images,
         images_failed: summary.images_failed,
-        outputs: output_hashes,
-        replaced_results_sha256,
+        outputs: staging.outputs().clone(),
+        replaced_results_sha256: folder.replaced_results_sha256.clone(),
         samples: samples
             .iter()
             .map(|s| {
@@ -601,13 +569,35 @@ pub fn run(args: AnalyzeArgs) -> anyhow::Result<u8> {
             .collect(),
         exit_code,
     };
-    let line = io::write::append_locked(&run_log, |text| cellvia::audit::next_line(text, &record))?
-        .with_context(|| format!("run log {}", run_log.display()))?;
+    let line = outputs::commit(staging, &folder.run_log, &record)?;
+
+    if !args.quiet {
+        let elapsed = clock.elapsed().as_secs_f64();
+        let c = summary.counts;
+        let viability_text = summary
+            .viability
+            .map_or_else(|| "n/a".into(), |v| format!("{:.1}%", v * 100.0));
+        eprintln!(
+            "cellvia: {} images ({} failed) in {elapsed:.2} s ({:.1} images/s): {} cells, {} live, {} dead, {} debris, viability {viability_text}; results in {}",
+            summary.images,
+            summary.images_failed,
+            f64::from(summary.images) / elapsed.max(1e-9),
+            c.total,
+            c.live,
+            c.dead,
+            c.debris,
+            args.out.display()
+        );
+        samples.iter().for_each(print_sample);
+    }
+    for line in &not_passed {
+        tracing::warn!("{line}");
+    }
     if !args.quiet {
         let hash = line.trim_end().rsplit('"').nth(1).unwrap_or_default();
         eprintln!(
             "cellvia: run logged in {} (record sha256 {hash})",
-            run_log.display()
+            folder.run_log.display()
         );
     }
     Ok(exit_code)
@@ -624,39 +614,6 @@ fn read_spec(path: &Path) -> anyhow::Result<SpecUsed> {
         sha256: cellvia::sha256_hex(&bytes),
         criteria,
     })
-}
-
-/// Before any work: refuses to replace results without `--overwrite`
-/// (returning the hash of those it will replace), creates the output folder
-/// and checks the run log verifies, so a broken log stops the run before any
-/// work (appending checks it again, under the lock). Returns the log's path.
-fn prepare_output(args: &AnalyzeArgs) -> anyhow::Result<(Option<String>, PathBuf)> {
-    let replaced = if io::write::holds_results(&args.out) {
-        anyhow::ensure!(
-            args.overwrite,
-            "{} already holds results (results.json); choose another --out, or pass --overwrite to replace them (the run log records the replacement)",
-            args.out.display()
-        );
-        Some(cellvia::sha256_hex(&io::read_bytes(
-            &args.out.join("results.json"),
-        )?))
-    } else {
-        None
-    };
-    io::write::ensure_dir(&args.out).context("output folder is not writable")?;
-    let run_log = args
-        .run_log
-        .clone()
-        .unwrap_or_else(|| args.out.join("run-log.jsonl"));
-    if run_log.exists() {
-        cellvia::audit::verify(&io::read_text(&run_log)?).with_context(|| {
-            format!(
-                "run log {} does not verify; no run is appended to a broken log",
-                run_log.display()
-            )
-        })?;
-    }
-    Ok((replaced, run_log))
 }
 
 /// A progress bar on a terminal, else a hidden one.
@@ -676,37 +633,6 @@ fn progress_bar(total: usize, quiet: bool) -> ProgressBar {
             ),
     );
     bar
-}
-
-/// Writes report.html and results.asm.json as configured, adding their
-/// hashes; false when the ASM was asked for but no sample could go in it.
-fn write_run_reports(
-    out: &Path,
-    run: &RunSummary,
-    hashes: &mut BTreeMap<String, String>,
-) -> anyhow::Result<bool> {
-    if run.config.report.html {
-        let mut html = AtomicFile::create(&out.join("report.html"))?;
-        html.write(report::html::render(run).as_bytes())?;
-        hashes.insert("report.html".into(), html.commit()?);
-    }
-    if !run.config.report.asm {
-        return Ok(true);
-    }
-    let asm = report::asm::document(run);
-    for (sample, why) in &asm.omitted {
-        tracing::warn!("results.asm.json leaves out sample {sample}: {why}");
-    }
-    let Some(doc) = asm.document else {
-        tracing::warn!(
-            "results.asm.json not written: no sample has a viability and a concentration"
-        );
-        return Ok(false);
-    };
-    let mut file = AtomicFile::create(&out.join("results.asm.json"))?;
-    file.write((report::pretty_json(&doc) + "\n").as_bytes())?;
-    hashes.insert("results.asm.json".into(), file.commit()?);
-    Ok(true)
 }
 
 /// One line per sample: verdict, count and viable concentration.

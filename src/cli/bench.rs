@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use cellvia::bench::{self, BenchInput, BenchReport};
 use cellvia::classify::Viability;
 use cellvia::config::Assay;
-use cellvia::io::{self, discover::discover};
+use cellvia::io;
 use cellvia::scheduler;
 use cellvia::synth::{render, SynthMode, SynthParams};
 use clap::Args;
@@ -28,8 +28,8 @@ pub struct BenchArgs {
     /// Cells per synthetic field.
     #[arg(long, value_name = "K", default_value_t = 250)]
     cells: u32,
-    /// Worker threads (default: all cores).
-    #[arg(long)]
+    /// Worker threads, 1 to 1024 (default: all cores).
+    #[arg(long, value_parser = crate::cli::parse_threads)]
     threads: Option<usize>,
     /// Settings file, as for `analyze`.
     #[arg(long)]
@@ -92,7 +92,7 @@ fn synthetic_inputs(
 }
 
 fn file_inputs(paths: &[PathBuf]) -> anyhow::Result<Vec<BenchInput>> {
-    let found = discover(paths)?;
+    let found = super::discover_all(paths)?;
     found
         .images
         .iter()
@@ -112,7 +112,6 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<u8> {
     }
     config.validate()?;
     let threads = args.threads.unwrap_or_else(scheduler::default_threads);
-    anyhow::ensure!(threads >= 1, "--threads must be at least 1");
     let inputs = match (args.synthetic, args.paths.is_empty()) {
         (Some(n), _) => {
             anyhow::ensure!(n >= 1, "--synthetic needs at least one field");

@@ -8,7 +8,7 @@ use cellvia::aggregate::Counts;
 use cellvia::classify::CellClass;
 use cellvia::config::Assay;
 use cellvia::dataset::label_candidates;
-use cellvia::io::{self, discover::discover, write::write_atomic};
+use cellvia::io::{self, write::write_atomic};
 use cellvia::measure::crop::{CROP_CHANNELS, DEFAULT_CROP_SPEC};
 use cellvia::pipeline::{candidates, first_pass_diameters, Source, StageTimes};
 use cellvia::scheduler;
@@ -32,7 +32,8 @@ pub struct DatasetArgs {
     /// Typical cell diameter in pixels, MIN,MAX, or `auto` (the default).
     #[arg(long, value_name = "MIN,MAX|auto")]
     diameter: Option<String>,
-    #[arg(long)]
+    /// Worker threads, 1 to 1024 (default: all cores).
+    #[arg(long, value_parser = crate::cli::parse_threads)]
     threads: Option<usize>,
     /// Truth (default: the one folder given): a folder of STEM.xml (Pascal
     /// VOC), STEM.truth.json or STEM.txt (YOLO, with classes.txt), or one COCO
@@ -110,7 +111,7 @@ pub fn run(args: &DatasetArgs) -> anyhow::Result<u8> {
         config.assay == Assay::Trypan,
         "dataset exports crops for the trypan-blue model; the aopi assay has no model to train"
     );
-    let found = discover(&args.paths)?;
+    let found = super::discover_all(&args.paths)?;
     let threads = args.threads.unwrap_or_else(scheduler::default_threads);
     let mut spec = DEFAULT_CROP_SPEC;
     if let Some(context) = args.crop_context {

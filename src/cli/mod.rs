@@ -4,6 +4,7 @@ mod analyze;
 mod bench;
 mod dataset;
 mod eval;
+mod outputs;
 mod tools;
 mod truth_set;
 mod validate;
@@ -159,8 +160,8 @@ struct AnalyzeArgs {
     /// Output folder for results.json, images.csv, cells.csv and overlays.
     #[arg(long, short)]
     out: PathBuf,
-    /// Worker threads (default: all cores).
-    #[arg(long)]
+    /// Worker threads, 1 to 1024 (default: all cores).
+    #[arg(long, value_parser = crate::cli::parse_threads)]
     threads: Option<usize>,
     /// Staining: trypan (default) or aopi.
     #[arg(long, value_enum)]
@@ -281,6 +282,31 @@ fn parse_diameter(
         return Ok(None);
     }
     parse_range(flag, text).map(Some)
+}
+
+/// Discovery for the tools that need every input (bench, dataset,
+/// validate): a folder that cannot be listed is an error, not a record.
+fn discover_all(paths: &[PathBuf]) -> anyhow::Result<cellvia::io::discover::Discovered> {
+    let found = cellvia::io::discover::discover(paths, &[]);
+    if let Some((path, why)) = found.unreadable.first() {
+        anyhow::bail!("{}: {why}", path.display());
+    }
+    Ok(found)
+}
+
+/// Most worker threads accepted: far beyond the cores of any one machine
+/// (more threads than cores only add memory), low enough that a typo
+/// cannot spawn threads until the machine falls over.
+const MAX_THREADS: usize = 1024;
+
+/// Parses `--threads`: 1 to [`MAX_THREADS`].
+fn parse_threads(text: &str) -> Result<usize, String> {
+    match text.trim().parse::<usize>() {
+        Ok(n) if (1..=MAX_THREADS).contains(&n) => Ok(n),
+        _ => Err(format!(
+            "expected a number of threads from 1 to {MAX_THREADS}"
+        )),
+    }
 }
 
 fn parse_range(flag: &str, text: &str) -> anyhow::Result<cellvia::config::DiameterRange> {

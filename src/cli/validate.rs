@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use cellvia::classify::Viability;
 use cellvia::config::Assay;
 use cellvia::eval::{failed_image, image_without_truth, score_image, summarize, EvalReport};
-use cellvia::io::{self, discover::discover};
+use cellvia::io;
 use cellvia::pipeline::{self, Source};
 use cellvia::report::Status;
 use cellvia::scheduler;
@@ -38,7 +38,8 @@ pub struct ValidateArgs {
     /// Typical cell diameter in pixels, MIN,MAX, or `auto` (the default).
     #[arg(long, value_name = "MIN,MAX|auto")]
     diameter: Option<String>,
-    #[arg(long)]
+    /// Worker threads, 1 to 1024 (default: all cores).
+    #[arg(long, value_parser = crate::cli::parse_threads)]
     threads: Option<usize>,
     /// Print the report as JSON.
     #[arg(long)]
@@ -66,7 +67,7 @@ pub fn run(args: &ValidateArgs) -> anyhow::Result<u8> {
     );
     let viability = Viability::for_config(&config)?;
     let truth = TruthSet::load(&args.truth)?;
-    let images = discover(&args.images)?.images;
+    let images = super::discover_all(&args.images)?.images;
     anyhow::ensure!(!images.is_empty(), "no images found in the given paths");
     let threads = args.threads.unwrap_or_else(scheduler::default_threads);
     let diameters = pooled_diameters(&images, &config, threads, false)?;

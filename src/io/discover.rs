@@ -16,6 +16,12 @@ pub struct Discovered {
     pub images: Vec<PathBuf>,
     /// Files inside folders that are not images by extension.
     pub skipped: Vec<PathBuf>,
+    /// Folders (or entries) that could not be listed, with why: each
+    /// becomes an error record, and the rest of the batch goes on.
+    pub unreadable: Vec<(PathBuf, String)>,
+    /// Images named more than once (the same file through another path or
+    /// folder): analysed once, at their first mention.
+    pub duplicates: Vec<PathBuf>,
 }
 
 /// Whether a path has one of [`IMAGE_EXTENSIONS`].
@@ -31,27 +37,80 @@ pub fn is_image_path(path: &Path) -> bool {
         .is_some_and(|e| IMAGE_EXTENSIONS.iter().any(|x| x.eq_ignore_ascii_case(e)))
 }
 
-/// Expands files and folders (recursively) into image paths.
+/// Expands files and folders (recursively) into image paths, skipping the
+/// folders in `exclude` (the run's own output folder, whose overlays are
+/// not inputs).
 ///
 /// A path named explicitly is taken whatever its extension, and even when it
 /// does not exist, so that a bad or missing file a user points at becomes an
 /// error record in the results rather than vanishing or aborting the batch.
-pub fn discover(inputs: &[PathBuf]) -> Result<Discovered, IoError> {
+/// A folder that cannot be listed is recorded in
+/// [`Discovered::unreadable`]; a file reached twice is analysed once.
+pub fn discover(inputs: &[PathBuf], exclude: &[PathBuf]) -> Discovered {
+    let exclude: Vec<PathBuf> = exclude
+        .iter()
+        .filter_map(|p| std::fs::canonicalize(p).ok())
+        .collect();
     let mut found = Discovered::default();
+    let mut images = Vec::new();
     for input in inputs {
         if input.is_dir() {
-            for file in files_under(input)? {
+            let mut files = Vec::new();
+            walk(input, &exclude, &mut files, &mut found.unreadable);
+            files.sort();
+            for file in files {
                 if is_image_path(&file) {
-                    found.images.push(file);
+                    images.push(file);
                 } else {
                     found.skipped.push(file);
                 }
             }
         } else {
-            found.images.push(input.clone());
+            images.push(input.clone());
         }
     }
-    Ok(found)
+    (found.images, found.duplicates) = dedupe(images);
+    found
+}
+
+/// The file a path names, for telling duplicates apart: the canonical
+/// path where it exists, else the absolute path with `.` and `..` resolved
+/// as text.
+///
+/// ```
+/// use cellvia::io::discover::identity;
+/// assert_eq!(identity("src/../Cargo.toml".as_ref()), identity("./Cargo.toml".as_ref()));
+/// assert_eq!(identity("/no/such/../x.png".as_ref()), std::path::PathBuf::from("/no/x.png"));
+/// ```
+pub fn identity(path: &Path) -> PathBuf {
+    if let Ok(canonical) = std::fs::canonicalize(path) {
+        return canonical;
+    }
+    let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    let mut out = PathBuf::new();
+    for part in absolute.components() {
+        match part {
+            std::path::Component::CurDir => {}
+            std::path::Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+/// Splits `paths` into the first mention of each file and the later ones.
+///
+/// ```
+/// use cellvia::io::discover::dedupe;
+/// let (kept, dropped) = dedupe(["Cargo.toml", "./Cargo.toml", "README.md"].map(Into::into).to_vec());
+/// assert_eq!(kept, ["Cargo.toml", "README.md"].map(std::path::PathBuf::from));
+/// assert_eq!(dropped, [std::path::PathBuf::from("./Cargo.toml")]);
+/// ```
+pub fn dedupe(paths: Vec<PathBuf>) -> (Vec<PathBuf>, Vec<PathBuf>) {
+    let mut seen = std::collections::HashSet::new();
+    paths.into_iter().partition(|p| seen.insert(identity(p)))
 }
 
 /// The image files of one field.
@@ -63,13 +122,17 @@ pub enum FieldFiles {
     Pair { ao: PathBuf, pi: PathBuf },
     /// A single-channel file without its partner; becomes an error record.
     Unpaired { path: PathBuf, reason: String },
+    /// A folder that could not be listed; becomes an error record.
+    Unreadable { path: PathBuf, reason: String },
 }
 
 impl FieldFiles {
     /// The file that names the field in results: the image, or the AO file.
     pub fn path(&self) -> &Path {
         match self {
-            FieldFiles::Image(p) | FieldFiles::Unpaired { path: p, .. } => p,
+            FieldFiles::Image(p)
+            | FieldFiles::Unpaired { path: p, .. }
+            | FieldFiles::Unreadable { path: p, .. } => p,
             FieldFiles::Pair { ao, .. } => ao,
         }
     }
@@ -145,40 +208,60 @@ pub fn pair_channels(images: &[PathBuf], ao_suffix: &str, pi_suffix: &str) -> Ve
     fields
 }
 
-/// Every file under a folder (recursively, hidden ones excluded), sorted.
+/// Every file under a folder (recursively, hidden ones excluded), sorted;
+/// an error if the folder itself or any folder below it cannot be listed.
 pub fn files_under(dir: &Path) -> Result<Vec<PathBuf>, IoError> {
     let mut files = Vec::new();
-    walk(dir, &mut files)?;
+    let mut unreadable = Vec::new();
+    walk(dir, &[], &mut files, &mut unreadable);
+    if let Some((path, why)) = unreadable.into_iter().next() {
+        return Err(IoError::Read {
+            path,
+            source: std::io::Error::other(why),
+        });
+    }
     files.sort();
     Ok(files)
 }
 
-fn walk(dir: &Path, files: &mut Vec<PathBuf>) -> Result<(), IoError> {
-    let entries = std::fs::read_dir(dir).map_err(|source| IoError::Read {
-        path: dir.to_path_buf(),
-        source,
-    })?;
+fn walk(
+    dir: &Path,
+    exclude: &[PathBuf],
+    files: &mut Vec<PathBuf>,
+    unreadable: &mut Vec<(PathBuf, String)>,
+) {
+    if !exclude.is_empty() && std::fs::canonicalize(dir).is_ok_and(|c| exclude.contains(&c)) {
+        return;
+    }
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) => {
+            unreadable.push((dir.to_path_buf(), format!("cannot list folder: {e}")));
+            return;
+        }
+    };
     for entry in entries {
-        let entry = entry.map_err(|source| IoError::Read {
-            path: dir.to_path_buf(),
-            source,
-        })?;
+        let entry = match entry {
+            Ok(entry) => entry,
+            Err(e) => {
+                unreadable.push((dir.to_path_buf(), format!("cannot list folder: {e}")));
+                continue;
+            }
+        };
         let path = entry.path();
         let is_dir = entry.file_type().map(|t| t.is_dir()).unwrap_or(false);
         let hidden = path
             .file_name()
-            .and_then(|n| n.to_str())
-            .is_some_and(|n| n.starts_with('.'));
+            .is_some_and(|n| n.as_encoded_bytes().starts_with(b"."));
         if hidden {
             continue;
         }
         if is_dir {
-            walk(&path, files)?;
+            walk(&path, exclude, files, unreadable);
         } else {
             files.push(path);
         }
     }
-    Ok(())
 }
 
 #[cfg(test)]
@@ -199,7 +282,7 @@ mod tests {
         ] {
             std::fs::write(root.join(name), b"x").unwrap();
         }
-        let found = discover(&[root.to_path_buf()]).unwrap();
+        let found = discover(&[root.to_path_buf()], &[]);
         let names: Vec<String> = found
             .images
             .iter()
@@ -210,8 +293,41 @@ mod tests {
     }
 
     #[test]
+    fn an_unlistable_folder_is_recorded_and_the_output_folder_skipped() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::create_dir_all(root.join("out/overlays")).unwrap();
+        std::fs::write(root.join("out/overlays/00000_a.png"), b"x").unwrap();
+        std::fs::write(root.join("a.png"), b"x").unwrap();
+        let found = discover(&[root.to_path_buf()], &[root.join("out")]);
+        assert_eq!(found.images, [root.join("a.png")]);
+        let mut files = Vec::new();
+        let mut unreadable = Vec::new();
+        walk(&root.join("gone"), &[], &mut files, &mut unreadable);
+        assert_eq!(unreadable.len(), 1);
+        assert!(unreadable[0].1.starts_with("cannot list folder"));
+    }
+
+    #[test]
+    fn an_image_reached_twice_is_analysed_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::create_dir(root.join("sub")).unwrap();
+        std::fs::write(root.join("a.png"), b"x").unwrap();
+        let inputs = [
+            root.join("a.png"),
+            root.join("sub/../a.png"),
+            root.join("./a.png"),
+            root.to_path_buf(),
+        ];
+        let found = discover(&inputs, &[]);
+        assert_eq!(found.images, [root.join("a.png")]);
+        assert_eq!(found.duplicates.len(), 3);
+    }
+
+    #[test]
     fn missing_input_is_kept_for_an_error_record() {
-        let found = discover(&["/no/such/file.png".into()]).unwrap();
+        let found = discover(&["/no/such/file.png".into()], &[]);
         assert_eq!(found.images, [PathBuf::from("/no/such/file.png")]);
     }
 
@@ -220,10 +336,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("data.raw");
         std::fs::write(&file, b"x").unwrap();
-        assert_eq!(
-            discover(std::slice::from_ref(&file)).unwrap().images,
-            [file]
-        );
+        assert_eq!(discover(std::slice::from_ref(&file), &[]).images, [file]);
     }
 
     #[test]
@@ -245,7 +358,9 @@ mod tests {
             .map(|f| match f {
                 FieldFiles::Image(p) => format!("image {}", p.display()),
                 FieldFiles::Pair { ao, pi } => format!("pair {} {}", ao.display(), pi.display()),
-                FieldFiles::Unpaired { path, .. } => format!("unpaired {}", path.display()),
+                FieldFiles::Unpaired { path, .. } | FieldFiles::Unreadable { path, .. } => {
+                    format!("unpaired {}", path.display())
+                }
             })
             .collect();
         assert_eq!(

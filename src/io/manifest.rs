@@ -7,13 +7,15 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use super::discover::identity;
+
 /// One sample as the manifest lists it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ManifestSample {
     pub sample_id: String,
     pub images: Vec<PathBuf>,
     pub dilution: Option<f64>,
-    /// Other columns, by name (values of the sample's first row).
+    /// Other columns, by name (every row of a sample must agree).
     pub metadata: BTreeMap<String, String>,
 }
 
@@ -55,6 +57,7 @@ pub fn parse_manifest(path: &Path, text: &str) -> Result<Vec<ManifestSample>, Ma
     let dilution_col = column("dilution");
     let base = path.parent().unwrap_or(Path::new(""));
     let mut samples: Vec<ManifestSample> = Vec::new();
+    let mut listed: std::collections::HashMap<PathBuf, (u64, String)> = Default::default();
     for (i, row) in reader.records().enumerate() {
         let line = i as u64 + 2;
         let row = row.map_err(|e| err(line, e.to_string()))?;
@@ -72,6 +75,28 @@ pub fn parse_manifest(path: &Path, text: &str) -> Result<Vec<ManifestSample>, Ma
             },
         };
         let image = base.join(image);
+        let metadata: BTreeMap<String, String> = headers
+            .iter()
+            .enumerate()
+            .filter(|&(c, _)| c != id_col && c != path_col && Some(c) != dilution_col)
+            .map(|(c, h)| (h.to_string(), field(c).to_string()))
+            .collect();
+        // The same file twice (also as `./a.png` or `sub/../a.png`) would be
+        // counted twice, or in two samples; a manifest that does so is wrong.
+        if let Some((first, other)) = listed.insert(identity(&image), (line, id.to_string())) {
+            let place = if other == id {
+                String::new()
+            } else {
+                format!(" for sample {other}")
+            };
+            return Err(err(
+                line,
+                format!(
+                    "image {} is already listed on line {first}{place}",
+                    image.display()
+                ),
+            ));
+        }
         match samples.iter_mut().find(|s| s.sample_id == id) {
             Some(s) => {
                 if s.dilution != dilution {
@@ -80,18 +105,24 @@ pub fn parse_manifest(path: &Path, text: &str) -> Result<Vec<ManifestSample>, Ma
                         format!("sample {id} has two different dilutions"),
                     ));
                 }
+                if let Some((key, value)) =
+                    metadata.iter().find(|(k, v)| s.metadata.get(*k) != Some(v))
+                {
+                    return Err(err(
+                        line,
+                        format!(
+                            "sample {id} has two different values of {key}: {:?} and {value:?}",
+                            s.metadata.get(key).map_or("", String::as_str)
+                        ),
+                    ));
+                }
                 s.images.push(image);
             }
             None => samples.push(ManifestSample {
                 sample_id: id.to_string(),
                 images: vec![image],
                 dilution,
-                metadata: headers
-                    .iter()
-                    .enumerate()
-                    .filter(|&(c, _)| c != id_col && c != path_col && Some(c) != dilution_col)
-                    .map(|(c, h)| (h.to_string(), field(c).to_string()))
-                    .collect(),
+                metadata,
             }),
         }
     }
@@ -116,5 +147,23 @@ mod tests {
             parse_manifest(p, "sample_id,image_path,dilution\nA,a.png,2\nA,b.png,4\n").unwrap_err();
         assert!(e.to_string().contains("line 3") && e.to_string().contains("two different"));
         assert!(parse_manifest(p, "sample_id,image_path\n").is_err());
+    }
+
+    #[test]
+    fn an_image_listed_twice_or_conflicting_metadata_is_refused() {
+        let p = Path::new("/runs/m.csv");
+        let e = parse_manifest(p, "sample_id,image_path\nA,a.png\nB,./x/../a.png\n").unwrap_err();
+        assert!(
+            e.to_string().contains("line 3") && e.to_string().contains("line 2 for sample A"),
+            "{e}"
+        );
+        let e = parse_manifest(p, "sample_id,image_path\nA,a.png\nA,./a.png\n").unwrap_err();
+        assert!(e.to_string().contains("already listed on line 2"), "{e}");
+        let e =
+            parse_manifest(p, "sample_id,image_path,donor\nA,a.png,D1\nA,b.png,D2\n").unwrap_err();
+        assert!(
+            e.to_string().contains("two different values of donor"),
+            "{e}"
+        );
     }
 }

@@ -46,10 +46,11 @@ impl AtomicFile {
             .parent()
             .filter(|p| !p.as_os_str().is_empty())
             .unwrap_or(Path::new("."));
-        let name = path
-            .file_name()
-            .map_or_else(|| "out".into(), |n| n.to_string_lossy().into_owned());
-        let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+        // A short name of its own: the target's name may already be near
+        // the 255-byte limit, and threads of one process must not collide.
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let tmp = dir.join(format!(".cellvia-{}-{n}.tmp", std::process::id()));
         let file = File::create(&tmp).map_err(|source| IoError::Write {
             path: path.to_path_buf(),
             source,
@@ -107,10 +108,25 @@ impl Drop for AtomicFile {
     }
 }
 
+/// What [`append_locked`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Appended {
+    /// The line appended.
+    pub line: String,
+    /// An unfinished line found at the end (an append cut short by a full
+    /// disk or a crash, never committed), moved to `<log>.torn`.
+    pub torn: Option<String>,
+}
+
 /// Appends to a log file under an exclusive lock: `line_for` gets the file's
 /// current text (empty when it does not exist yet) and returns what to append,
 /// or an error that leaves the file untouched. Concurrent runs sharing one log
 /// take turns, so each sees the record the previous one appended.
+///
+/// An append either lands whole or not at all: if writing fails (a full
+/// disk) the file is cut back to its old length. A partial last line left by
+/// a crash mid-write is moved to `<log>.torn` before appending, so a torn
+/// append never blocks later runs.
 ///
 /// ```no_run
 /// use cellvia::io::write::append_locked;
@@ -122,7 +138,7 @@ impl Drop for AtomicFile {
 pub fn append_locked<E>(
     path: &Path,
     line_for: impl FnOnce(&str) -> Result<String, E>,
-) -> Result<Result<String, E>, IoError> {
+) -> Result<Result<Appended, E>, IoError> {
     use std::io::{Read, Seek};
     let error = |source| IoError::Write {
         path: path.to_path_buf(),
@@ -135,26 +151,50 @@ pub fn append_locked<E>(
         .open(path)
         .map_err(error)?;
     file.lock().map_err(error)?;
-    let mut text = String::new();
+    let mut bytes = Vec::new();
     file.seek(std::io::SeekFrom::Start(0))
-        .and_then(|_| file.read_to_string(&mut text))
+        .and_then(|_| file.read_to_end(&mut bytes))
         .map_err(|source| IoError::Read {
             path: path.to_path_buf(),
             source,
         })?;
+    // A torn tail may end inside a multi-byte character: split as bytes.
+    let committed = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+    let torn = (committed < bytes.len())
+        .then(|| String::from_utf8_lossy(&bytes[committed..]).into_owned());
+    if committed < bytes.len() {
+        let mut aside = path.as_os_str().to_owned();
+        aside.push(".torn");
+        let mut tail = bytes[committed..].to_vec();
+        tail.push(b'\n');
+        std::fs::OpenOptions::new()
+            .append(true)
+            .create(true)
+            .open(&aside)
+            .and_then(|mut f| f.write_all(&tail))
+            .and_then(|()| file.set_len(committed as u64))
+            .map_err(error)?;
+    }
+    bytes.truncate(committed);
+    let text = String::from_utf8(bytes).map_err(|e| IoError::Read {
+        path: path.to_path_buf(),
+        source: std::io::Error::new(std::io::ErrorKind::InvalidData, e),
+    })?;
     let line = match line_for(&text) {
         Ok(line) => line,
         Err(e) => return Ok(Err(e)),
     };
-    file.write_all(line.as_bytes())
+    if let Err(e) = file
+        .write_all(line.as_bytes())
         .and_then(|()| file.sync_all())
-        .map_err(error)?;
-    Ok(Ok(line))
-}
-
-/// Whether `dir` already holds a run's `results.json`.
-pub fn holds_results(dir: &Path) -> bool {
-    dir.join("results.json").exists()
+    {
+        // Best effort: cut the partial line off again so the log stays valid.
+        let _ = file
+            .set_len(text.len() as u64)
+            .and_then(|()| file.sync_all());
+        return Err(error(e));
+    }
+    Ok(Ok(Appended { line, torn }))
 }
 
 /// Creates a folder and its parents; checks it can be written to.
@@ -216,6 +256,22 @@ mod tests {
         let refused = append_locked(&log, |_| Err::<String, _>("no")).unwrap();
         assert_eq!(refused, Err("no"));
         assert_eq!(std::fs::read_to_string(&log).unwrap(), "0\n1\n2\n");
+    }
+
+    #[test]
+    fn a_torn_last_line_is_moved_aside_before_appending() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("runs.jsonl");
+        std::fs::write(&log, "0\n1\n{\"half").unwrap();
+        let appended = append_locked(&log, |text| {
+            Ok::<_, ()>(format!("{}\n", text.lines().count()))
+        })
+        .unwrap()
+        .unwrap();
+        assert_eq!(appended.torn.as_deref(), Some("{\"half"));
+        assert_eq!(std::fs::read_to_string(&log).unwrap(), "0\n1\n2\n");
+        let aside = dir.path().join("runs.jsonl.torn");
+        assert_eq!(std::fs::read_to_string(aside).unwrap(), "{\"half\n");
     }
 
     #[test]

@@ -545,20 +545,8 @@ pub(crate) fn block_median_background(image: &FloatImage, block: u32) -> FloatIm
     };
     let cx: Vec<f32> = (0..nx).map(|i| centre(i, w)).collect();
     let cy: Vec<f32> = (0..ny).map(|i| centre(i, h)).collect();
-    let locate = |v: f32, centres: &[f32]| -> (usize, usize, f32) {
-        let last = centres.len() - 1;
-        if last == 0 {
-            return (0, 0, 0.0);
-        }
-        let i = centres
-            .iter()
-            .rposition(|&c| c <= v)
-            .unwrap_or(0)
-            .min(last - 1);
-        let t = (v - centres[i]) / (centres[i + 1] - centres[i]);
-        (i, i + 1, t.clamp(-0.5, 1.5))
-    };
-    let xs: Vec<(usize, usize, f32)> = (0..w).map(|x| locate(x as f32, &cx)).collect();
+    let xs = interpolation_table(w, &cx);
+    let ys = interpolation_table(h, &cy);
     // Rows of tile medians blended across x, recomputed only when the pair
     // of tile rows changes.
     let across = |tile_row: usize| -> Vec<f32> {
@@ -570,7 +558,7 @@ pub(crate) fn block_median_background(image: &FloatImage, block: u32) -> FloatIm
     let mut out = FloatImage::new(w, h);
     let mut cached: Option<(usize, usize, Vec<f32>, Vec<f32>)> = None;
     for (y, row) in out.as_mut().chunks_exact_mut(w as usize).enumerate() {
-        let (y0, y1, ty) = locate(y as f32, &cy);
+        let (y0, y1, ty) = ys[y];
         if !matches!(&cached, Some((a, b, _, _)) if (*a, *b) == (y0, y1)) {
             cached = Some((y0, y1, across(y0), across(y1)));
         }
@@ -581,6 +569,28 @@ pub(crate) fn block_median_background(image: &FloatImage, block: u32) -> FloatIm
         }
     }
     out
+}
+
+/// For each pixel coordinate `0..n_px`, the two tile centres it is blended
+/// between and its weight on the second (extrapolated up to half a tile
+/// beyond the outermost centres). One forward walk: O(n_px + centres), so
+/// a 1 x N strip costs O(N) (a search per pixel made it quadratic).
+fn interpolation_table(n_px: u32, centres: &[f32]) -> Vec<(usize, usize, f32)> {
+    let last = centres.len().saturating_sub(1);
+    if last == 0 {
+        return vec![(0, 0, 0.0); n_px as usize];
+    }
+    let mut i = 0;
+    (0..n_px)
+        .map(|v| {
+            let v = v as f32;
+            while i + 1 < last && centres[i + 1] <= v {
+                i += 1;
+            }
+            let t = (v - centres[i]) / (centres[i + 1] - centres[i]);
+            (i, i + 1, t.clamp(-0.5, 1.5))
+        })
+        .collect()
 }
 
 fn bin(v: f32) -> usize {
@@ -719,6 +729,28 @@ pub fn gaussian_blur(image: &FloatImage, sigma: f32) -> FloatImage {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    proptest::proptest! {
+        /// The one-pass interpolation table equals a search per pixel.
+        #[test]
+        fn interpolation_table_matches_a_search_per_pixel(n_px in 1u32..300, block in 1u32..80) {
+            let n = n_px.div_ceil(block);
+            let centres: Vec<f32> = (0..n)
+                .map(|i| 0.5 * ((i * block) + ((i + 1) * block).min(n_px)) as f32 - 0.5)
+                .collect();
+            let table = interpolation_table(n_px, &centres);
+            for (v, &(i0, i1, t)) in table.iter().enumerate() {
+                let last = centres.len() - 1;
+                if last == 0 {
+                    proptest::prop_assert_eq!((i0, i1, t), (0, 0, 0.0));
+                    continue;
+                }
+                let i = centres.iter().rposition(|&c| c <= v as f32).unwrap_or(0).min(last - 1);
+                let expected = ((v as f32 - centres[i]) / (centres[i + 1] - centres[i])).clamp(-0.5, 1.5);
+                proptest::prop_assert_eq!((i0, i1, t), (i, i + 1, expected));
+            }
+        }
+    }
 
     #[test]
     fn illumination_spread_measures_the_lit_backgrounds_unevenness() {

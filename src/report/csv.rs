@@ -285,8 +285,38 @@ where
     T: AsRef<[u8]>,
 {
     let mut w = csv::Writer::from_writer(Vec::new());
-    w.write_record(fields)?;
+    for field in fields {
+        w.write_field(inert(field.as_ref()))?;
+    }
+    w.write_record(None::<&[u8]>)?;
     finish(w)
+}
+
+/// A field a spreadsheet will not run as a formula: text (sample ids,
+/// metadata, file names, errors) that starts with `= + - @`, a tab or a
+/// carriage return gets a leading `'` (OWASP's CSV-injection advice).
+/// Numbers, negative ones included, are left alone.
+///
+/// ```
+/// # use cellvia::report::csv::inert;
+/// assert_eq!(inert(b"=HYPERLINK(\"x\")").as_ref(), b"'=HYPERLINK(\"x\")");
+/// assert_eq!(inert(b"-0.25").as_ref(), b"-0.25");
+/// assert_eq!(inert(b"donor 7").as_ref(), b"donor 7");
+/// ```
+pub fn inert(field: &[u8]) -> std::borrow::Cow<'_, [u8]> {
+    let risky = matches!(
+        field.first(),
+        Some(b'=' | b'+' | b'-' | b'@' | b'\t' | b'\r')
+    );
+    let number = std::str::from_utf8(field).is_ok_and(|t| t.parse::<f64>().is_ok());
+    if risky && !number {
+        let mut quoted = Vec::with_capacity(field.len() + 1);
+        quoted.push(b'\'');
+        quoted.extend_from_slice(field);
+        std::borrow::Cow::Owned(quoted)
+    } else {
+        std::borrow::Cow::Borrowed(field)
+    }
 }
 
 fn finish(w: csv::Writer<Vec<u8>>) -> Result<String, csv::Error> {
