@@ -8,6 +8,7 @@ use ndarray::Array4;
 
 use crate::aggregate::confidence::CallTally;
 use crate::aggregate::{clusters_of_cells, Counts};
+use crate::classify::field_mode::wrong_assay;
 use crate::classify::{CellClass, ClassifyError, Score, Viability};
 use crate::config::{Assay, Config};
 use crate::gate::GateReason;
@@ -92,6 +93,8 @@ pub enum FieldError {
     AssayMismatch { config: Assay, stage: Assay },
     #[error(transparent)]
     Classify(#[from] ClassifyError),
+    #[error("{0}")]
+    WrongAssay(String),
     #[error(
         "internal error while analysing this field (a bug; please report it with the file): {0}"
     )]
@@ -180,7 +183,13 @@ fn appearance(assay: Assay) -> Appearance {
 /// ([`crate::segment::scale`]), to be pooled over its sample.
 pub fn first_pass_diameters(source: Source, config: &Config) -> Result<Vec<f64>, FieldError> {
     isolated(|| {
+        let t = Instant::now();
         let (intensity, _) = intensity_of(source, config)?;
+        let times = StageTimes {
+            decode: t.elapsed(),
+            ..StageTimes::default()
+        };
+        within_budget(&times, config)?;
         Ok(object_diameters(&intensity, appearance(config.assay)))
     })
 }
@@ -392,6 +401,9 @@ fn analyze_field(
     }
     let spec = viability.crop_spec();
     let cands = candidates(source, config, spec.as_ref(), diameter, times)?;
+    if let Some(why) = wrong_assay(config.assay, cands.quality.background_mean) {
+        return Err(FieldError::WrongAssay(why));
+    }
     let t = Instant::now();
     within_budget(times, config)?;
     let (classes, scores) = score(&cands, viability)?;
@@ -592,6 +604,19 @@ mod tests {
                 prop_assert!(o.x >= 0.0 && o.x < f64::from(width) && o.y >= 0.0 && o.y < f64::from(height));
             }
         }
+    }
+
+    #[test]
+    fn a_panic_in_a_field_is_its_error() {
+        let caught = isolated::<()>(|| panic!("decoder bug at {}", 74));
+        let Err(FieldError::Panicked(message)) = caught else {
+            panic!("not caught: {caught:?}");
+        };
+        assert_eq!(message, "decoder bug at 74");
+        assert!(
+            matches!(isolated::<()>(|| panic!("static")), Err(FieldError::Panicked(m)) if m == "static")
+        );
+        assert_eq!(isolated(|| Ok(5)).unwrap(), 5);
     }
 
     #[test]

@@ -54,6 +54,53 @@ fn analyze(out: &Path, extra: &[&str]) -> assert_cmd::assert::Assert {
     analyze_folder(&repo().join("sample-images/synthetic"), out, &args)
 }
 
+/// A record signed with `--signing-key` verifies with the public key; one
+/// edited and re-sealed (its hash recomputed, as anyone can) verifies as a
+/// chain but not as signed, and another lab's key is refused.
+#[test]
+fn a_signed_record_cannot_be_resealed() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("lab.key");
+    let other = dir.path().join("other.key");
+    for k in [&key, &other] {
+        cellvia()
+            .args(["audit", "keygen", "--out"])
+            .arg(k)
+            .assert()
+            .code(0);
+    }
+    let out = dir.path().join("out");
+    analyze(&out, &["--signing-key", key.to_str().unwrap()]).code(0);
+    let log = out.join("run-log.jsonl");
+    let verify = |log: &Path, public: &Path| {
+        cellvia()
+            .args(["audit", "verify"])
+            .arg(log)
+            .arg("--public-key")
+            .arg(public)
+            .assert()
+    };
+    let public = |k: &Path| PathBuf::from(format!("{}.pub", k.display()));
+    verify(&log, &public(&key)).code(0);
+    verify(&log, &public(&other)).code(1);
+    // Re-seal: change the sample outcome, recompute the line's hash.
+    let line = std::fs::read_to_string(&log).unwrap();
+    let line = line.trim_end();
+    let suffix = ",\"sha256\":\"".len() + 64 + 2;
+    let open = line[..line.len() - suffix].replace("\"analysed\"", "\"PASS\"");
+    let hash = cellvia::sha256_hex(format!("{open}}}").as_bytes());
+    let forged = dir.path().join("forged.jsonl");
+    std::fs::write(&forged, format!("{open},\"sha256\":\"{hash}\"}}\n")).unwrap();
+    cellvia()
+        .args(["audit", "verify"])
+        .arg(&forged)
+        .assert()
+        .code(0);
+    let said = verify(&forged, &public(&key)).code(1);
+    let said = String::from_utf8_lossy(&said.get_output().stdout).into_owned();
+    assert!(said.contains("does not match its content"), "{said}");
+}
+
 // ---------------------------------------------------------------- Allotrope
 
 /// Serves the vendored schemas (from the allotropy package, MIT licence in

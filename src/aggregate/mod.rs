@@ -3,6 +3,7 @@
 
 pub mod confidence;
 pub mod interval;
+pub mod plausibility;
 pub mod quality;
 pub mod sample;
 pub mod spec;

@@ -266,6 +266,12 @@ impl SampleAccumulator {
             config.classify.max_novel_fraction,
         );
         warnings.extend(confidence_warnings);
+        if config.pixel_size_um.is_some() {
+            warnings.extend(super::plausibility::size_warning(
+                &self.histogram,
+                sc.histogram_bin_um,
+            ));
+        }
         let mean = |(sum, n): (f64, u32)| (n > 0).then(|| round(sum / f64::from(n), 2));
         let objects = c.total + c.debris;
         SampleResult {

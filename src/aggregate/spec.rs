@@ -23,6 +23,13 @@ use serde::{Deserialize, Serialize};
 use super::sample::SampleResult;
 use crate::gate::Interval;
 
+/// Cells a sample needs before a spec may PASS it when the spec does not
+/// say: with 100 cells the Poisson 95 % interval of a concentration is
+/// about ±20 % and the binomial interval of an 80 % viability about ±8
+/// points, the loosest a release number can carry; fewer make the sample
+/// INVALID rather than letting ten cells decide a batch.
+pub const DEFAULT_MIN_CELLS_COUNTED: u32 = 100;
+
 /// Acceptance criteria; every criterion is optional.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -35,7 +42,8 @@ pub struct ReleaseSpec {
     /// Live cells/mL in the original sample.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub viable_cells_per_ml: Option<Interval>,
-    /// Fewer counted cells make the sample INVALID.
+    /// Fewer counted cells make the sample INVALID (unset:
+    /// [`DEFAULT_MIN_CELLS_COUNTED`]; 0 turns the check off).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub min_cells_counted: Option<u32>,
     /// Most cells in aggregates, 0..=1.
@@ -170,10 +178,17 @@ pub fn judge(spec: &ReleaseSpec, s: &SampleResult) -> SampleVerdict {
             s.fields_failed, spec.max_failed_fields
         ));
     }
-    if let Some(min) = spec.min_cells_counted {
-        if s.counts.total < min {
-            invalid.push(format!("{} cells counted < {min} required", s.counts.total));
-        }
+    let min = spec.min_cells_counted.unwrap_or(DEFAULT_MIN_CELLS_COUNTED);
+    if s.counts.total < min {
+        let default = if spec.min_cells_counted.is_none() {
+            " (the default min_cells_counted)"
+        } else {
+            ""
+        };
+        invalid.push(format!(
+            "{} cells counted < {min} required{default}",
+            s.counts.total
+        ));
     }
     if let Some(max) = spec.max_flagged_fields {
         if s.fields_flagged > max {
@@ -184,7 +199,11 @@ pub fn judge(spec: &ReleaseSpec, s: &SampleResult) -> SampleVerdict {
             ));
         }
     }
-    for prefix in ["over-dense", super::confidence::LOW_CONFIDENCE] {
+    for prefix in [
+        "over-dense",
+        super::confidence::LOW_CONFIDENCE,
+        super::plausibility::IMPLAUSIBLE,
+    ] {
         invalid.extend(s.warnings.iter().filter(|w| w.starts_with(prefix)).cloned());
     }
     if let Some(min) = spec.min_viability {

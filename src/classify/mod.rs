@@ -5,6 +5,7 @@
 //! asks for.
 
 pub mod aopi;
+pub mod field_mode;
 pub mod novelty;
 pub mod onnx;
 

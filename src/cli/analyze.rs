@@ -30,6 +30,10 @@ use super::{
 
 /// Applies command-line flags over the config file.
 fn resolve_config(args: &AnalyzeArgs) -> anyhow::Result<Config> {
+    anyhow::ensure!(
+        args.diameter.is_none() || args.diameter_um.is_none(),
+        "--diameter and --diameter-um both set the cell size; give one"
+    );
     let mut config = load_config(args.config.as_ref())?;
     if let Some(a) = args.assay {
         config.assay = a.into();
@@ -308,6 +312,12 @@ pub fn run(args: AnalyzeArgs) -> anyhow::Result<u8> {
         Some(path) => Some(parse_manifest(path, &io::read_text(path)?)?),
         None => None,
     };
+    if let (Some(samples), Some(_)) = (&manifest, args.dilution) {
+        anyhow::ensure!(
+            samples.iter().all(|s| s.dilution.is_none()),
+            "--dilution and the manifest's dilution column both give pre-dilutions; give one"
+        );
+    }
     let found = match &manifest {
         // A manifest lists every image once (parse_manifest refuses repeats).
         Some(samples) => Discovered {
@@ -569,7 +579,7 @@ pub fn run(args: AnalyzeArgs) -> anyhow::Result<u8> {
             .collect(),
         exit_code,
     };
-    let line = outputs::commit(staging, &folder.run_log, &record)?;
+    let line = outputs::commit(staging, &folder, &record)?;
 
     if !args.quiet {
         let elapsed = clock.elapsed().as_secs_f64();
@@ -650,8 +660,19 @@ fn print_sample(sample: &SampleResult) {
             )
         },
     );
+    let viability = sample.viability.map_or_else(
+        || "viability n/a".to_string(),
+        |v| {
+            format!(
+                "viability {:.1} % (95 % CI {:.1}..{:.1})",
+                100.0 * v.value,
+                100.0 * v.ci95[0],
+                100.0 * v.ci95[1]
+            )
+        },
+    );
     eprintln!(
-        "cellvia: sample {}{verdict}: {} cells in {} fields, {concentration}",
+        "cellvia: sample {}{verdict}: {} cells in {} fields, {viability}, {concentration}",
         sample.sample_id, sample.counts.total, sample.fields
     );
 }

@@ -1,6 +1,7 @@
 //! Argument parsing and dispatch.
 
 mod analyze;
+mod audit;
 mod bench;
 mod dataset;
 mod eval;
@@ -54,7 +55,7 @@ enum Command {
     Dataset(dataset::DatasetArgs),
     /// Measure throughput: images/s, stage times, decode floor, memory, thread scaling.
     Bench(bench::BenchArgs),
-    /// Check a run log: every record's hash, sequence and link to the one before.
+    /// Check a run log (every record's hash, sequence, link and signature), or make a signing key.
     Audit(AuditArgs),
 }
 
@@ -72,9 +73,22 @@ enum AuditCommand {
         /// The run log, e.g. OUT/run-log.jsonl.
         log: PathBuf,
         /// Also re-hash the output files the log names (the latest run per
-        /// output folder): a changed file exits 1; a missing one is listed.
+        /// output folder, overlays through their SHA256SUMS): a missing,
+        /// changed or unlisted file exits 1.
         #[arg(long)]
         outputs: bool,
+        /// Also require every record to be signed by this key (a public
+        /// key file from `audit keygen`): catches a re-sealed log.
+        #[arg(long, value_name = "FILE")]
+        public_key: Option<PathBuf>,
+    },
+    /// Make an Ed25519 key pair for signing run records: FILE (secret,
+    /// readable by its owner only; give it to `analyze --signing-key`) and
+    /// FILE.pub (for `audit verify --public-key`).
+    Keygen {
+        /// Where to write the secret key (refused if it exists).
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
     },
 }
 
@@ -221,6 +235,9 @@ struct AnalyzeArgs {
     /// Append-only, hash-chained run log to append this run to (default: OUT/run-log.jsonl).
     #[arg(long, value_name = "FILE")]
     run_log: Option<PathBuf>,
+    /// Sign the run record with this secret key (from `cellvia audit keygen`).
+    #[arg(long, value_name = "FILE")]
+    signing_key: Option<PathBuf>,
     /// Also write results.asm.json (Allotrope Simple Model, cell-counting REC/2024/09).
     #[arg(long)]
     asm: bool,
@@ -260,8 +277,16 @@ pub fn main() -> ExitCode {
         Command::Dataset(args) => dataset::run(&args),
         Command::Bench(args) => bench::run(&args),
         Command::Audit(AuditArgs {
-            command: AuditCommand::Verify { log, outputs },
-        }) => tools::audit_verify(&log, outputs),
+            command:
+                AuditCommand::Verify {
+                    log,
+                    outputs,
+                    public_key,
+                },
+        }) => audit::verify(&log, outputs, public_key.as_deref()),
+        Command::Audit(AuditArgs {
+            command: AuditCommand::Keygen { out },
+        }) => audit::keygen(&out),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -1,9 +1,10 @@
 //! `analyze`'s output folder: locked, recovered, staged, and committed by
 //! the run-log record ([`cellvia::io::commit`]).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::Context;
+use cellvia::audit::signature::RecordSigner;
 use cellvia::audit::RunRecord;
 use cellvia::io::commit::{self, OutputLock, Pending, Recovery, Staging};
 use cellvia::io::write::{append_locked, AtomicFile};
@@ -16,6 +17,8 @@ use super::AnalyzeArgs;
 /// The output folder of a run, locked for it, with what it replaces.
 pub struct OutputFolder {
     pub lock: OutputLock,
+    /// The key that signs the run record (`--signing-key`).
+    pub signer: Option<RecordSigner>,
     /// SHA-256 of the `results.json` this run replaces (`--overwrite`).
     pub replaced_results_sha256: Option<String>,
     pub run_log: PathBuf,
@@ -26,6 +29,14 @@ pub struct OutputFolder {
 /// results without `--overwrite`, and checks that the run log verifies and
 /// can be appended to, so nothing is analysed that could not be committed.
 pub fn prepare(args: &AnalyzeArgs) -> anyhow::Result<OutputFolder> {
+    let signer = args
+        .signing_key
+        .as_deref()
+        .map(|path| {
+            RecordSigner::from_text(&io::read_text(path)?)
+                .with_context(|| path.display().to_string())
+        })
+        .transpose()?;
     let lock = commit::lock_output(&args.out)?;
     let run_log = args
         .run_log
@@ -71,6 +82,7 @@ pub fn prepare(args: &AnalyzeArgs) -> anyhow::Result<OutputFolder> {
         .with_context(|| format!("run log {} cannot be appended to", run_log.display()))?;
     Ok(OutputFolder {
         lock,
+        signer,
         replaced_results_sha256,
         run_log,
     })
@@ -159,10 +171,17 @@ pub fn stage_reports(staging: &mut Staging, run: &RunSummary) -> anyhow::Result<
 
 /// Commits the run: `PENDING.json`, then the log record (the commit point),
 /// then the files into place. Returns the appended line.
-pub fn commit(mut staging: Staging, run_log: &Path, record: &RunRecord) -> anyhow::Result<String> {
+pub fn commit(
+    mut staging: Staging,
+    folder: &OutputFolder,
+    record: &RunRecord,
+) -> anyhow::Result<String> {
+    let run_log = &folder.run_log;
     staging.prepare(run_log, &record.out)?;
-    let appended = append_locked(run_log, |text| cellvia::audit::next_line(text, record))?
-        .with_context(|| format!("run log {}", run_log.display()))?;
+    let appended = append_locked(run_log, |text| {
+        cellvia::audit::next_signed_line(text, record, folder.signer.as_ref())
+    })?
+    .with_context(|| format!("run log {}", run_log.display()))?;
     if let Some(torn) = &appended.torn {
         tracing::warn!(
             "run log {}: moved an unfinished line of {} bytes (an append cut short earlier) to {}.torn",

@@ -107,6 +107,16 @@ pub fn decode(bytes: &[u8], max_pixels: u64) -> Result<DynamicImage, DecodeError
         Some(ImageFormat::Jpeg) if !jpeg_is_complete(bytes) => {
             return Err(DecodeError::TruncatedJpeg)
         }
+        Some(ImageFormat::Png) => {
+            if let Some(length) = bad_png_palette(bytes) {
+                return Err(DecodeError::Corrupt {
+                    format: "PNG".into(),
+                    message: format!(
+                        "PLTE chunk of {length} bytes is not 1 to 256 RGB entries (3 bytes each)"
+                    ),
+                });
+            }
+        }
         Some(ImageFormat::Tiff) if full_resolution_pages(bytes) > 1 => {
             return Err(DecodeError::MultiPageTiff { pages: 2 });
         }
@@ -174,6 +184,26 @@ pub fn jpeg_is_complete(bytes: &[u8]) -> bool {
             }
         }
     }
+}
+
+/// The length of a PNG's PLTE chunk when it is not a whole number of RGB
+/// entries (1 to 256). `png` 0.18.1, the newest release, panics expanding
+/// a palette of 4 or 5 bytes (decoder/transform/palette.rs:74); that panic
+/// would be caught per field, but a clear error is better, and the fuzz
+/// harness can then look for new bugs. Chunks are read up to the first IDAT.
+fn bad_png_palette(bytes: &[u8]) -> Option<usize> {
+    let mut at = 8; // after the signature
+    while let Some(header) = bytes.get(at..at + 8) {
+        let length = u32::from_be_bytes([header[0], header[1], header[2], header[3]]) as usize;
+        match &header[4..8] {
+            b"PLTE" if length == 0 || !length.is_multiple_of(3) || length > 768 => {
+                return Some(length)
+            }
+            b"IDAT" => return None,
+            _ => at = at.saturating_add(length).saturating_add(12),
+        }
+    }
+    None
 }
 
 /// Full-resolution pages of a TIFF, counted up to 2: reduced-resolution

@@ -120,13 +120,14 @@ pub struct Appended {
 
 /// Appends to a log file under an exclusive lock: `line_for` gets the file's
 /// current text (empty when it does not exist yet) and returns what to append,
-/// or an error that leaves the file untouched. Concurrent runs sharing one log
+/// or an error that appends nothing. Concurrent runs sharing one log
 /// take turns, so each sees the record the previous one appended.
 ///
 /// An append either lands whole or not at all: if writing fails (a full
 /// disk) the file is cut back to its old length. A partial last line left by
-/// a crash mid-write is moved to `<log>.torn` before appending, so a torn
-/// append never blocks later runs.
+/// a crash mid-write (every committed line ends with a newline, written in
+/// the same write as the line) is moved to `<log>.torn` first, even when
+/// `line_for` then refuses, so a torn append never blocks later runs.
 ///
 /// ```no_run
 /// use cellvia::io::write::append_locked;
@@ -195,6 +196,30 @@ pub fn append_locked<E>(
         return Err(error(e));
     }
     Ok(Ok(Appended { line, torn }))
+}
+
+/// Writes a new file only its owner can read (a secret key); refuses to
+/// replace an existing one.
+///
+/// ```
+/// let dir = tempfile::tempdir()?;
+/// let key = dir.path().join("lab.key");
+/// cellvia::io::write::write_new_private(&key, b"secret")?;
+/// assert!(cellvia::io::write::write_new_private(&key, b"again").is_err());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn write_new_private(path: &Path, bytes: &[u8]) -> Result<(), IoError> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options
+        .open(path)
+        .and_then(|mut f| f.write_all(bytes).and_then(|()| f.sync_all()))
+        .map_err(|source| IoError::Write {
+            path: path.to_path_buf(),
+            source,
+        })
 }
 
 /// Creates a folder and its parents; checks it can be written to.

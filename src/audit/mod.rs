@@ -11,9 +11,13 @@
 //! This module only builds and checks text; appending to the file (under an
 //! exclusive lock) is [`crate::io::write::append_locked`].
 
+pub mod signature;
+
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
+
+use signature::{RecordSigner, RecordVerifier, SIGNATURE_MEMBER};
 
 use crate::classify::ModelInfo;
 use crate::report::Software;
@@ -36,6 +40,8 @@ pub enum AuditError {
     UnterminatedLine,
     #[error("cannot serialise the run record: {0}")]
     Serialise(String),
+    #[error("key file: {0}")]
+    Key(String),
 }
 
 /// What a valid log holds.
@@ -100,6 +106,26 @@ struct Chained<'a, T: Serialize> {
 /// # Ok::<(), cellvia::audit::AuditError>(())
 /// ```
 pub fn next_line(existing: &str, record: &impl Serialize) -> Result<String, AuditError> {
+    next_signed_line(existing, record, None)
+}
+
+/// [`next_line`], signed with `signer` when given ([`signature`]): the line
+/// names the signer's public key and carries its signature.
+///
+/// ```
+/// use cellvia::audit::{next_signed_line, verify, verify_signatures};
+/// use cellvia::audit::signature::{key_pair, RecordSigner};
+/// let signer = RecordSigner::from_text(&key_pair([1; 32]).0)?;
+/// let log = next_signed_line("", &serde_json::json!({ "run": 1 }), Some(&signer))?;
+/// verify(&log)?;
+/// verify_signatures(&log, &signer.verifier())?;
+/// # Ok::<(), cellvia::audit::AuditError>(())
+/// ```
+pub fn next_signed_line(
+    existing: &str,
+    record: &impl Serialize,
+    signer: Option<&RecordSigner>,
+) -> Result<String, AuditError> {
     let previous = verify(existing)?;
     let body = serde_json::to_string(&Chained {
         seq: previous.records,
@@ -107,11 +133,36 @@ pub fn next_line(existing: &str, record: &impl Serialize) -> Result<String, Audi
         record,
     })
     .map_err(|e| AuditError::Serialise(e.to_string()))?;
-    let open = body
+    let mut open = body
         .strip_suffix('}')
-        .ok_or_else(|| AuditError::Serialise("the record is not a JSON object".into()))?;
-    let hash = crate::sha256_hex(body.as_bytes());
+        .ok_or_else(|| AuditError::Serialise("the record is not a JSON object".into()))?
+        .to_string();
+    if let Some(signer) = signer {
+        open += &format!(",\"signer\":\"{}\"", signer.public_hex());
+        let signature = signer.sign_hex(format!("{open}}}").as_bytes());
+        open += &format!("{SIGNATURE_MEMBER}{signature}\"");
+    }
+    let hash = crate::sha256_hex(format!("{open}}}").as_bytes());
     Ok(format!("{open}{HASH_MEMBER}{hash}\"}}\n"))
+}
+
+/// Checks that every record of a log (which must [`verify`]) is signed by
+/// `key`: an edited record whose hashes were recomputed ("re-sealed")
+/// fails here, since its signature no longer matches.
+pub fn verify_signatures(log: &str, key: &RecordVerifier) -> Result<(), AuditError> {
+    for (index, line) in log.lines().enumerate() {
+        let open = line
+            .len()
+            .checked_sub(HASH_SUFFIX_LEN)
+            .filter(|&at| line.is_char_boundary(at))
+            .map(|at| &line[..at])
+            .unwrap_or(line);
+        key.check_line(open).map_err(|problem| AuditError::Line {
+            line: index + 1,
+            problem: format!("the record {problem}"),
+        })?;
+    }
+    Ok(())
 }
 
 /// The output files each output folder should hold now: for every `out`, the
@@ -312,6 +363,42 @@ mod tests {
             Err(AuditError::UnterminatedLine),
             "a cut-off final newline is reported"
         );
+    }
+
+    #[test]
+    fn a_resealed_record_fails_the_signature_check() {
+        let signer = RecordSigner::from_text(&signature::key_pair([9; 32]).0).expect("key");
+        let mut log = String::new();
+        for run in ["INVALID", "PASS"] {
+            log += &next_signed_line(&log, &serde_json::json!({ "verdict": run }), Some(&signer))
+                .expect("append");
+        }
+        verify_signatures(&log, &signer.verifier()).expect("signed");
+        // Edit the first record and recompute every hash after it: the
+        // chain verifies again, the signature does not.
+        let lines: Vec<&str> = log.lines().collect();
+        let forged_first = lines[0].replace("INVALID", "PASS");
+        let open = &forged_first[..forged_first.len() - HASH_SUFFIX_LEN];
+        let hash = crate::sha256_hex(format!("{open}}}").as_bytes());
+        let mut resealed = format!("{open}{HASH_MEMBER}{hash}\"}}\n");
+        let second: serde_json::Value = serde_json::from_str(lines[1]).expect("json");
+        let body = second.to_string();
+        assert!(body.contains("PASS"));
+        let open = lines[1][..lines[1].len() - HASH_SUFFIX_LEN]
+            .replace(second["prev_sha256"].as_str().expect("prev"), &hash);
+        let hash2 = crate::sha256_hex(format!("{open}}}").as_bytes());
+        resealed += &format!("{open}{HASH_MEMBER}{hash2}\"}}\n");
+        assert!(verify(&resealed).is_ok(), "the re-sealed chain verifies");
+        let err = verify_signatures(&resealed, &signer.verifier()).unwrap_err();
+        assert!(
+            err.to_string().contains("line 1") && err.to_string().contains("does not match"),
+            "{err}"
+        );
+        let other = RecordSigner::from_text(&signature::key_pair([3; 32]).0).expect("key");
+        let err = verify_signatures(&log, &other.verifier()).unwrap_err();
+        assert!(err.to_string().contains("another key"), "{err}");
+        let unsigned = next_line("", &serde_json::json!({})).expect("line");
+        assert!(verify_signatures(&unsigned, &signer.verifier()).is_err());
     }
 
     #[test]
