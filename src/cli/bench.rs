@@ -37,6 +37,10 @@ pub struct BenchArgs {
     /// Staining: trypan (default) or aopi (composite images only).
     #[arg(long, value_enum)]
     assay: Option<AssayArg>,
+    /// Typical cell diameter in pixels, MIN,MAX, or `auto`, as for
+    /// `analyze` (auto measures each field on its own: bench has no samples).
+    #[arg(long, value_name = "MIN,MAX|auto")]
+    diameter: Option<String>,
     /// Skip the thread-scaling table (one timed pass instead of several).
     #[arg(long)]
     no_scaling: bool,
@@ -109,6 +113,9 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<u8> {
     let mut config = load_config(args.config.as_ref())?;
     if let Some(a) = args.assay {
         config.assay = a.into();
+    }
+    if let Some(d) = &args.diameter {
+        config.diameter_px = super::parse_diameter("--diameter", d)?;
     }
     config.validate()?;
     let threads = args.threads.unwrap_or_else(scheduler::default_threads);

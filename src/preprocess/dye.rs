@@ -48,9 +48,9 @@ pub fn dye_excess(image: &DynamicImage) -> Option<FloatImage> {
         .map(|p| {
             let [r, g, b] = p.0;
             colour |= (r - g).abs() > GRAY_TOLERANCE || (b - g).abs() > GRAY_TOLERANCE;
-            let luma = (super::LUMA_WEIGHTS[0] * r
-                + super::LUMA_WEIGHTS[1] * g
-                + super::LUMA_WEIGHTS[2] * b)
+            let luma = (super::intensity::LUMA_WEIGHTS[0] * r
+                + super::intensity::LUMA_WEIGHTS[1] * g
+                + super::intensity::LUMA_WEIGHTS[2] * b)
                 .max(MIN_LUMA);
             (b - 0.5 * (r + g)) / luma
         })

@@ -1,0 +1,144 @@
+//! The smooth background: block medians interpolated between block centres.
+
+use crate::image_types::FloatImage;
+
+/// Background blocks are this many typical diameters wide: wide enough that
+/// cells cover well under half a block, narrow enough to follow vignetting.
+const BACKGROUND_BLOCK_DIAMETERS: f64 = 2.5;
+
+/// Histogram resolution used for medians of values in 0..=1.
+const MEDIAN_BINS: usize = 1024;
+
+/// Side of a background block for cells of the typical diameter (pixels).
+pub(super) fn background_block(typical_diameter: f64) -> u32 {
+    (BACKGROUND_BLOCK_DIAMETERS * typical_diameter)
+        .round()
+        .max(8.0) as u32
+}
+
+/// Median of each `block`×`block` tile, interpolated bilinearly between tile centres.
+pub(crate) fn block_median_background(image: &FloatImage, block: u32) -> FloatImage {
+    let (w, h) = image.dimensions();
+    let nx = w.div_ceil(block).max(1);
+    let ny = h.div_ceil(block).max(1);
+    let mut medians = vec![0.0f32; (nx * ny) as usize];
+    let mut hist = vec![0u32; MEDIAN_BINS];
+    for by in 0..ny {
+        for bx in 0..nx {
+            hist.iter_mut().for_each(|c| *c = 0);
+            let (x0, y0) = (bx * block, by * block);
+            let (x1, y1) = ((x0 + block).min(w), (y0 + block).min(h));
+            for row in image
+                .as_raw()
+                .chunks_exact(w as usize)
+                .take(y1 as usize)
+                .skip(y0 as usize)
+            {
+                for &v in &row[x0 as usize..x1 as usize] {
+                    hist[bin(v)] += 1;
+                }
+            }
+            let n = (x1 - x0) * (y1 - y0);
+            medians[(by * nx + bx) as usize] = histogram_median(&hist, n);
+        }
+    }
+    // Tile centres in pixel coordinates. Beyond the outermost centres the
+    // gradient is extrapolated for up to half a tile, so vignetting is
+    // followed right to the image edge.
+    let centre = |i: u32, n_px: u32| -> f32 {
+        let start = i * block;
+        let end = (start + block).min(n_px);
+        0.5 * (start + end) as f32 - 0.5
+    };
+    let cx: Vec<f32> = (0..nx).map(|i| centre(i, w)).collect();
+    let cy: Vec<f32> = (0..ny).map(|i| centre(i, h)).collect();
+    let xs = interpolation_table(w, &cx);
+    let ys = interpolation_table(h, &cy);
+    // Rows of tile medians blended across x, recomputed only when the pair
+    // of tile rows changes.
+    let across = |tile_row: usize| -> Vec<f32> {
+        let m = |xx: usize| medians[tile_row * nx as usize + xx];
+        xs.iter()
+            .map(|&(x0, x1, tx)| m(x0) * (1.0 - tx) + m(x1) * tx)
+            .collect()
+    };
+    let mut out = FloatImage::new(w, h);
+    let mut cached: Option<(usize, usize, Vec<f32>, Vec<f32>)> = None;
+    for (y, row) in out.as_mut().chunks_exact_mut(w as usize).enumerate() {
+        let (y0, y1, ty) = ys[y];
+        if !matches!(&cached, Some((a, b, _, _)) if (*a, *b) == (y0, y1)) {
+            cached = Some((y0, y1, across(y0), across(y1)));
+        }
+        if let Some((_, _, top, bottom)) = &cached {
+            for ((o, &t), &b) in row.iter_mut().zip(top).zip(bottom) {
+                *o = t * (1.0 - ty) + b * ty;
+            }
+        }
+    }
+    out
+}
+
+/// For each pixel coordinate `0..n_px`, the two tile centres it is blended
+/// between and its weight on the second (extrapolated up to half a tile
+/// beyond the outermost centres). One forward walk: O(n_px + centres), so
+/// a 1 x N strip costs O(N) (a search per pixel made it quadratic).
+fn interpolation_table(n_px: u32, centres: &[f32]) -> Vec<(usize, usize, f32)> {
+    let last = centres.len().saturating_sub(1);
+    if last == 0 {
+        return vec![(0, 0, 0.0); n_px as usize];
+    }
+    let mut i = 0;
+    (0..n_px)
+        .map(|v| {
+            let v = v as f32;
+            while i + 1 < last && centres[i + 1] <= v {
+                i += 1;
+            }
+            let t = (v - centres[i]) / (centres[i + 1] - centres[i]);
+            (i, i + 1, t.clamp(-0.5, 1.5))
+        })
+        .collect()
+}
+
+fn bin(v: f32) -> usize {
+    ((v.clamp(0.0, 1.0) * (MEDIAN_BINS - 1) as f32).round() as usize).min(MEDIAN_BINS - 1)
+}
+
+fn histogram_median(hist: &[u32], n: u32) -> f32 {
+    let half = n.div_ceil(2);
+    let mut seen = 0;
+    for (i, &c) in hist.iter().enumerate() {
+        seen += c;
+        if seen >= half {
+            return i as f32 / (MEDIAN_BINS - 1) as f32;
+        }
+    }
+    0.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    proptest::proptest! {
+        /// The one-pass interpolation table equals a search per pixel.
+        #[test]
+        fn interpolation_table_matches_a_search_per_pixel(n_px in 1u32..300, block in 1u32..80) {
+            let n = n_px.div_ceil(block);
+            let centres: Vec<f32> = (0..n)
+                .map(|i| 0.5 * ((i * block) + ((i + 1) * block).min(n_px)) as f32 - 0.5)
+                .collect();
+            let table = interpolation_table(n_px, &centres);
+            for (v, &(i0, i1, t)) in table.iter().enumerate() {
+                let last = centres.len() - 1;
+                if last == 0 {
+                    proptest::prop_assert_eq!((i0, i1, t), (0, 0, 0.0));
+                    continue;
+                }
+                let i = centres.iter().rposition(|&c| c <= v as f32).unwrap_or(0).min(last - 1);
+                let expected = ((v as f32 - centres[i]) / (centres[i + 1] - centres[i])).clamp(-0.5, 1.5);
+                proptest::prop_assert_eq!((i0, i1, t), (i, i + 1, expected));
+            }
+        }
+    }
+}
