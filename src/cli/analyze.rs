@@ -516,6 +516,7 @@ pub fn run(args: AnalyzeArgs) -> anyhow::Result<u8> {
     staging.seal_overlays()?;
     let config_sha256 = config.sha256();
     let out_dir = args.out.display().to_string();
+    let results_sha256 = staging.outputs().get("results.json").cloned();
     let run_summary = RunSummary {
         software: &software,
         model: viability.info(),
@@ -527,6 +528,7 @@ pub fn run(args: AnalyzeArgs) -> anyhow::Result<u8> {
         summary: &summary,
         run: &run,
         out_dir: &out_dir,
+        results_sha256: results_sha256.as_deref(),
     };
     let asm_failed = !outputs::stage_reports(&mut staging, &run_summary)?;
 

@@ -47,7 +47,7 @@ fn quantity(value: f64, unit: &str) -> Value {
 /// let model = cellvia::classify::ModelInfo { name: "m".into(), sha256: "00".into(), path: "m.onnx".into() };
 /// let summary = RunSummary { software: &Software::default(), model: &model, config: &config,
 ///     config_sha256: "ab", spec: None, samples: &[], fields: &[], summary: &Default::default(),
-///     run: &run, out_dir: "out" };
+///     run: &run, out_dir: "out", results_sha256: None };
 /// // No sample with a concentration: nothing the schema would accept.
 /// assert!(asm::document(&summary).document.is_none());
 /// ```

@@ -44,7 +44,9 @@ th{background:#eef1f4;font-weight:600}td.num{text-align:right;font-variant-numer
 figure{margin:0;width:180px}figure img{width:180px;height:auto;border:1px solid #cfd5dc;image-rendering:pixelated}
 figcaption{font-size:11px;color:#5d6873;word-break:break-all}
 .sign{display:grid;grid-template-columns:1fr 1fr 1fr;gap:24px;margin-top:36px}.sign div{border-top:1px solid #1d232a;padding-top:4px;font-size:12px}
-@media print{body{margin:0;max-width:none}h2,h3{break-after:avoid}figure,tr,svg{break-inside:avoid}}
+.footer{margin-top:24px;font-size:10px;color:#5d6873;font-family:ui-monospace,Menlo,Consolas,monospace;word-break:break-all}
+@page{size:auto;margin:14mm 12mm 18mm}
+@media print{body{margin:0;max-width:none}h2,h3{break-after:avoid}figure,tr,svg{break-inside:avoid}.footer{position:fixed;bottom:-12mm;left:0;right:0;margin:0}}
 "#;
 
 fn percent(v: f64) -> String {
@@ -213,9 +215,10 @@ fn base64(bytes: &[u8]) -> String {
 /// let model = cellvia::classify::ModelInfo { name: "m".into(), sha256: "00".into(), path: "m.onnx".into() };
 /// let page = html::render(&RunSummary { software: &Software::default(), model: &model,
 ///     config: &config, config_sha256: "ab", spec: None, samples: &[], fields: &[],
-///     summary: &Default::default(), run: &run, out_dir: "out" });
+///     summary: &Default::default(), run: &run, out_dir: "out", results_sha256: Some("ab12") });
 /// assert!(page.starts_with("<!DOCTYPE html>"));
 /// assert!(page.contains("&lt;A. Analyst&gt;"));
+/// assert!(page.contains("<h2>Method</h2>") && page.contains("results.json SHA-256 ab12"));
 /// ```
 pub fn render(run: &RunSummary) -> String {
     let mut out = String::with_capacity(64 * 1024);
@@ -239,10 +242,18 @@ pub fn render(run: &RunSummary) -> String {
     for (index, sample) in run.samples.iter().enumerate() {
         sample_section(&mut out, run, index, sample);
     }
+    super::method::method_section(&mut out, run);
     spec_section(&mut out, run);
     audit_section(&mut out, run);
     out.push_str(
         "<div class=\"sign\"><div>Analysed by (name, signature, date)</div><div>Reviewed by QA (name, signature, date)</div><div>Batch / release decision</div></div>",
+    );
+    // Repeated at the foot of every printed page: which run this sheet is.
+    let _ = write!(
+        out,
+        "<div class=\"footer\">cellvia report · finished {} · results.json SHA-256 {}</div>",
+        escape(&utc_iso8601(facts.finished_unix_s)),
+        escape(run.results_sha256.unwrap_or("not written"))
     );
     out.push_str("</body></html>\n");
     out

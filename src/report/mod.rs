@@ -9,6 +9,7 @@ pub mod asm;
 pub mod csv;
 pub mod font;
 pub mod html;
+mod method;
 pub mod overlay;
 pub mod stream;
 
@@ -286,6 +287,9 @@ pub struct RunSummary<'a> {
     pub run: &'a RunFacts,
     /// The output folder as given.
     pub out_dir: &'a str,
+    /// SHA-256 of the run's results.json (shown on every printed page of
+    /// report.html).
+    pub results_sha256: Option<&'a str>,
 }
 
 /// The whole `results.json`.
