@@ -122,7 +122,7 @@ fn pipeline_pass(
         |_, analysis| {
             // What `analyze` writes per image: a JSON record and CSV rows.
             let t = Instant::now();
-            if let Ok(text) = stream.record(&analysis.record) {
+            if let Ok(text) = stream.record(&analysis.record, "bench") {
                 written += text.json.len() + text.images_row.len() + text.cell_rows.len();
             }
             pass.times.add(&analysis.times);

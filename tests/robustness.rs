@@ -288,7 +288,7 @@ fn f08_text_in_csv_files_cannot_run_as_a_formula() {
     let manifest = dir.path().join("m.csv");
     std::fs::write(
         &manifest,
-        "sample_id,image_path\n\"=HYPERLINK(\"\"http://x\"\")\",=cmd.png\n@SUM(1),b.png\n",
+        "sample_id,image_path,donor\n\"=HYPERLINK(\"\"http://x\"\")\",=cmd.png,+cmd\n@SUM(1),b.png,-x\n",
     )
     .unwrap();
     let out = dir.path().join("out");
@@ -296,6 +296,10 @@ fn f08_text_in_csv_files_cannot_run_as_a_formula() {
     let samples = std::fs::read_to_string(out.join("samples.csv")).unwrap();
     assert!(samples.contains("'=HYPERLINK"), "{samples}");
     assert!(samples.contains("'@SUM(1)"), "{samples}");
+    assert!(
+        samples.contains(",'+cmd\n") && samples.contains(",'-x\n"),
+        "{samples}"
+    );
     for csv in ["samples.csv", "images.csv", "cells.csv"] {
         let text = std::fs::read_to_string(out.join(csv)).unwrap();
         for line in text.lines() {

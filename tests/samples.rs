@@ -105,6 +105,20 @@ fn manifest_samples_get_concentrations_and_verdicts() {
     assert_eq!(rows.len(), 3);
     assert!(rows[1].starts_with("lot-A,2,0,") && rows[1].contains(",PASS,"));
     assert!(rows[2].starts_with("lot-B,1,0,") && rows[2].contains(",FAIL,"));
+    // The manifest's metadata are columns of samples.csv; images.csv and
+    // cells.csv name each row's sample.
+    assert!(rows[0].ends_with(",warnings,donor"), "{}", rows[0]);
+    assert!(rows[1].ends_with(",D1") && rows[2].ends_with(",D2"));
+    let images_csv = std::fs::read_to_string(out.join("images.csv")).unwrap();
+    let samples_of: Vec<&str> = images_csv
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').nth(1).unwrap())
+        .collect();
+    assert_eq!(samples_of, ["lot-A", "lot-A", "lot-B"]);
+    let cells_csv = std::fs::read_to_string(out.join("cells.csv")).unwrap();
+    let lot_b = cells_csv.lines().filter(|l| l.contains(",lot-B,")).count() as u64;
+    assert_eq!(lot_b, images[2]["counts"]["total"].as_u64().unwrap());
 }
 
 /// Without a manifest each folder is a sample; without a pixel size there

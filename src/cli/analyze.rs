@@ -462,7 +462,8 @@ pub fn run(args: AnalyzeArgs) -> anyhow::Result<u8> {
             }
             summary.add_image(record.counts.as_ref());
             accumulators[plan.field_sample[index]].add(&record, &config);
-            if let Err(e) = streams.add(&mut stream, &record) {
+            let sample_id = &plan.samples[plan.field_sample[index]].id;
+            if let Err(e) = streams.add(&mut stream, &record, sample_id) {
                 write_error.get_or_insert(e);
             }
             progress.inc(1);
@@ -488,9 +489,10 @@ pub fn run(args: AnalyzeArgs) -> anyhow::Result<u8> {
         })
         .collect();
     let mut samples_csv = staging.file("samples.csv")?;
-    samples_csv.write(report::csv::samples_header()?.as_bytes())?;
+    let metadata_keys = report::csv::metadata_keys(&samples);
+    samples_csv.write(report::csv::samples_header(&metadata_keys)?.as_bytes())?;
     for sample in &samples {
-        samples_csv.write(report::csv::sample_row(sample)?.as_bytes())?;
+        samples_csv.write(report::csv::sample_row(sample, &metadata_keys)?.as_bytes())?;
     }
     let run = RunFacts {
         started_unix_s: started,

@@ -126,8 +126,13 @@ impl Streams {
         })
     }
 
-    pub fn add(&mut self, stream: &mut ResultsStream, record: &ImageRecord) -> anyhow::Result<()> {
-        let text = stream.record(record)?;
+    pub fn add(
+        &mut self,
+        stream: &mut ResultsStream,
+        record: &ImageRecord,
+        sample_id: &str,
+    ) -> anyhow::Result<()> {
+        let text = stream.record(record, sample_id)?;
         self.json.write(text.json.as_bytes())?;
         self.images_csv.write(text.images_row.as_bytes())?;
         self.cells_csv.write(text.cell_rows.as_bytes())?;

@@ -8,12 +8,13 @@ use crate::segment::scale::DiameterSource;
 ///
 /// ```
 /// let header = cellvia::report::csv::images_header().unwrap();
-/// assert!(header.starts_with("path,status,error,width,height,total,live,dead,debris,viability,"));
+/// assert!(header.starts_with("path,sample_id,status,error,width,height,total,live,dead,debris,viability,"));
 /// assert!(header.ends_with(",quality_flags,diameter_source,diameter_min_px,diameter_max_px,diameter_measured_px\n"));
 /// ```
 pub fn images_header() -> Result<String, csv::Error> {
     line([
         "path",
+        "sample_id",
         "status",
         "error",
         "width",
@@ -42,16 +43,17 @@ pub fn images_header() -> Result<String, csv::Error> {
 ///
 /// ```
 /// use cellvia::report::{csv::image_row, ImageRecord};
-/// let row = image_row(&ImageRecord::failed("a,b.png", "truncated".into())).unwrap();
-/// assert_eq!(row, "\"a,b.png\",error,truncated,,,,,,,,,,,,,,,,,,,\n");
+/// let row = image_row(&ImageRecord::failed("a,b.png", "truncated".into()), "lot 7").unwrap();
+/// assert_eq!(row, "\"a,b.png\",lot 7,error,truncated,,,,,,,,,,,,,,,,,,,\n");
 /// ```
-pub fn image_row(r: &ImageRecord) -> Result<String, csv::Error> {
+pub fn image_row(r: &ImageRecord, sample_id: &str) -> Result<String, csv::Error> {
     let opt = |v: Option<u32>| v.map(|v| v.to_string()).unwrap_or_default();
     let fraction = |v: Option<f64>| v.map(|v| format!("{v:.4}")).unwrap_or_default();
     let c = r.counts;
     let d = r.diameter;
     line([
         r.path.clone(),
+        sample_id.to_string(),
         format!("{:?}", r.status).to_lowercase(),
         r.error.clone().unwrap_or_default(),
         opt(r.width),
@@ -106,6 +108,7 @@ fn source_name(source: DiameterSource) -> String {
 pub fn cells_header() -> Result<String, csv::Error> {
     line([
         "path",
+        "sample_id",
         "id",
         "x",
         "y",
@@ -137,9 +140,9 @@ pub fn cells_header() -> Result<String, csv::Error> {
 ///
 /// ```
 /// use cellvia::report::{csv::cell_rows, ImageRecord};
-/// assert_eq!(cell_rows(&ImageRecord::failed("x.png", "bad".into())).unwrap(), "");
+/// assert_eq!(cell_rows(&ImageRecord::failed("x.png", "bad".into()), "s").unwrap(), "");
 /// ```
-pub fn cell_rows(r: &ImageRecord) -> Result<String, csv::Error> {
+pub fn cell_rows(r: &ImageRecord, sample_id: &str) -> Result<String, csv::Error> {
     let mut out = String::new();
     for c in &r.cells {
         let stain = |f: fn(&StainRecord) -> f64| {
@@ -150,6 +153,7 @@ pub fn cell_rows(r: &ImageRecord) -> Result<String, csv::Error> {
         };
         out.push_str(&line([
             r.path.clone(),
+            sample_id.to_string(),
             c.id.to_string(),
             c.x.to_string(),
             c.y.to_string(),
@@ -179,14 +183,23 @@ pub fn cell_rows(r: &ImageRecord) -> Result<String, csv::Error> {
     Ok(out)
 }
 
-/// The header line of `samples.csv`.
+/// The metadata keys of `samples` (manifest columns, `--meta`), sorted:
+/// one `samples.csv` column each, after the fixed ones.
+pub fn metadata_keys(samples: &[SampleResult]) -> Vec<String> {
+    let keys: std::collections::BTreeSet<&String> =
+        samples.iter().flat_map(|s| s.metadata.keys()).collect();
+    keys.into_iter().cloned().collect()
+}
+
+/// The header line of `samples.csv`, with one column per metadata key.
 ///
 /// ```
-/// let header = cellvia::report::csv::samples_header().unwrap();
+/// let header = cellvia::report::csv::samples_header(&["donor".into()]).unwrap();
 /// assert!(header.starts_with("sample_id,fields,fields_failed,total,live,dead,debris,viability,"));
+/// assert!(header.ends_with(",verdict,reasons,warnings,donor\n"));
 /// ```
-pub fn samples_header() -> Result<String, csv::Error> {
-    line([
+pub fn samples_header(metadata_keys: &[String]) -> Result<String, csv::Error> {
+    let fixed = [
         "sample_id",
         "fields",
         "fields_failed",
@@ -221,11 +234,17 @@ pub fn samples_header() -> Result<String, csv::Error> {
         "verdict",
         "reasons",
         "warnings",
-    ])
+    ];
+    line(
+        fixed
+            .into_iter()
+            .chain(metadata_keys.iter().map(String::as_str)),
+    )
 }
 
-/// One sample's line of `samples.csv` (reasons and warnings joined by "; ").
-pub fn sample_row(s: &SampleResult) -> Result<String, csv::Error> {
+/// One sample's line of `samples.csv` (reasons and warnings joined by "; "),
+/// then its value of each metadata key (empty where it has none).
+pub fn sample_row(s: &SampleResult, metadata_keys: &[String]) -> Result<String, csv::Error> {
     let opt = |v: Option<f64>| v.map(|v| v.to_string()).unwrap_or_default();
     let estimate = |e: Option<Estimate>| {
         [
@@ -275,6 +294,11 @@ pub fn sample_row(s: &SampleResult) -> Result<String, csv::Error> {
             .unwrap_or_default(),
         s.warnings.join("; "),
     ]);
+    fields.extend(
+        metadata_keys
+            .iter()
+            .map(|k| s.metadata.get(k).cloned().unwrap_or_default()),
+    );
     line(fields)
 }
 

@@ -96,12 +96,16 @@ impl ResultsStream {
     }
 
     /// One image's text for all three result files (`analyze` writes it,
-    /// `bench` times it).
-    pub fn record(&mut self, record: &ImageRecord) -> Result<RecordText, csv::Error> {
+    /// `bench` times it); the CSV rows name the image's sample.
+    pub fn record(
+        &mut self,
+        record: &ImageRecord,
+        sample_id: &str,
+    ) -> Result<RecordText, csv::Error> {
         Ok(RecordText {
             json: self.image(record),
-            images_row: super::csv::image_row(record)?,
-            cell_rows: super::csv::cell_rows(record)?,
+            images_row: super::csv::image_row(record, sample_id)?,
+            cell_rows: super::csv::cell_rows(record, sample_id)?,
         })
     }
 
