@@ -406,7 +406,7 @@ fn sample_section(out: &mut String, run: &RunSummary, index: usize, s: &SampleRe
     if !thumbs.is_empty() {
         let _ = write!(
             out,
-            "<h3>Fields ({} of {} shown; outlines: green live, red dead, grey debris, blue gated out)</h3><div class=\"thumbs\">",
+            "<h3>Fields ({} of {} shown; outlines: green live, red dead, magenta debris, blue gated out)</h3><div class=\"thumbs\">",
             thumbs.len(),
             fields.len()
         );

@@ -1,5 +1,5 @@
 //! Overlay pictures: the field in gray with each object outlined by class
-//! (green live, red dead, grey debris, blue cells left out by a gate), the
+//! (green live, red dead, magenta debris, blue cells left out by a gate), the
 //! counting region (cyan) when one is set, and the counts written on top.
 
 use image::{Rgb, RgbImage};
@@ -32,7 +32,9 @@ impl From<CellClass> for Outline {
 
 const LIVE_COLOUR: Rgb<u8> = Rgb([0, 220, 0]);
 const DEAD_COLOUR: Rgb<u8> = Rgb([255, 40, 40]);
-const DEBRIS_COLOUR: Rgb<u8> = Rgb([150, 150, 150]);
+/// Magenta: a grey outline vanished on the grey field (issue 16), and
+/// magenta is far from every other outline colour and from any stain.
+const DEBRIS_COLOUR: Rgb<u8> = Rgb([230, 0, 230]);
 const GATED_COLOUR: Rgb<u8> = Rgb([60, 140, 255]);
 const REGION_COLOUR: Rgb<u8> = Rgb([0, 220, 220]);
 const TEXT_COLOUR: Rgb<u8> = Rgb([255, 255, 0]);
