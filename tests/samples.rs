@@ -176,3 +176,55 @@ fn a_bad_spec_or_manifest_is_fatal() {
         String::from_utf8_lossy(&assert.get_output().stderr).contains("sample_id and image_path")
     );
 }
+
+/// TIFFs that declare their pixel size (resolution tags) need no
+/// `--pixel-size`: the size and its source are recorded and concentrations
+/// computed; a flag that disagrees wins, with a warning.
+#[test]
+fn the_pixel_size_is_read_from_tiff_resolution_tags() {
+    use tiff::encoder::{colortype::Gray8, Rational, TiffEncoder};
+    let dir = tempfile::tempdir().unwrap();
+    let fields = dir.path().join("fields");
+    std::fs::create_dir(&fields).unwrap();
+    for name in ["field-0101", "field-0102"] {
+        let gray = image::open(repo().join(format!("sample-images/synthetic/{name}.png")))
+            .unwrap()
+            .to_luma8();
+        let mut bytes = std::io::Cursor::new(Vec::new());
+        let mut encoder = TiffEncoder::new(&mut bytes).unwrap();
+        let mut tiff = encoder
+            .new_image::<Gray8>(gray.width(), gray.height())
+            .unwrap();
+        // 20,000 px per cm: 0.5 µm/px.
+        tiff.resolution(
+            tiff::tags::ResolutionUnit::Centimeter,
+            Rational { n: 20_000, d: 1 },
+        );
+        tiff.write_data(gray.as_raw()).unwrap();
+        std::fs::write(fields.join(format!("{name}.tif")), bytes.into_inner()).unwrap();
+    }
+    let out = dir.path().join("out");
+    analyze(&[fields.to_str().unwrap()], &out).code(0);
+    let results = read_json(&out.join("results.json"));
+    assert_eq!(results["config"]["pixel_size_um"], 0.5);
+    assert_eq!(results["run"]["pixel_size_source"], "metadata");
+    assert!(
+        results["samples"][0]["concentration_per_ml"]["live"]["value"]
+            .as_f64()
+            .unwrap()
+            > 0.0
+    );
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(html.contains("0.5 µm/px (declared in the image files"));
+
+    let flagged = dir.path().join("flagged");
+    let run = analyze(&[fields.to_str().unwrap(), "--pixel-size", "0.8"], &flagged).code(0);
+    let stderr = String::from_utf8_lossy(&run.get_output().stderr).into_owned();
+    assert!(
+        stderr.contains("differs from the one the files declare"),
+        "{stderr}"
+    );
+    let results = read_json(&flagged.join("results.json"));
+    assert_eq!(results["config"]["pixel_size_um"], 0.8);
+    assert_eq!(results["run"]["pixel_size_source"], "flag");
+}

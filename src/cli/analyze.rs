@@ -13,6 +13,7 @@ use cellvia::audit::RunRecord;
 use cellvia::classify::Viability;
 use cellvia::config::{Assay, OverlayMode, AUTO_OVERLAY_MAX_IMAGES};
 use cellvia::gate::{CountingRegion, Interval};
+use cellvia::io::calibration::Declared;
 use cellvia::io::discover::{discover, pair_channels, Discovered, FieldFiles};
 use cellvia::io::manifest::{parse_manifest, ManifestSample};
 use cellvia::io::{self, commit::Staging};
@@ -96,6 +97,45 @@ fn resolve_config(args: &AnalyzeArgs) -> anyhow::Result<Config> {
     config.report.html &= !args.no_html;
     config.validate()?;
     Ok(config)
+}
+
+/// Settles the pixel size: the flag or config wins (with a warning when the
+/// files declare another); else the size every file declares (TIFF, ImageJ
+/// or OME metadata). Returns its source for the results.
+fn calibrate(config: &mut Config, fields: &[FieldFiles]) -> anyhow::Result<Option<String>> {
+    let paths: Vec<&Path> = fields.iter().map(FieldFiles::path).collect();
+    let max_bytes = io::decode::max_encoded_bytes(config.max_image_pixels);
+    let declared = io::calibration::declared_by_files(&paths, max_bytes);
+    Ok(match (config.pixel_size_um, declared) {
+        (Some(given), Declared::Agreed(found)) if (given / found - 1.0).abs() > 0.02 => {
+            tracing::warn!(
+                "the pixel size given ({given} µm/px) differs from the one the files declare ({found} µm/px); using the one given"
+            );
+            Some("flag".into())
+        }
+        (Some(_), _) => Some("flag".into()),
+        (None, Declared::Agreed(found)) => {
+            config.pixel_size_um = Some(found);
+            config.validate()?;
+            tracing::info!("pixel size {found} µm/px, from the files' metadata");
+            Some("metadata".into())
+        }
+        (
+            None,
+            Declared::Mixed {
+                declared,
+                files,
+                min,
+                max,
+            },
+        ) => {
+            tracing::warn!(
+                "{declared} of {files} files declare a pixel size ({min}–{max} µm/px): not used; give --pixel-size"
+            );
+            None
+        }
+        (None, Declared::Nothing) => None,
+    })
 }
 
 /// Parses "X_MIN,Y_MIN,X_MAX,Y_MAX".
@@ -304,7 +344,7 @@ fn measure_diameters(
 pub fn run(args: AnalyzeArgs) -> anyhow::Result<u8> {
     let started = unix_now();
     let clock = Instant::now();
-    let config = resolve_config(&args)?;
+    let mut config = resolve_config(&args)?;
     let metadata = parse_meta(&args.meta)?;
     let threads = args.threads.unwrap_or_else(scheduler::default_threads);
 
@@ -368,6 +408,7 @@ pub fn run(args: AnalyzeArgs) -> anyhow::Result<u8> {
             .map(|(path, reason)| FieldFiles::Unreadable { path, reason }),
     );
     let plan = SamplePlan::new(&fields, manifest.as_deref());
+    let pixel_size_source = calibrate(&mut config, &fields)?;
 
     let folder = outputs::prepare(&args)?;
     let viability = Viability::for_config(&config)?;
@@ -501,6 +542,7 @@ pub fn run(args: AnalyzeArgs) -> anyhow::Result<u8> {
         threads,
         operator: args.operator.clone(),
         metadata,
+        pixel_size_source,
     };
     streams.json.write(
         stream

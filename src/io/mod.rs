@@ -4,6 +4,7 @@
 //! Other modules work on bytes and image buffers only, so the pipeline can be
 //! fed from memory (a future service) as well as from disk.
 
+pub mod calibration;
 pub mod commit;
 pub mod decode;
 pub mod discover;

@@ -43,7 +43,7 @@ fn quantity(value: f64, unit: &str) -> Value {
 /// use cellvia::report::{asm, RunFacts, RunSummary, Software};
 /// let config = cellvia::Config::default();
 /// let run = RunFacts { started_unix_s: 0.0, finished_unix_s: 1.0, host: "h".into(), threads: 1,
-///                      operator: None, metadata: Default::default() };
+///                      operator: None, metadata: Default::default(), pixel_size_source: None };
 /// let model = cellvia::classify::ModelInfo { name: "m".into(), sha256: "00".into(), path: "m.onnx".into() };
 /// let summary = RunSummary { software: &Software::default(), model: &model, config: &config,
 ///     config_sha256: "ab", spec: None, samples: &[], fields: &[], summary: &Default::default(),

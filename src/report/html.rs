@@ -211,7 +211,7 @@ fn base64(bytes: &[u8]) -> String {
 /// use cellvia::report::{html, RunFacts, RunSummary, Software};
 /// let config = cellvia::Config::default();
 /// let run = RunFacts { started_unix_s: 0.0, finished_unix_s: 1.0, host: "h".into(), threads: 1,
-///                      operator: Some("<A. Analyst>".into()), metadata: Default::default() };
+///                      operator: Some("<A. Analyst>".into()), metadata: Default::default(), pixel_size_source: None };
 /// let model = cellvia::classify::ModelInfo { name: "m".into(), sha256: "00".into(), path: "m.onnx".into() };
 /// let page = html::render(&RunSummary { software: &Software::default(), model: &model,
 ///     config: &config, config_sha256: "ab", spec: None, samples: &[], fields: &[],

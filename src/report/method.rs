@@ -45,7 +45,10 @@ pub(super) fn method_section(out: &mut String, run: &RunSummary) {
         "Pixel size",
         c.pixel_size_um.map_or_else(
             || "not given: no concentrations; sizes in pixels".into(),
-            |p| format!("{p} µm/px (given by --pixel-size or the config)"),
+            |p| match run.run.pixel_size_source.as_deref() {
+                Some("metadata") => format!("{p} µm/px (declared in the image files' metadata)"),
+                _ => format!("{p} µm/px (given by --pixel-size or the config)"),
+            },
         ),
     ));
     let s = &c.sample;

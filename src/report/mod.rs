@@ -237,6 +237,10 @@ pub struct RunFacts {
     /// Run metadata given on the command line (`--meta KEY=VALUE`).
     #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty", default)]
     pub metadata: std::collections::BTreeMap<String, String>,
+    /// Where `pixel_size_um` came from: `flag` (`--pixel-size` or the
+    /// config) or `metadata` (the files' TIFF/ImageJ/OME tags).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub pixel_size_source: Option<String>,
 }
 
 /// One field as run-level reports (HTML, Allotrope) list it: the record's

@@ -66,7 +66,7 @@ pub struct RecordText {
 /// use cellvia::{aggregate::BatchSummary, classify::ModelInfo, config::Config};
 /// use cellvia::report::{stream::{ResultsStream, TailParts}, ImageRecord, Results, RunFacts, Software};
 /// let model = ModelInfo { name: "m".into(), sha256: "00".into(), path: "m.onnx".into() };
-/// let run = RunFacts { started_unix_s: 0.0, finished_unix_s: 1.0, host: "h".into(), threads: 1, operator: None, metadata: Default::default() };
+/// let run = RunFacts { started_unix_s: 0.0, finished_unix_s: 1.0, host: "h".into(), threads: 1, operator: None, metadata: Default::default(), pixel_size_source: None };
 /// let record = ImageRecord::failed("a.png", "a.png: truncated".into());
 /// let mut stream = ResultsStream::default();
 /// let mut json = stream.head(&Software::default(), &model, &Config::default());
@@ -196,6 +196,7 @@ mod tests {
                 threads: 2,
                 operator: Some("A. Analyst".into()),
                 metadata: [("batch".to_string(), "B-7".to_string())].into(),
+                pixel_size_source: None,
             },
         }
     }
