@@ -185,12 +185,13 @@ pub fn first_pass_diameters(source: Source, config: &Config) -> Result<Vec<f64>,
     isolated(|| {
         let t = Instant::now();
         let (intensity, _) = intensity_of(source, config)?;
+        let diameters = object_diameters(&intensity, appearance(config.assay));
         let times = StageTimes {
             decode: t.elapsed(),
             ..StageTimes::default()
         };
         within_budget(&times, config)?;
-        Ok(object_diameters(&intensity, appearance(config.assay)))
+        Ok(diameters)
     })
 }
 
@@ -253,6 +254,9 @@ pub fn candidates(
     };
     times.preprocess += t.elapsed();
     within_budget(times, config)?;
+    if let Some(why) = wrong_assay(config.assay, f64::from(flat.background_mean)) {
+        return Err(FieldError::WrongAssay(why));
+    }
 
     let t = Instant::now();
     let seg = segment(&flat.z, diameter.range(), &config.segment, appearance);
@@ -401,9 +405,6 @@ fn analyze_field(
     }
     let spec = viability.crop_spec();
     let cands = candidates(source, config, spec.as_ref(), diameter, times)?;
-    if let Some(why) = wrong_assay(config.assay, cands.quality.background_mean) {
-        return Err(FieldError::WrongAssay(why));
-    }
     let t = Instant::now();
     within_budget(times, config)?;
     let (classes, scores) = score(&cands, viability)?;
@@ -620,16 +621,20 @@ mod tests {
     }
 
     #[test]
-    fn unlit_field_is_reported_as_excluded() {
-        let c = candidates(
+    fn an_unlit_field_under_trypan_is_refused_as_too_dark() {
+        let refused = candidates(
             Source::Image(&png(100, 100, &[0])),
             &Config::default(),
             Some(&DEFAULT_CROP_SPEC),
             None,
             &mut StageTimes::default(),
-        )
-        .unwrap();
-        assert!(c.objects.is_empty());
-        assert_eq!(c.quality.excluded_fraction, 1.0);
+        );
+        let Err(FieldError::WrongAssay(why)) = refused else {
+            panic!("not refused: {refused:?}");
+        };
+        assert!(
+            why.starts_with("wrong_assay: the background is dark"),
+            "{why}"
+        );
     }
 }

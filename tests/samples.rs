@@ -217,6 +217,12 @@ fn the_pixel_size_is_read_from_tiff_resolution_tags() {
     let html = std::fs::read_to_string(out.join("report.html")).unwrap();
     assert!(html.contains("0.5 µm/px (declared in the image files"));
 
+    // Settings that need a pixel size accept the files' one.
+    let in_um = dir.path().join("in-um");
+    analyze(&[fields.to_str().unwrap(), "--diameter-um", "6,30"], &in_um).code(0);
+    let results = read_json(&in_um.join("results.json"));
+    assert_eq!(results["config"]["diameter_um"]["min"], 6.0);
+
     let flagged = dir.path().join("flagged");
     let run = analyze(&[fields.to_str().unwrap(), "--pixel-size", "0.8"], &flagged).code(0);
     let stderr = String::from_utf8_lossy(&run.get_output().stderr).into_owned();

@@ -42,8 +42,9 @@ pub struct ReleaseSpec {
     /// Live cells/mL in the original sample.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub viable_cells_per_ml: Option<Interval>,
-    /// Fewer counted cells make the sample INVALID (unset:
-    /// [`DEFAULT_MIN_CELLS_COUNTED`]; 0 turns the check off).
+    /// Fewer counted cells make the sample INVALID (unset in the file:
+    /// [`DEFAULT_MIN_CELLS_COUNTED`], filled in by [`ReleaseSpec::from_toml`];
+    /// 0 turns the check off).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub min_cells_counted: Option<u32>,
     /// Most cells in aggregates, 0..=1.
@@ -103,6 +104,11 @@ impl ReleaseSpec {
         if !criteria.contains(&true) {
             return Err(SpecError::Empty);
         }
+        // Filled in here, so the verdict, results.json and the report all
+        // show the rule that applied.
+        let mut spec = spec;
+        spec.min_cells_counted
+            .get_or_insert(DEFAULT_MIN_CELLS_COUNTED);
         fraction("min_viability", spec.min_viability)?;
         fraction("max_aggregate_fraction", spec.max_aggregate_fraction)?;
         fraction("max_debris_fraction", spec.max_debris_fraction)?;
@@ -178,17 +184,10 @@ pub fn judge(spec: &ReleaseSpec, s: &SampleResult) -> SampleVerdict {
             s.fields_failed, spec.max_failed_fields
         ));
     }
-    let min = spec.min_cells_counted.unwrap_or(DEFAULT_MIN_CELLS_COUNTED);
-    if s.counts.total < min {
-        let default = if spec.min_cells_counted.is_none() {
-            " (the default min_cells_counted)"
-        } else {
-            ""
-        };
-        invalid.push(format!(
-            "{} cells counted < {min} required{default}",
-            s.counts.total
-        ));
+    if let Some(min) = spec.min_cells_counted {
+        if s.counts.total < min {
+            invalid.push(format!("{} cells counted < {min} required", s.counts.total));
+        }
     }
     if let Some(max) = spec.max_flagged_fields {
         if s.fields_flagged > max {

@@ -95,18 +95,21 @@ fn resolve_config(args: &AnalyzeArgs) -> anyhow::Result<Config> {
     config.report.list_debris |= args.list_debris;
     config.report.asm |= args.asm;
     config.report.html &= !args.no_html;
-    config.validate()?;
     Ok(config)
 }
 
 /// Settles the pixel size: the flag or config wins (with a warning when the
 /// files declare another); else the size every file declares (TIFF, ImageJ
 /// or OME metadata). Returns its source for the results.
-fn calibrate(config: &mut Config, fields: &[FieldFiles]) -> anyhow::Result<Option<String>> {
-    let paths: Vec<&Path> = fields.iter().map(FieldFiles::path).collect();
-    let max_bytes = io::decode::max_encoded_bytes(config.max_image_pixels);
-    let declared = io::calibration::declared_by_files(&paths, max_bytes);
-    Ok(match (config.pixel_size_um, declared) {
+fn calibrate(config: &mut Config, fields: &[FieldFiles]) -> Option<String> {
+    // Unreadable folders and unpaired files have no pixels to calibrate.
+    let paths: Vec<&Path> = fields
+        .iter()
+        .filter(|f| matches!(f, FieldFiles::Image(_) | FieldFiles::Pair { .. }))
+        .map(FieldFiles::path)
+        .collect();
+    let declared = io::calibration::declared_by_files(&paths);
+    match (config.pixel_size_um, declared) {
         (Some(given), Declared::Agreed(found)) if (given / found - 1.0).abs() > 0.02 => {
             tracing::warn!(
                 "the pixel size given ({given} µm/px) differs from the one the files declare ({found} µm/px); using the one given"
@@ -116,7 +119,6 @@ fn calibrate(config: &mut Config, fields: &[FieldFiles]) -> anyhow::Result<Optio
         (Some(_), _) => Some("flag".into()),
         (None, Declared::Agreed(found)) => {
             config.pixel_size_um = Some(found);
-            config.validate()?;
             tracing::info!("pixel size {found} µm/px, from the files' metadata");
             Some("metadata".into())
         }
@@ -135,7 +137,7 @@ fn calibrate(config: &mut Config, fields: &[FieldFiles]) -> anyhow::Result<Optio
             None
         }
         (None, Declared::Nothing) => None,
-    })
+    }
 }
 
 /// Parses "X_MIN,Y_MIN,X_MAX,Y_MAX".
@@ -408,7 +410,10 @@ pub fn run(args: AnalyzeArgs) -> anyhow::Result<u8> {
             .map(|(path, reason)| FieldFiles::Unreadable { path, reason }),
     );
     let plan = SamplePlan::new(&fields, manifest.as_deref());
-    let pixel_size_source = calibrate(&mut config, &fields)?;
+    let pixel_size_source = calibrate(&mut config, &fields);
+    // Checked once the files may have given the pixel size that
+    // `diameter_um`, `--asm` or a µm gate need.
+    config.validate()?;
 
     let folder = outputs::prepare(&args)?;
     let viability = Viability::for_config(&config)?;

@@ -1,7 +1,7 @@
 //! The pixel size an image file declares: TIFF resolution tags, ImageJ's
 //! `unit=` and OME-XML's `PhysicalSizeX`, so a lab need not type it.
 
-use std::io::Cursor;
+use std::io::{Cursor, Read, Seek};
 
 use tiff::decoder::Decoder;
 use tiff::tags::Tag;
@@ -43,7 +43,13 @@ pub fn declared_pixel_size_um(bytes: &[u8]) -> Option<f64> {
     if !(bytes.starts_with(b"II*\0") || bytes.starts_with(b"MM\0*")) {
         return None;
     }
-    let mut tiff = Decoder::new(Cursor::new(bytes)).ok()?;
+    declared_by_tiff(Cursor::new(bytes))
+}
+
+/// [`declared_pixel_size_um`] of a TIFF read through `reader`: only the
+/// first directory and the values it points to are read.
+fn declared_by_tiff(reader: impl Read + Seek) -> Option<f64> {
+    let mut tiff = Decoder::new(reader).ok()?;
     let description = tiff
         .get_tag_ascii_string(Tag::ImageDescription)
         .unwrap_or_default();
@@ -105,19 +111,22 @@ pub enum Declared {
 const AGREEMENT: f64 = 0.01;
 
 /// What the files at `paths` declare ([`declared_pixel_size_um`]). Only
-/// TIFFs can declare one; they are read (up to `max_bytes` each), the
-/// others count as declaring none.
-pub fn declared_by_files(paths: &[&std::path::Path], max_bytes: u64) -> Declared {
-    let sizes: Vec<f64> = paths
-        .iter()
-        .filter(|p| {
-            p.extension()
-                .and_then(|e| e.to_str())
-                .is_some_and(|e| e.eq_ignore_ascii_case("tif") || e.eq_ignore_ascii_case("tiff"))
-        })
-        .filter_map(|p| super::read_input(p, max_bytes).ok())
-        .filter_map(|bytes| declared_pixel_size_um(&bytes))
-        .collect();
+/// TIFFs (regular files) can declare one, and only their tags are read;
+/// other files count as declaring none.
+pub fn declared_by_files(paths: &[&std::path::Path]) -> Declared {
+    let declared = |path: &std::path::Path| -> Option<f64> {
+        let is_tiff = path
+            .extension()
+            .and_then(|e| e.to_str())
+            .is_some_and(|e| e.eq_ignore_ascii_case("tif") || e.eq_ignore_ascii_case("tiff"));
+        // Checked before opening: opening a FIFO would block.
+        if !is_tiff || !std::fs::metadata(path).is_ok_and(|m| m.is_file()) {
+            return None;
+        }
+        let file = std::fs::File::open(path).ok()?;
+        declared_by_tiff(std::io::BufReader::new(file))
+    };
+    let sizes: Vec<f64> = paths.iter().filter_map(|p| declared(p)).collect();
     let (min, max) = sizes.iter().fold((f64::INFINITY, 0.0f64), |(lo, hi), &v| {
         (lo.min(v), hi.max(v))
     });

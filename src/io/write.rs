@@ -115,7 +115,7 @@ pub struct Appended {
     pub line: String,
     /// An unfinished line found at the end (an append cut short by a full
     /// disk or a crash, never committed), moved to `<log>.torn`.
-    pub torn: Option<String>,
+    pub torn: Option<Vec<u8>>,
 }
 
 /// Appends to a log file under an exclusive lock: `line_for` gets the file's
@@ -160,19 +160,17 @@ pub fn append_locked<E>(
             source,
         })?;
     // A torn tail may end inside a multi-byte character: split as bytes.
-    let committed = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
-    let torn = (committed < bytes.len())
-        .then(|| String::from_utf8_lossy(&bytes[committed..]).into_owned());
-    if committed < bytes.len() {
+    let (done, tail) = crate::audit::split_torn(&bytes);
+    let committed = done.len();
+    let torn = tail.map(<[u8]>::to_vec);
+    if let Some(tail) = &torn {
         let mut aside = path.as_os_str().to_owned();
         aside.push(".torn");
-        let mut tail = bytes[committed..].to_vec();
-        tail.push(b'\n');
         std::fs::OpenOptions::new()
             .append(true)
             .create(true)
             .open(&aside)
-            .and_then(|mut f| f.write_all(&tail))
+            .and_then(|mut f| f.write_all(tail).and_then(|()| f.write_all(b"\n")))
             .and_then(|()| file.set_len(committed as u64))
             .map_err(error)?;
     }
@@ -293,7 +291,7 @@ mod tests {
         })
         .unwrap()
         .unwrap();
-        assert_eq!(appended.torn.as_deref(), Some("{\"half"));
+        assert_eq!(appended.torn.as_deref(), Some(&b"{\"half"[..]));
         assert_eq!(std::fs::read_to_string(&log).unwrap(), "0\n1\n2\n");
         let aside = dir.path().join("runs.jsonl.torn");
         assert_eq!(std::fs::read_to_string(aside).unwrap(), "{\"half\n");

@@ -180,7 +180,8 @@ fn flag_list(flags: &[QualityFlag]) -> String {
         .join(", ")
 }
 
-fn row(out: &mut String, key: &str, value: &str) {
+/// A table row: `key` escaped here, `value` already HTML.
+pub(super) fn row(out: &mut String, key: &str, value: &str) {
     let _ = write!(out, "<tr><th>{}</th><td>{value}</td></tr>", escape(key));
 }
 

@@ -1,9 +1,7 @@
 //! report.html's Method block: every setting a reviewer needs to judge the
 //! numbers, in words (a config hash alone cannot be read off a printout).
 
-use std::fmt::Write;
-
-use super::html::escape;
+use super::html::{escape, row};
 use super::RunSummary;
 use crate::config::Assay;
 
@@ -85,7 +83,7 @@ pub(super) fn method_section(out: &mut String, run: &RunSummary) {
     ));
     out.push_str("<h2>Method</h2><table>");
     for (key, value) in rows {
-        let _ = write!(out, "<tr><th>{key}</th><td>{}</td></tr>", escape(&value));
+        row(out, key, &escape(&value));
     }
     out.push_str("</table>");
 }
