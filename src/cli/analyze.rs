@@ -15,7 +15,7 @@ use cellvia::config::{Assay, OverlayMode, AUTO_OVERLAY_MAX_IMAGES};
 use cellvia::gate::{CountingRegion, Interval};
 use cellvia::io::calibration::Declared;
 use cellvia::io::discover::{discover, pair_channels, Discovered, FieldFiles};
-use cellvia::io::manifest::{parse_manifest, ManifestSample};
+use cellvia::io::manifest::parse_manifest;
 use cellvia::io::{self, commit::Staging};
 use cellvia::pipeline::{self, ImageAnalysis, Source};
 use cellvia::report::stream::{ResultsStream, TailParts};
@@ -25,6 +25,7 @@ use cellvia::{scheduler, Config};
 use indicatif::{ProgressBar, ProgressState, ProgressStyle};
 
 use super::outputs::{self, Streams};
+use super::plan::SamplePlan;
 use super::{
     load_config, parse_diameter, parse_range, AnalyzeArgs, OverlayArg, EXIT_OK, EXIT_SOME_FAILED,
 };
@@ -178,74 +179,6 @@ fn parse_meta(pairs: &[String]) -> anyhow::Result<BTreeMap<String, String>> {
 /// Width of report.html's overlay thumbnails, pixels (shown at 180 CSS px,
 /// so they stay sharp on high-density screens and in print).
 const THUMBNAIL_SIDE: u32 = 240;
-
-/// A sample as planned before the run: its id, pre-dilution and metadata.
-struct PlannedSample {
-    id: String,
-    dilution: Option<f64>,
-    metadata: std::collections::BTreeMap<String, String>,
-}
-
-/// Which sample each field belongs to: the manifest's, else the field's folder.
-struct SamplePlan {
-    samples: Vec<PlannedSample>,
-    field_sample: Vec<usize>,
-}
-
-impl SamplePlan {
-    fn new(fields: &[FieldFiles], manifest: Option<&[ManifestSample]>) -> Self {
-        let mut samples: Vec<PlannedSample> = Vec::new();
-        let mut index: std::collections::HashMap<String, usize> = Default::default();
-        let mut of_path: std::collections::HashMap<&Path, &ManifestSample> = Default::default();
-        for m in manifest.unwrap_or_default() {
-            for image in &m.images {
-                of_path.insert(image, m);
-            }
-        }
-        let field_sample = fields
-            .iter()
-            .map(|field| {
-                let (id, dilution, metadata) = match of_path.get(field.path()) {
-                    Some(m) => (m.sample_id.clone(), m.dilution, m.metadata.clone()),
-                    None => (
-                        field
-                            .path()
-                            .parent()
-                            .map(|p| p.display().to_string())
-                            .filter(|p| !p.is_empty())
-                            .unwrap_or_else(|| ".".into()),
-                        None,
-                        Default::default(),
-                    ),
-                };
-                *index.entry(id.clone()).or_insert_with(|| {
-                    samples.push(PlannedSample {
-                        id,
-                        dilution,
-                        metadata,
-                    });
-                    samples.len() - 1
-                })
-            })
-            .collect();
-        Self {
-            samples,
-            field_sample,
-        }
-    }
-
-    /// For each field, whether it is among the first `n` of its sample.
-    fn first_fields(&self, n: u32) -> Vec<bool> {
-        let mut seen = vec![0u32; self.samples.len()];
-        self.field_sample
-            .iter()
-            .map(|&sample| {
-                seen[sample] += 1;
-                seen[sample] <= n
-            })
-            .collect()
-    }
-}
 
 fn unix_now() -> f64 {
     SystemTime::now()

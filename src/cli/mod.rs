@@ -6,6 +6,7 @@ mod bench;
 mod dataset;
 mod eval;
 mod outputs;
+mod plan;
 mod tools;
 mod truth_set;
 mod validate;

@@ -65,15 +65,7 @@ pub fn prepare(args: &AnalyzeArgs) -> anyhow::Result<OutputFolder> {
         None
     };
     if run_log.exists() {
-        let bytes = io::read_bytes(&run_log)?;
-        cellvia::audit::committed_text(&bytes)
-            .and_then(cellvia::audit::verify)
-            .with_context(|| {
-                format!(
-                    "run log {} does not verify; no run is appended to a broken log",
-                    run_log.display()
-                )
-            })?;
+        verified_log(&run_log, "no run is appended to a broken log")?;
     }
     std::fs::OpenOptions::new()
         .append(true)
@@ -88,6 +80,16 @@ pub fn prepare(args: &AnalyzeArgs) -> anyhow::Result<OutputFolder> {
     })
 }
 
+/// The committed records of a run log (a torn last line left out), after
+/// checking they verify; `consequence` says what a broken log stops.
+fn verified_log(path: &std::path::Path, consequence: &str) -> anyhow::Result<String> {
+    let bytes = io::read_bytes(path)?;
+    let committed = cellvia::audit::committed_text(&bytes)
+        .and_then(|text| cellvia::audit::verify(text).map(|_| text))
+        .with_context(|| format!("run log {} does not verify; {consequence}", path.display()))?;
+    Ok(committed.to_string())
+}
+
 /// Whether the run log `pending` names holds its record: the last record
 /// for its folder lists exactly its outputs.
 fn is_committed(pending: &Pending) -> anyhow::Result<bool> {
@@ -98,15 +100,11 @@ fn is_committed(pending: &Pending) -> anyhow::Result<bool> {
         pending.run_log.display(),
         commit::STAGING_DIR
     );
-    let bytes = io::read_bytes(&pending.run_log)?;
-    let committed = cellvia::audit::committed_text(&bytes)?;
-    cellvia::audit::verify(committed).with_context(|| {
-        format!(
-            "run log {} does not verify; cannot tell whether the interrupted run in the output folder committed",
-            pending.run_log.display()
-        )
-    })?;
-    let latest = cellvia::audit::latest_outputs(committed)?;
+    let committed = verified_log(
+        &pending.run_log,
+        "cannot tell whether the interrupted run in the output folder committed",
+    )?;
+    let latest = cellvia::audit::latest_outputs(&committed)?;
     Ok(latest.get(&pending.out) == Some(&pending.outputs))
 }
 
