@@ -9,7 +9,9 @@
 //! pooled over each sample's fields; the classifier sees each object at its
 //! own scale ([`measure::crop`]), so no stage depends on magnification.
 //!
-//! [`pipeline`] runs those stages for one image; [`scheduler`] runs images in
+//! [`pipeline`] runs those stages for one image; [`batch`] runs a whole
+//! batch into its output folder (the CLI, the service and the hot folder
+//! call it); [`scheduler`] runs images in
 //! parallel (the only module that uses rayon); [`classify::onnx`] is the only
 //! module that touches ONNX Runtime; only [`io`] touches the filesystem. The
 //! library has no global state: everything an analysis needs is in a
@@ -27,6 +29,7 @@
 
 pub mod aggregate;
 pub mod audit;
+pub mod batch;
 pub mod bench;
 pub mod classify;
 pub mod config;
@@ -42,6 +45,7 @@ pub mod preprocess;
 pub mod report;
 pub mod scheduler;
 pub mod segment;
+pub mod service;
 pub mod synth;
 pub mod truth;
 pub mod validate;

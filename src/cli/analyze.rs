@@ -3,32 +3,22 @@
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use std::path::Path;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::Instant;
 
 use anyhow::Context;
-use cellvia::aggregate::sample::{SampleAccumulator, SampleResult};
-use cellvia::aggregate::spec::{judge, ReleaseSpec, SpecUsed, Verdict};
-use cellvia::aggregate::BatchSummary;
-use cellvia::audit::RunRecord;
-use cellvia::classify::Viability;
-use cellvia::config::{Assay, OverlayMode, AUTO_OVERLAY_MAX_IMAGES};
+use cellvia::aggregate::sample::SampleResult;
+use cellvia::aggregate::spec::{ReleaseSpec, SpecUsed};
+use cellvia::audit::signature::RecordSigner;
+use cellvia::batch::{self, BatchRequest, Cancel, Inputs, Observer};
+use cellvia::config::OverlayMode;
 use cellvia::gate::{CountingRegion, Interval};
-use cellvia::io::calibration::Declared;
-use cellvia::io::discover::{discover, pair_channels, Discovered, FieldFiles};
 use cellvia::io::manifest::parse_manifest;
-use cellvia::io::{self, commit::Staging};
-use cellvia::pipeline::{self, ImageAnalysis, Source};
-use cellvia::report::stream::{ResultsStream, TailParts};
-use cellvia::report::{self, FieldSummary, ImageRecord, RunFacts, RunSummary, Software};
-use cellvia::segment::scale::{self, FieldDiameter};
+use cellvia::io::{self};
+use cellvia::report::ImageRecord;
 use cellvia::{scheduler, Config};
 use indicatif::{ProgressBar, ProgressState, ProgressStyle};
 
-use super::outputs::{self, Streams};
-use super::plan::SamplePlan;
-use super::{
-    load_config, parse_diameter, parse_range, AnalyzeArgs, OverlayArg, EXIT_OK, EXIT_SOME_FAILED,
-};
+use super::{load_config, parse_diameter, parse_range, AnalyzeArgs, OverlayArg};
 
 /// Applies command-line flags over the config file.
 fn resolve_config(args: &AnalyzeArgs) -> anyhow::Result<Config> {
@@ -99,48 +89,6 @@ fn resolve_config(args: &AnalyzeArgs) -> anyhow::Result<Config> {
     Ok(config)
 }
 
-/// Settles the pixel size: the flag or config wins (with a warning when the
-/// files declare another); else the size every file declares (TIFF, ImageJ
-/// or OME metadata). Returns its source for the results.
-fn calibrate(config: &mut Config, fields: &[FieldFiles]) -> Option<String> {
-    // Unreadable folders and unpaired files have no pixels to calibrate.
-    let paths: Vec<&Path> = fields
-        .iter()
-        .filter(|f| matches!(f, FieldFiles::Image(_) | FieldFiles::Pair { .. }))
-        .map(FieldFiles::path)
-        .collect();
-    let declared = io::calibration::declared_by_files(&paths);
-    match (config.pixel_size_um, declared) {
-        (Some(given), Declared::Agreed(found)) if (given / found - 1.0).abs() > 0.02 => {
-            tracing::warn!(
-                "the pixel size given ({given} µm/px) differs from the one the files declare ({found} µm/px); using the one given"
-            );
-            Some("flag".into())
-        }
-        (Some(_), _) => Some("flag".into()),
-        (None, Declared::Agreed(found)) => {
-            config.pixel_size_um = Some(found);
-            tracing::info!("pixel size {found} µm/px, from the files' metadata");
-            Some("metadata".into())
-        }
-        (
-            None,
-            Declared::Mixed {
-                declared,
-                files,
-                min,
-                max,
-            },
-        ) => {
-            tracing::warn!(
-                "{declared} of {files} files declare a pixel size ({min}–{max} µm/px): not used; give --pixel-size"
-            );
-            None
-        }
-        (None, Declared::Nothing) => None,
-    }
-}
-
 /// Parses "X_MIN,Y_MIN,X_MAX,Y_MAX".
 fn parse_region(text: &str) -> anyhow::Result<CountingRegion> {
     let numbers: Vec<f64> = text
@@ -176,395 +124,92 @@ fn parse_meta(pairs: &[String]) -> anyhow::Result<BTreeMap<String, String>> {
     Ok(meta)
 }
 
-/// Width of report.html's overlay thumbnails, pixels (shown at 180 CSS px,
-/// so they stay sharp on high-density screens and in print).
-const THUMBNAIL_SIDE: u32 = 240;
-
-fn unix_now() -> f64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0.0, |d| d.as_secs_f64())
+/// The console side of a batch: a progress bar on a terminal, else a line
+/// per field.
+struct Console {
+    quiet: bool,
+    progress: ProgressBar,
 }
 
-/// Longest stem an overlay's name keeps, bytes: with the index and `.png`
-/// it stays far below the 255-byte limit of common filesystems.
-const OVERLAY_STEM_MAX_BYTES: usize = 120;
-
-fn overlay_name(index: usize, path: &Path) -> String {
-    let stem = path
-        .file_stem()
-        .map_or_else(|| "image".into(), |s| s.to_string_lossy().into_owned());
-    let mut end = stem.len().min(OVERLAY_STEM_MAX_BYTES);
-    while !stem.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{index:05}_{}.png", &stem[..end])
-}
-
-/// Reads a field's file(s) and hands them to `work`; an unreadable,
-/// oversized or unpaired file is the error message instead.
-fn with_source<R>(
-    field: &FieldFiles,
-    config: &Config,
-    work: impl FnOnce(Source) -> R,
-) -> Result<R, String> {
-    let label = field.path().display().to_string();
-    let max_bytes = io::decode::max_encoded_bytes(config.max_image_pixels);
-    let read = |path: &Path| io::read_input(path, max_bytes).map_err(|e| e.to_string());
-    match field {
-        FieldFiles::Image(path) => read(path).map(|bytes| work(Source::Image(&bytes))),
-        FieldFiles::Pair { ao, pi } => {
-            let (ao, pi) = (read(ao)?, read(pi)?);
-            Ok(work(Source::Pair { ao: &ao, pi: &pi }))
-        }
-        FieldFiles::Unpaired { reason, .. } | FieldFiles::Unreadable { reason, .. } => {
-            Err(format!("{label}: {reason}"))
+impl Observer for Console {
+    fn skipped(&mut self, count: usize) {
+        if !self.quiet {
+            tracing::info!(
+                "skipped {count} files that are not images by extension (listed in results.json; CELLVIA_LOG=debug names them here)"
+            );
         }
     }
+
+    fn started(&mut self, fields: usize) {
+        self.progress = progress_bar(fields, self.quiet);
+    }
+
+    fn field_done(&mut self, index: usize, fields: usize, record: &ImageRecord) {
+        self.progress.inc(1);
+        if self.quiet || !self.progress.is_hidden() || record.error.is_some() {
+            return;
+        }
+        let c = record.counts.unwrap_or_default();
+        tracing::info!(
+            "[{}/{fields}] {}: {} cells ({} live, {} dead), {} debris",
+            index + 1,
+            record.path,
+            c.total,
+            c.live,
+            c.dead,
+            c.debris
+        );
+    }
 }
 
-/// Reads a field's file(s) and analyses them; unreadable or unpaired files
-/// become error records.
-fn analyze_field(
-    field: &FieldFiles,
-    config: &Config,
-    viability: &Viability,
-    want_overlay: bool,
-    diameter: Option<&FieldDiameter>,
-) -> ImageAnalysis {
-    let label = field.path().display().to_string();
-    let analysed = with_source(field, config, |source| {
-        pipeline::analyze(&label, source, config, viability, want_overlay, diameter)
-    });
-    let mut analysis = analysed.unwrap_or_else(|error| ImageAnalysis {
-        record: ImageRecord::failed(&label, error),
-        overlay: None,
-        times: Default::default(),
-    });
-    if let FieldFiles::Pair { pi, .. } = field {
-        analysis.record.pi_path = Some(pi.display().to_string());
-    }
-    analysis
-}
-
-/// `--diameter auto`: every field's first-pass object diameters, pooled
-/// over its sample; `None` when the settings fix the diameter.
-fn measure_diameters(
-    fields: &[FieldFiles],
-    plan: &SamplePlan,
-    config: &Config,
-    threads: usize,
-) -> anyhow::Result<Option<Vec<FieldDiameter>>> {
-    if config.fixed_diameter().is_some() {
-        return Ok(None);
-    }
-    let mut own = vec![Vec::new(); fields.len()];
-    scheduler::for_each_ordered(
-        fields,
-        threads,
-        |field| {
-            // A field that cannot be read votes nothing; its analysis reports why.
-            with_source(field, config, |source| {
-                pipeline::first_pass_diameters(source, config)
-            })
-            .ok()
-            .and_then(Result::ok)
-            .unwrap_or_default()
-        },
-        |index, diameters| own[index] = diameters,
-    )?;
-    Ok(Some(scale::pool_by_sample(&own, &plan.field_sample)))
+/// Turns the arguments into a batch request.
+fn request(args: &AnalyzeArgs) -> anyhow::Result<BatchRequest> {
+    let config = resolve_config(args)?;
+    let metadata = parse_meta(&args.meta)?;
+    let inputs = match &args.manifest {
+        Some(path) => {
+            let samples = parse_manifest(path, &io::read_text(path)?)?;
+            anyhow::ensure!(
+                args.dilution.is_none() || samples.iter().all(|s| s.dilution.is_none()),
+                "--dilution and the manifest's dilution column both give pre-dilutions; give one"
+            );
+            Inputs::Manifest(samples)
+        }
+        None => Inputs::Paths(args.paths.clone()),
+    };
+    let signer = args
+        .signing_key
+        .as_deref()
+        .map(|path| {
+            RecordSigner::from_text(&io::read_text(path)?)
+                .with_context(|| path.display().to_string())
+        })
+        .transpose()?;
+    Ok(BatchRequest {
+        inputs,
+        config,
+        spec: args.spec.as_deref().map(read_spec).transpose()?,
+        metadata,
+        operator: args.operator.clone(),
+        out: args.out.clone(),
+        run_log: args.run_log.clone(),
+        overwrite: args.overwrite,
+        signer,
+        threads: args.threads.unwrap_or_else(scheduler::default_threads),
+        cancel: Cancel::default(),
+    })
 }
 
 pub fn run(args: AnalyzeArgs) -> anyhow::Result<u8> {
-    let started = unix_now();
     let clock = Instant::now();
-    let mut config = resolve_config(&args)?;
-    let metadata = parse_meta(&args.meta)?;
-    let threads = args.threads.unwrap_or_else(scheduler::default_threads);
-
-    let manifest = match &args.manifest {
-        Some(path) => Some(parse_manifest(path, &io::read_text(path)?)?),
-        None => None,
+    let request = request(&args)?;
+    let mut console = Console {
+        quiet: args.quiet,
+        progress: ProgressBar::hidden(),
     };
-    if let (Some(samples), Some(_)) = (&manifest, args.dilution) {
-        anyhow::ensure!(
-            samples.iter().all(|s| s.dilution.is_none()),
-            "--dilution and the manifest's dilution column both give pre-dilutions; give one"
-        );
-    }
-    let found = match &manifest {
-        // A manifest lists every image once (parse_manifest refuses repeats).
-        Some(samples) => Discovered {
-            images: samples.iter().flat_map(|s| s.images.clone()).collect(),
-            ..Discovered::default()
-        },
-        // The output folder is never an input, even inside an input folder.
-        None => discover(&args.paths, std::slice::from_ref(&args.out)),
-    };
-    for duplicate in &found.duplicates {
-        tracing::warn!(
-            "{} names an image already given (through another path or folder): analysed once",
-            duplicate.display()
-        );
-    }
-    for skipped in &found.skipped {
-        tracing::debug!("skipped (not an image by extension): {}", skipped.display());
-    }
-    if !found.skipped.is_empty() && !args.quiet {
-        tracing::info!(
-            "skipped {} files that are not images by extension (listed in results.json; CELLVIA_LOG=debug names them here)",
-            found.skipped.len()
-        );
-    }
-    anyhow::ensure!(
-        !found.images.is_empty() || !found.unreadable.is_empty(),
-        "no images found in the given paths"
-    );
-    let spec = args.spec.as_deref().map(read_spec).transpose()?;
-    let skipped: Vec<String> = found
-        .skipped
-        .iter()
-        .map(|p| p.display().to_string())
-        .collect();
-    let mut fields: Vec<FieldFiles> = match config.assay {
-        Assay::Trypan => found.images.into_iter().map(FieldFiles::Image).collect(),
-        Assay::Aopi => pair_channels(
-            &found.images,
-            &config.aopi.ao_suffix,
-            &config.aopi.pi_suffix,
-        ),
-    };
-    // An unlistable folder is an error record: the batch goes on without it.
-    fields.extend(
-        found
-            .unreadable
-            .into_iter()
-            .map(|(path, reason)| FieldFiles::Unreadable { path, reason }),
-    );
-    let plan = SamplePlan::new(&fields, manifest.as_deref());
-    let pixel_size_source = calibrate(&mut config, &fields);
-    // Checked once the files may have given the pixel size that
-    // `diameter_um`, `--asm` or a µm gate need.
-    config.validate()?;
-
-    let folder = outputs::prepare(&args)?;
-    let viability = Viability::for_config(&config)?;
-    let want_overlays = match config.report.overlays {
-        OverlayMode::Always => true,
-        OverlayMode::Never => false,
-        OverlayMode::Auto => fields.len() <= AUTO_OVERLAY_MAX_IMAGES,
-    };
-    let thumbnails_per_sample = if config.report.html {
-        config.report.html_thumbnails
-    } else {
-        0
-    };
-    let want_thumbnail = plan.first_fields(thumbnails_per_sample);
-
-    let total = fields.len();
-    let progress = progress_bar(total, args.quiet);
-    let log_lines = !args.quiet && progress.is_hidden();
-
-    // Results are streamed image by image into the staging folder; they
-    // become final only once the run log records them.
-    let mut staging = Staging::create(&folder.lock)?;
-    let mut streams = Streams::create(&staging)?;
-    let mut stream = ResultsStream::default();
-    let software = Software::default();
-    streams
-        .json
-        .write(stream.head(&software, viability.info(), &config).as_bytes())?;
-    streams
-        .images_csv
-        .write(report::csv::images_header()?.as_bytes())?;
-    streams
-        .cells_csv
-        .write(report::csv::cells_header()?.as_bytes())?;
-    let mut summary = BatchSummary::default();
-    let mut accumulators = vec![SampleAccumulator::default(); plan.samples.len()];
-    let mut field_summaries: Vec<FieldSummary> = Vec::with_capacity(fields.len());
-    let mut write_error: Option<anyhow::Error> = None;
-    let indexed: Vec<(usize, &FieldFiles)> = fields.iter().enumerate().collect();
-    let diameters = measure_diameters(&fields, &plan, &config, threads)?;
-    scheduler::for_each_ordered(
-        &indexed,
-        threads,
-        |&(index, field): &(usize, &FieldFiles)| {
-            let overlay = want_overlays || want_thumbnail[index];
-            let diameter = diameters.as_ref().map(|d| &d[index]);
-            analyze_field(field, &config, &viability, overlay, diameter)
-        },
-        |index, analysis| {
-            let record = analysis.record;
-            let mut thumbnail_png = None;
-            if let Some(overlay) = analysis.overlay {
-                if want_overlays {
-                    let name = overlay_name(index, fields[index].path());
-                    let written = report::overlay::encode_png(&overlay)
-                        .map_err(anyhow::Error::from)
-                        .and_then(|png| Ok(staging.write_overlay(&name, &png)?));
-                    if let Err(e) = written {
-                        write_error.get_or_insert(e);
-                    }
-                }
-                if want_thumbnail[index] {
-                    let small = report::overlay::thumbnail(&overlay, THUMBNAIL_SIDE);
-                    match report::overlay::encode_png(&small) {
-                        Ok(png) => thumbnail_png = Some(png),
-                        Err(e) => {
-                            write_error.get_or_insert(e.into());
-                        }
-                    }
-                }
-            }
-            field_summaries.push(FieldSummary::of(
-                &record,
-                plan.field_sample[index],
-                thumbnail_png,
-            ));
-            match &record.error {
-                Some(e) => tracing::warn!("{e}"),
-                None if log_lines => {
-                    let c = record.counts.unwrap_or_default();
-                    tracing::info!(
-                        "[{}/{total}] {}: {} cells ({} live, {} dead), {} debris",
-                        index + 1,
-                        record.path,
-                        c.total,
-                        c.live,
-                        c.dead,
-                        c.debris
-                    );
-                }
-                None => {}
-            }
-            summary.add_image(record.counts.as_ref());
-            accumulators[plan.field_sample[index]].add(&record, &config);
-            let sample_id = &plan.samples[plan.field_sample[index]].id;
-            if let Err(e) = streams.add(&mut stream, &record, sample_id) {
-                write_error.get_or_insert(e);
-            }
-            progress.inc(1);
-        },
-    )?;
-    progress.finish_and_clear();
-    if let Some(e) = write_error {
-        return Err(e.context("cannot write results"));
-    }
-
-    let samples: Vec<SampleResult> = plan
-        .samples
-        .iter()
-        .zip(&accumulators)
-        .map(|(planned, acc)| {
-            let mut result = acc.finish(&planned.id, planned.dilution, &config);
-            // --meta describes every sample of the run; a manifest's own
-            // columns say more about their sample and win.
-            result.metadata = metadata.clone();
-            result.metadata.extend(planned.metadata.clone());
-            result.verdict = spec.as_ref().map(|s| judge(&s.criteria, &result));
-            result
-        })
-        .collect();
-    let mut samples_csv = staging.file("samples.csv")?;
-    let metadata_keys = report::csv::metadata_keys(&samples);
-    samples_csv.write(report::csv::samples_header(&metadata_keys)?.as_bytes())?;
-    for sample in &samples {
-        samples_csv.write(report::csv::sample_row(sample, &metadata_keys)?.as_bytes())?;
-    }
-    let run = RunFacts {
-        started_unix_s: started,
-        finished_unix_s: unix_now(),
-        host: io::host_name(),
-        threads,
-        operator: args.operator.clone(),
-        metadata,
-        pixel_size_source,
-    };
-    streams.json.write(
-        stream
-            .tail(TailParts {
-                summary: &summary,
-                samples: &samples,
-                spec: spec.as_ref(),
-                skipped: &skipped,
-                run: &run,
-            })
-            .as_bytes(),
-    )?;
-    streams.finish(&mut staging)?;
-    staging.add("samples.csv", samples_csv.commit()?);
-    staging.seal_overlays()?;
-    let config_sha256 = config.sha256();
-    let out_dir = args.out.display().to_string();
-    let results_sha256 = staging.outputs().get("results.json").cloned();
-    let run_summary = RunSummary {
-        software: &software,
-        model: viability.info(),
-        config: &config,
-        config_sha256: &config_sha256,
-        spec: spec.as_ref(),
-        samples: &samples,
-        fields: &field_summaries,
-        summary: &summary,
-        run: &run,
-        out_dir: &out_dir,
-        results_sha256: results_sha256.as_deref(),
-    };
-    let asm_failed = !outputs::stage_reports(&mut staging, &run_summary)?;
-
-    let not_passed: Vec<String> = samples
-        .iter()
-        .filter_map(|s| {
-            let v = s.verdict.as_ref()?;
-            (v.verdict != Verdict::Pass).then(|| {
-                format!(
-                    "sample {} {}: {}",
-                    s.sample_id,
-                    v.verdict.as_str(),
-                    v.reasons.join("; ")
-                )
-            })
-        })
-        .collect();
-    let exit_code = if summary.images_failed > 0 || !not_passed.is_empty() || asm_failed {
-        EXIT_SOME_FAILED
-    } else {
-        EXIT_OK
-    };
-    let record = RunRecord {
-        finished_utc: report::utc_iso8601(run.finished_unix_s),
-        software: software.clone(),
-        host: run.host.clone(),
-        operator: run.operator.clone(),
-        metadata: run.metadata.clone(),
-        // Absolute, so `audit verify --outputs` finds it from anywhere.
-        out: std::path::absolute(&args.out)
-            .unwrap_or_else(|_| args.out.clone())
-            .display()
-            .to_string(),
-        model: viability.info().clone(),
-        config_sha256: config_sha256.clone(),
-        spec_sha256: spec.as_ref().map(|s| s.sha256.clone()),
-        images: summary.images,
-        images_failed: summary.images_failed,
-        outputs: staging.outputs().clone(),
-        replaced_results_sha256: folder.replaced_results_sha256.clone(),
-        samples: samples
-            .iter()
-            .map(|s| {
-                let outcome = s
-                    .verdict
-                    .as_ref()
-                    .map_or("analysed", |v| v.verdict.as_str());
-                (s.sample_id.clone(), outcome.to_string())
-            })
-            .collect(),
-        exit_code,
-    };
-    let line = outputs::commit(staging, &folder, &record)?;
-
+    let outcome = batch::run(request, &mut console)?;
+    console.progress.finish_and_clear();
+    let summary = &outcome.summary;
     if !args.quiet {
         let elapsed = clock.elapsed().as_secs_f64();
         let c = summary.counts;
@@ -582,23 +227,23 @@ pub fn run(args: AnalyzeArgs) -> anyhow::Result<u8> {
             c.debris,
             args.out.display()
         );
-        samples.iter().for_each(print_sample);
+        outcome.samples.iter().for_each(print_sample);
     }
-    for line in &not_passed {
+    for line in &outcome.not_passed {
         tracing::warn!("{line}");
     }
     if !args.quiet {
-        let hash = line.trim_end().rsplit('"').nth(1).unwrap_or_default();
         eprintln!(
-            "cellvia: run logged in {} (record sha256 {hash})",
-            folder.run_log.display()
+            "cellvia: run logged in {} (record sha256 {})",
+            outcome.run_log.display(),
+            outcome.record_sha256
         );
     }
-    Ok(exit_code)
+    Ok(outcome.exit_code)
 }
 
 /// Reads and checks the release spec, keeping its path and hash.
-fn read_spec(path: &Path) -> anyhow::Result<SpecUsed> {
+pub fn read_spec(path: &Path) -> anyhow::Result<SpecUsed> {
     let bytes = io::read_bytes(path)?;
     let text = std::str::from_utf8(&bytes)
         .map_err(|_| anyhow::anyhow!("spec {} is not UTF-8 text", path.display()))?;

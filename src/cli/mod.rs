@@ -5,8 +5,7 @@ mod audit;
 mod bench;
 mod dataset;
 mod eval;
-mod outputs;
-mod plan;
+mod serve;
 mod tools;
 mod truth_set;
 mod validate;
@@ -58,6 +57,10 @@ enum Command {
     Bench(bench::BenchArgs),
     /// Check a run log (every record's hash, sequence, link and signature), or make a signing key.
     Audit(AuditArgs),
+    /// Run as a service for a QC system: HTTP API, job store, optional hot folder.
+    Serve(serve::ServeArgs),
+    /// Run a hot folder: analyse sample folders and manifests dropped into an inbox.
+    Watch(serve::WatchArgs),
 }
 
 #[derive(Debug, Args)]
@@ -277,6 +280,8 @@ pub fn main() -> ExitCode {
         Command::Validate(args) => validate::run(&args),
         Command::Dataset(args) => dataset::run(&args),
         Command::Bench(args) => bench::run(&args),
+        Command::Serve(args) => serve::serve(args),
+        Command::Watch(args) => serve::watch(args),
         Command::Audit(AuditArgs {
             command:
                 AuditCommand::Verify {

@@ -8,6 +8,7 @@ pub mod calibration;
 pub mod commit;
 pub mod decode;
 pub mod discover;
+pub mod folders;
 pub mod manifest;
 pub mod write;
 

@@ -235,6 +235,16 @@ pub fn ensure_dir(path: &Path) -> Result<(), IoError> {
         })
 }
 
+/// Checks that `path` can be appended to, creating it empty if missing:
+/// run before the work whose record it will take.
+pub fn check_appendable(path: &Path) -> std::io::Result<()> {
+    std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(path)
+        .map(drop)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,80 +1,67 @@
-//! `analyze`'s output folder: locked, recovered, staged, and committed by
-//! the run-log record ([`cellvia::io::commit`]).
+//! A batch's output folder: locked, recovered, staged, and committed by the
+//! run-log record ([`crate::io::commit`]).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-use anyhow::Context;
-use cellvia::audit::signature::RecordSigner;
-use cellvia::audit::RunRecord;
-use cellvia::io::commit::{self, OutputLock, Pending, Recovery, Staging};
-use cellvia::io::write::{append_locked, AtomicFile};
-use cellvia::io::{self};
-use cellvia::report::stream::ResultsStream;
-use cellvia::report::{self, ImageRecord, RunSummary};
-
-use super::AnalyzeArgs;
+use super::BatchError;
+use crate::audit::signature::RecordSigner;
+use crate::audit::RunRecord;
+use crate::io::commit::{self, OutputLock, Pending, Recovery, Staging};
+use crate::io::write::{append_locked, check_appendable, AtomicFile};
+use crate::io::{self};
+use crate::report::stream::ResultsStream;
+use crate::report::{self, ImageRecord, RunSummary};
 
 /// The output folder of a run, locked for it, with what it replaces.
-pub struct OutputFolder {
+#[derive(Debug)]
+pub(super) struct OutputFolder {
     pub lock: OutputLock,
-    /// The key that signs the run record (`--signing-key`).
-    pub signer: Option<RecordSigner>,
-    /// SHA-256 of the `results.json` this run replaces (`--overwrite`).
+    /// SHA-256 of the `results.json` this run replaces (overwrite).
     pub replaced_results_sha256: Option<String>,
     pub run_log: PathBuf,
 }
 
 /// Before any work: locks the output folder (refusing a second run into it),
 /// finishes or discards what a killed run left there, refuses to replace
-/// results without `--overwrite`, and checks that the run log verifies and
+/// results unless `overwrite`, and checks that the run log verifies and
 /// can be appended to, so nothing is analysed that could not be committed.
-pub fn prepare(args: &AnalyzeArgs) -> anyhow::Result<OutputFolder> {
-    let signer = args
-        .signing_key
-        .as_deref()
-        .map(|path| {
-            RecordSigner::from_text(&io::read_text(path)?)
-                .with_context(|| path.display().to_string())
-        })
-        .transpose()?;
-    let lock = commit::lock_output(&args.out)?;
-    let run_log = args
-        .run_log
-        .clone()
-        .unwrap_or_else(|| args.out.join("run-log.jsonl"));
+pub(super) fn prepare(
+    out: &Path,
+    run_log: PathBuf,
+    overwrite: bool,
+) -> Result<OutputFolder, BatchError> {
+    let lock = commit::lock_output(out)?;
     match commit::recover(&lock, is_committed)?? {
         Recovery::Nothing => {}
         Recovery::Completed => tracing::warn!(
             "{}: finished publishing the results of an earlier run that was interrupted after its log record",
-            args.out.display()
+            out.display()
         ),
         Recovery::Discarded => tracing::warn!(
             "{}: removed the partial output of an earlier run that was interrupted before its log record",
-            args.out.display()
+            out.display()
         ),
     }
-    let results = args.out.join("results.json");
+    let results = out.join("results.json");
     let replaced_results_sha256 = if results.exists() {
-        anyhow::ensure!(
-            args.overwrite,
-            "{} already holds results (results.json); choose another --out, or pass --overwrite to replace them (the run log records the replacement)",
-            args.out.display()
-        );
-        Some(cellvia::sha256_hex(&io::read_bytes(&results)?))
+        if !overwrite {
+            return Err(BatchError::ResultsExist {
+                out: out.to_path_buf(),
+            });
+        }
+        Some(crate::sha256_hex(&io::read_bytes(&results)?))
     } else {
         None
     };
     if run_log.exists() {
         verified_log(&run_log, "no run is appended to a broken log")?;
     }
-    std::fs::OpenOptions::new()
-        .append(true)
-        .create(true)
-        .open(&run_log)
-        .with_context(|| format!("run log {} cannot be appended to", run_log.display()))?;
+    check_appendable(&run_log).map_err(|source| BatchError::LogNotAppendable {
+        path: run_log.clone(),
+        source,
+    })?;
     Ok(OutputFolder {
         lock,
-        signer,
         replaced_results_sha256,
         run_log,
     })
@@ -82,41 +69,49 @@ pub fn prepare(args: &AnalyzeArgs) -> anyhow::Result<OutputFolder> {
 
 /// The committed records of a run log (a torn last line left out), after
 /// checking they verify; `consequence` says what a broken log stops.
-fn verified_log(path: &std::path::Path, consequence: &str) -> anyhow::Result<String> {
+fn verified_log(path: &Path, consequence: &'static str) -> Result<String, BatchError> {
     let bytes = io::read_bytes(path)?;
-    let committed = cellvia::audit::committed_text(&bytes)
-        .and_then(|text| cellvia::audit::verify(text).map(|_| text))
-        .with_context(|| format!("run log {} does not verify; {consequence}", path.display()))?;
+    let broken = |source| BatchError::LogBroken {
+        path: path.to_path_buf(),
+        consequence,
+        source,
+    };
+    let committed = crate::audit::committed_text(&bytes).map_err(broken)?;
+    crate::audit::verify(committed).map_err(broken)?;
     Ok(committed.to_string())
 }
 
 /// Whether the run log `pending` names holds its record: the last record
 /// for its folder lists exactly its outputs.
-fn is_committed(pending: &Pending) -> anyhow::Result<bool> {
+fn is_committed(pending: &Pending) -> Result<bool, BatchError> {
     // A missing log cannot tell; discarding could drop a committed run.
-    anyhow::ensure!(
-        pending.run_log.exists(),
-        "the output folder holds the staged files of an interrupted run whose run log {} is missing; restore the log (then rerun), or delete {} to discard that run",
-        pending.run_log.display(),
-        commit::STAGING_DIR
-    );
+    if !pending.run_log.exists() {
+        return Err(BatchError::LogMissing {
+            log: pending.run_log.clone(),
+        });
+    }
     let committed = verified_log(
         &pending.run_log,
         "cannot tell whether the interrupted run in the output folder committed",
     )?;
-    let latest = cellvia::audit::latest_outputs(&committed)?;
+    let latest =
+        crate::audit::latest_outputs(&committed).map_err(|source| BatchError::LogBroken {
+            path: pending.run_log.clone(),
+            consequence: "cannot tell whether the interrupted run in the output folder committed",
+            source,
+        })?;
     Ok(latest.get(&pending.out) == Some(&pending.outputs))
 }
 
 /// The streamed result files of one run.
-pub struct Streams {
+pub(super) struct Streams {
     pub json: AtomicFile,
     pub images_csv: AtomicFile,
     pub cells_csv: AtomicFile,
 }
 
 impl Streams {
-    pub fn create(staging: &Staging) -> anyhow::Result<Self> {
+    pub fn create(staging: &Staging) -> Result<Self, BatchError> {
         Ok(Self {
             json: staging.file("results.json")?,
             images_csv: staging.file("images.csv")?,
@@ -129,7 +124,7 @@ impl Streams {
         stream: &mut ResultsStream,
         record: &ImageRecord,
         sample_id: &str,
-    ) -> anyhow::Result<()> {
+    ) -> Result<(), BatchError> {
         let text = stream.record(record, sample_id)?;
         self.json.write(text.json.as_bytes())?;
         self.images_csv.write(text.images_row.as_bytes())?;
@@ -138,7 +133,7 @@ impl Streams {
     }
 
     /// Completes the staged files and records their hashes.
-    pub fn finish(self, staging: &mut Staging) -> anyhow::Result<()> {
+    pub fn finish(self, staging: &mut Staging) -> Result<(), BatchError> {
         staging.add("results.json", self.json.commit()?);
         staging.add("images.csv", self.images_csv.commit()?);
         staging.add("cells.csv", self.cells_csv.commit()?);
@@ -148,7 +143,7 @@ impl Streams {
 
 /// Stages report.html and results.asm.json as configured; false when the
 /// ASM was asked for but no sample could go in it.
-pub fn stage_reports(staging: &mut Staging, run: &RunSummary) -> anyhow::Result<bool> {
+pub(super) fn stage_reports(staging: &mut Staging, run: &RunSummary) -> Result<bool, BatchError> {
     if run.config.report.html {
         staging.write("report.html", report::html::render(run).as_bytes())?;
     }
@@ -174,17 +169,21 @@ pub fn stage_reports(staging: &mut Staging, run: &RunSummary) -> anyhow::Result<
 
 /// Commits the run: `PENDING.json`, then the log record (the commit point),
 /// then the files into place. Returns the appended line.
-pub fn commit(
+pub(super) fn commit(
     mut staging: Staging,
     folder: &OutputFolder,
     record: &RunRecord,
-) -> anyhow::Result<String> {
+    signer: Option<&RecordSigner>,
+) -> Result<String, BatchError> {
     let run_log = &folder.run_log;
     staging.prepare(run_log, &record.out)?;
     let appended = append_locked(run_log, |text| {
-        cellvia::audit::next_signed_line(text, record, folder.signer.as_ref())
+        crate::audit::next_signed_line(text, record, signer)
     })?
-    .with_context(|| format!("run log {}", run_log.display()))?;
+    .map_err(|source| BatchError::Append {
+        path: run_log.clone(),
+        source,
+    })?;
     if let Some(torn) = &appended.torn {
         tracing::warn!(
             "run log {}: moved an unfinished line of {} bytes (an append cut short earlier) to {}.torn",
@@ -193,8 +192,6 @@ pub fn commit(
             run_log.display()
         );
     }
-    staging.publish().context(
-        "the run is logged but its files could not be moved into place; the next run into this folder finishes the move",
-    )?;
+    staging.publish().map_err(BatchError::Publish)?;
     Ok(appended.line)
 }

@@ -1,11 +1,12 @@
-//! `analyze`'s samples: which fields make up each sample, before the run.
+//! A batch's samples: which fields make up each sample, before the run.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-use cellvia::io::discover::FieldFiles;
-use cellvia::io::manifest::ManifestSample;
+use crate::io::discover::FieldFiles;
+use crate::io::manifest::ManifestSample;
 
 /// A sample as planned before the run: its id, pre-dilution and metadata.
+#[derive(Debug)]
 pub struct PlannedSample {
     pub id: String,
     pub dilution: Option<f64>,
@@ -13,6 +14,7 @@ pub struct PlannedSample {
 }
 
 /// Which sample each field belongs to: the manifest's, else the field's folder.
+#[derive(Debug)]
 pub struct SamplePlan {
     pub samples: Vec<PlannedSample>,
     pub field_sample: Vec<usize>,
@@ -71,4 +73,45 @@ impl SamplePlan {
             })
             .collect()
     }
+}
+
+/// Groups `images` into samples by folder, named by their folder relative
+/// to the first of `bases` that holds it: `top` for images directly in a
+/// base (`.` when `top` is empty), `top/SUB` (or `SUB` when `top` is
+/// empty) for those in a subfolder.
+/// Samples keep the order of their first image.
+///
+/// ```
+/// use cellvia::batch::samples_by_folder;
+/// let images = ["/in/a.png", "/in/day1/b.png", "/in/c.png"].map(std::path::PathBuf::from);
+/// let samples = samples_by_folder(&images, &["/in".into()], "drop");
+/// let ids: Vec<&str> = samples.iter().map(|s| s.sample_id.as_str()).collect();
+/// assert_eq!(ids, ["drop", "drop/day1"]);
+/// assert_eq!(samples[0].images.len(), 2);
+/// ```
+pub fn samples_by_folder(images: &[PathBuf], bases: &[PathBuf], top: &str) -> Vec<ManifestSample> {
+    let mut samples: Vec<ManifestSample> = Vec::new();
+    for image in images {
+        let folder = image.parent().unwrap_or(Path::new(""));
+        let relative = bases
+            .iter()
+            .find_map(|base| folder.strip_prefix(base).ok())
+            .map_or_else(|| folder.display().to_string(), |p| p.display().to_string());
+        let id = match (top.is_empty(), relative.is_empty()) {
+            (true, true) => ".".to_string(),
+            (false, true) => top.to_string(),
+            (true, false) => relative,
+            (false, false) => format!("{top}/{relative}"),
+        };
+        match samples.iter_mut().find(|s| s.sample_id == id) {
+            Some(sample) => sample.images.push(image.clone()),
+            None => samples.push(ManifestSample {
+                sample_id: id,
+                images: vec![image.clone()],
+                dilution: None,
+                metadata: Default::default(),
+            }),
+        }
+    }
+    samples
 }

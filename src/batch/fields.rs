@@ -1,0 +1,151 @@
+//! A batch's fields: their pixel size, their first pass, and their analysis.
+
+use std::path::Path;
+
+use super::plan::SamplePlan;
+use crate::classify::Viability;
+use crate::io::calibration::Declared;
+use crate::io::discover::FieldFiles;
+use crate::io::{self};
+use crate::pipeline::{self, ImageAnalysis, Source};
+use crate::report::ImageRecord;
+use crate::scheduler::{self, SchedulerError};
+use crate::segment::scale::{self, FieldDiameter};
+use crate::Config;
+
+/// Where a run's pixel size came from, as results.json names it.
+pub(super) const PIXEL_SIZE_FROM_FLAG: &str = "flag";
+pub(super) const PIXEL_SIZE_FROM_METADATA: &str = "metadata";
+
+/// Settles the pixel size: the settings win (with a warning when the
+/// files declare another); else the size every file declares (TIFF, ImageJ
+/// or OME metadata). Returns its source for the results.
+pub(super) fn calibrate(config: &mut Config, fields: &[FieldFiles]) -> Option<String> {
+    // Unreadable folders and unpaired files have no pixels to calibrate.
+    let paths: Vec<&Path> = fields
+        .iter()
+        .filter(|f| matches!(f, FieldFiles::Image(_) | FieldFiles::Pair { .. }))
+        .map(FieldFiles::path)
+        .collect();
+    let declared = io::calibration::declared_by_files(&paths);
+    match (config.pixel_size_um, declared) {
+        (Some(given), Declared::Agreed(found)) if (given / found - 1.0).abs() > 0.02 => {
+            tracing::warn!(
+                "the pixel size given ({given} µm/px) differs from the one the files declare ({found} µm/px); using the one given"
+            );
+            Some(PIXEL_SIZE_FROM_FLAG.into())
+        }
+        (Some(_), _) => Some(PIXEL_SIZE_FROM_FLAG.into()),
+        (None, Declared::Agreed(found)) => {
+            config.pixel_size_um = Some(found);
+            tracing::info!("pixel size {found} µm/px, from the files' metadata");
+            Some(PIXEL_SIZE_FROM_METADATA.into())
+        }
+        (
+            None,
+            Declared::Mixed {
+                declared,
+                files,
+                min,
+                max,
+            },
+        ) => {
+            tracing::warn!(
+                "{declared} of {files} files declare a pixel size ({min}–{max} µm/px): not used; give the pixel size"
+            );
+            None
+        }
+        (None, Declared::Nothing) => None,
+    }
+}
+
+/// Longest stem an overlay's name keeps, bytes: with the index and `.png`
+/// it stays far below the 255-byte limit of common filesystems.
+const OVERLAY_STEM_MAX_BYTES: usize = 120;
+
+/// The overlay file of field `index`: `00007_stem.png`.
+pub(super) fn overlay_name(index: usize, path: &Path) -> String {
+    let stem = path
+        .file_stem()
+        .map_or_else(|| "image".into(), |s| s.to_string_lossy().into_owned());
+    let mut end = stem.len().min(OVERLAY_STEM_MAX_BYTES);
+    while !stem.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{index:05}_{}.png", &stem[..end])
+}
+
+/// Reads a field's file(s) and hands them to `work`; an unreadable,
+/// oversized or unpaired file is the error message instead.
+fn with_source<R>(
+    field: &FieldFiles,
+    config: &Config,
+    work: impl FnOnce(Source) -> R,
+) -> Result<R, String> {
+    let label = field.path().display().to_string();
+    let max_bytes = io::decode::max_encoded_bytes(config.max_image_pixels);
+    let read = |path: &Path| io::read_input(path, max_bytes).map_err(|e| e.to_string());
+    match field {
+        FieldFiles::Image(path) => read(path).map(|bytes| work(Source::Image(&bytes))),
+        FieldFiles::Pair { ao, pi } => {
+            let (ao, pi) = (read(ao)?, read(pi)?);
+            Ok(work(Source::Pair { ao: &ao, pi: &pi }))
+        }
+        FieldFiles::Unpaired { reason, .. } | FieldFiles::Unreadable { reason, .. } => {
+            Err(format!("{label}: {reason}"))
+        }
+    }
+}
+
+/// Reads a field's file(s) and analyses them; unreadable or unpaired files
+/// become error records.
+pub(super) fn analyze_field(
+    field: &FieldFiles,
+    config: &Config,
+    viability: &Viability,
+    want_overlay: bool,
+    diameter: Option<&FieldDiameter>,
+) -> ImageAnalysis {
+    let label = field.path().display().to_string();
+    let analysed = with_source(field, config, |source| {
+        pipeline::analyze(&label, source, config, viability, want_overlay, diameter)
+    });
+    let mut analysis = analysed.unwrap_or_else(|error| ImageAnalysis {
+        record: ImageRecord::failed(&label, error),
+        overlay: None,
+        times: Default::default(),
+    });
+    if let FieldFiles::Pair { pi, .. } = field {
+        analysis.record.pi_path = Some(pi.display().to_string());
+    }
+    analysis
+}
+
+/// `--diameter auto`: every field's first-pass object diameters, pooled
+/// over its sample; `None` when the settings fix the diameter.
+pub(super) fn measure_diameters(
+    fields: &[FieldFiles],
+    plan: &SamplePlan,
+    config: &Config,
+    threads: usize,
+) -> Result<Option<Vec<FieldDiameter>>, SchedulerError> {
+    if config.fixed_diameter().is_some() {
+        return Ok(None);
+    }
+    let mut own = vec![Vec::new(); fields.len()];
+    scheduler::for_each_ordered(
+        fields,
+        threads,
+        |field| {
+            // A field that cannot be read votes nothing; its analysis reports why.
+            with_source(field, config, |source| {
+                pipeline::first_pass_diameters(source, config)
+            })
+            .ok()
+            .and_then(Result::ok)
+            .unwrap_or_default()
+        },
+        |index, diameters| own[index] = diameters,
+    )?;
+    Ok(Some(scale::pool_by_sample(&own, &plan.field_sample)))
+}
