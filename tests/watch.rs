@@ -74,6 +74,12 @@ fn ready_folders_and_manifests_are_analysed_and_moved_on() {
         "sample_id,image_path,dilution\nA,pool/f0000.png,2\nA,pool/f0001.png,2\nB,pool/f0002.png,\n",
     )
     .unwrap();
+    drop_folder(&dir.path().join("elsewhere"), 1, false);
+    std::fs::write(
+        inbox.join("sneaky.csv"),
+        "sample_id,image_path\nA,../elsewhere/f0000.png\n",
+    )
+    .unwrap();
     std::fs::create_dir_all(inbox.join("empty")).unwrap();
     std::fs::write(inbox.join("empty/READY"), b"").unwrap();
     let status = watch(&inbox, &outbox).arg("--once").status().unwrap();
@@ -92,6 +98,12 @@ fn ready_folders_and_manifests_are_analysed_and_moved_on() {
     assert!(!outbox.join("still-copying").exists());
     let reason = std::fs::read_to_string(inbox.join(".failed/empty.reason.txt")).unwrap();
     assert!(reason.contains("no image"), "{reason}");
+    let reason = std::fs::read_to_string(inbox.join(".failed/sneaky.csv.reason.txt")).unwrap();
+    assert!(
+        reason.contains("not in the inbox's own folders"),
+        "{reason}"
+    );
+    assert!(inbox.join(".failed/sneaky.csv").exists());
     let records = log_records(&outbox);
     assert_eq!(records.len(), 2);
     assert!(records.iter().all(|r| r["operator"] == "hot-folder"));

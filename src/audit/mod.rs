@@ -81,6 +81,22 @@ pub struct RunRecord {
     /// Sample id -> PASS / FAIL / INVALID (with a spec) or "analysed".
     pub samples: BTreeMap<String, String>,
     pub exit_code: u8,
+    /// Of a shard run (`--shard K/N`): "K/N".
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub shard: Option<String>,
+    /// Of a merge: the shard records it merged, in shard order.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub merged: Vec<MergedShard>,
+}
+
+/// A shard a merge took its image records from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MergedShard {
+    pub shard: String,
+    /// The shard's output folder, absolute.
+    pub out: String,
+    /// The `sha256` of the shard's run record.
+    pub record_sha256: String,
 }
 
 #[derive(Serialize)]
@@ -180,18 +196,34 @@ pub fn verify_signatures(log: &str, key: &RecordVerifier) -> Result<(), AuditErr
 /// # Ok::<(), cellvia::audit::AuditError>(())
 /// ```
 pub fn latest_outputs(log: &str) -> Result<BTreeMap<String, BTreeMap<String, String>>, AuditError> {
+    Ok(latest_records(log)?
+        .into_iter()
+        .map(|(out, record)| (out, record.outputs))
+        .collect())
+}
+
+/// The last record that wrote an output folder: its hash and outputs.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct LatestRecord {
+    pub sha256: String,
+    pub outputs: BTreeMap<String, String>,
+}
+
+/// For every `out` of a (verified) log, its [`LatestRecord`].
+pub fn latest_records(log: &str) -> Result<BTreeMap<String, LatestRecord>, AuditError> {
     let mut latest = BTreeMap::new();
     for (index, line) in log.lines().enumerate() {
         #[derive(Deserialize)]
         struct Written {
             out: String,
-            outputs: BTreeMap<String, String>,
+            #[serde(flatten)]
+            record: LatestRecord,
         }
         let written: Written = serde_json::from_str(line).map_err(|e| AuditError::Line {
             line: index + 1,
-            problem: format!("no out/outputs members: {e}"),
+            problem: format!("no out/outputs/sha256 members: {e}"),
         })?;
-        latest.insert(written.out, written.outputs);
+        latest.insert(written.out, written.record);
     }
     Ok(latest)
 }

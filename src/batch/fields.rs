@@ -121,10 +121,12 @@ pub(super) fn analyze_field(
     analysis
 }
 
-/// `--diameter auto`: every field's first-pass object diameters, pooled
-/// over its sample; `None` when the settings fix the diameter.
+/// `--diameter auto`: the first-pass object diameters of the fields
+/// `wanted`, pooled over each sample; `None` when the settings fix the
+/// diameter.
 pub(super) fn measure_diameters(
     fields: &[FieldFiles],
+    wanted: &[bool],
     plan: &SamplePlan,
     config: &Config,
     threads: usize,
@@ -133,10 +135,15 @@ pub(super) fn measure_diameters(
         return Ok(None);
     }
     let mut own = vec![Vec::new(); fields.len()];
+    let measured: Vec<(usize, &FieldFiles)> = fields
+        .iter()
+        .enumerate()
+        .filter(|&(i, _)| wanted[i])
+        .collect();
     scheduler::for_each_ordered(
-        fields,
+        &measured,
         threads,
-        |field| {
+        |&(_, field)| {
             // A field that cannot be read votes nothing; its analysis reports why.
             with_source(field, config, |source| {
                 pipeline::first_pass_diameters(source, config)
@@ -145,7 +152,21 @@ pub(super) fn measure_diameters(
             .and_then(Result::ok)
             .unwrap_or_default()
         },
-        |index, diameters| own[index] = diameters,
+        |position, diameters| own[measured[position].0] = diameters,
     )?;
     Ok(Some(scale::pool_by_sample(&own, &plan.field_sample)))
+}
+
+/// SHA-256 of the field list (each field's file or files, in order): the
+/// identity of a batch's inputs, which its shards must share.
+pub(super) fn inputs_sha256(fields: &[FieldFiles]) -> String {
+    let mut listed = String::new();
+    for field in fields {
+        listed += &field.path().display().to_string();
+        if let FieldFiles::Pair { pi, .. } = field {
+            listed += &format!("\t{}", pi.display());
+        }
+        listed.push('\n');
+    }
+    crate::sha256_hex(listed.as_bytes())
 }

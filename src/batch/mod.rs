@@ -7,10 +7,13 @@
 //! [`BatchOutcome`] comes back. Fields that fail become error records; only
 //! what stops the whole batch is a [`BatchError`].
 
+mod assemble;
 mod fields;
+mod merge;
 mod outputs;
 mod plan;
 mod run;
+mod shard;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -31,9 +34,12 @@ use crate::report::ImageRecord;
 use crate::scheduler::SchedulerError;
 use crate::Config;
 
+pub use assemble::thumbnail_name;
+pub use merge::{merge, MergeRequest};
 pub use plan::samples_by_folder;
 use plan::SamplePlan;
 pub use run::run;
+pub use shard::{Shard, ShardFile, SHARD_FILE};
 
 /// Exit code: every input analysed (and, with a spec, every sample PASS).
 pub const EXIT_OK: u8 = 0;
@@ -91,6 +97,8 @@ pub struct BatchRequest {
     pub signer: Option<RecordSigner>,
     /// Worker threads for the fields.
     pub threads: usize,
+    /// Analyse only this part of the fields, for a later [`merge`].
+    pub shard: Option<Shard>,
     pub cancel: Cancel,
 }
 
@@ -166,4 +174,6 @@ pub enum BatchError {
     Publish(IoError),
     #[error("the run was cancelled before its results were committed")]
     Cancelled,
+    #[error("cannot merge: {0}")]
+    Merge(String),
 }

@@ -69,7 +69,7 @@ pub(super) fn prepare(
 
 /// The committed records of a run log (a torn last line left out), after
 /// checking they verify; `consequence` says what a broken log stops.
-fn verified_log(path: &Path, consequence: &'static str) -> Result<String, BatchError> {
+pub(super) fn verified_log(path: &Path, consequence: &'static str) -> Result<String, BatchError> {
     let bytes = io::read_bytes(path)?;
     let broken = |source| BatchError::LogBroken {
         path: path.to_path_buf(),

@@ -6,7 +6,7 @@ use crate::io::discover::FieldFiles;
 use crate::io::manifest::ManifestSample;
 
 /// A sample as planned before the run: its id, pre-dilution and metadata.
-#[derive(Debug)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct PlannedSample {
     pub id: String,
     pub dilution: Option<f64>,

@@ -196,6 +196,7 @@ fn request(args: &AnalyzeArgs) -> anyhow::Result<BatchRequest> {
         overwrite: args.overwrite,
         signer,
         threads: args.threads.unwrap_or_else(scheduler::default_threads),
+        shard: args.shard,
         cancel: Cancel::default(),
     })
 }
@@ -275,7 +276,7 @@ fn progress_bar(total: usize, quiet: bool) -> ProgressBar {
 }
 
 /// One line per sample: verdict, count and viable concentration.
-fn print_sample(sample: &SampleResult) {
+pub fn print_sample(sample: &SampleResult) {
     let verdict = sample
         .verdict
         .as_ref()

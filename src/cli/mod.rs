@@ -5,6 +5,7 @@ mod audit;
 mod bench;
 mod dataset;
 mod eval;
+mod merge;
 mod serve;
 mod tools;
 mod truth_set;
@@ -57,6 +58,9 @@ enum Command {
     Bench(bench::BenchArgs),
     /// Check a run log (every record's hash, sequence, link and signature), or make a signing key.
     Audit(AuditArgs),
+    /// Merge the output folders of `analyze --shard K/N` runs into one set of outputs.
+    #[command(after_help = EXIT_CODES_HELP)]
+    Merge(merge::MergeArgs),
     /// Run as a service for a QC system: HTTP API, job store, optional hot folder.
     Serve(serve::ServeArgs),
     /// Run a hot folder: analyse sample folders and manifests dropped into an inbox.
@@ -242,6 +246,10 @@ struct AnalyzeArgs {
     /// Sign the run record with this secret key (from `cellvia audit keygen`).
     #[arg(long, value_name = "FILE")]
     signing_key: Option<PathBuf>,
+    /// Analyse only shard K of N (0 <= K < N): a contiguous part of the
+    /// inputs in their sorted order (or the manifest's), for `cellvia merge`.
+    #[arg(long, value_name = "K/N", value_parser = cellvia::batch::Shard::parse)]
+    shard: Option<cellvia::batch::Shard>,
     /// Also write results.asm.json (Allotrope Simple Model, cell-counting REC/2024/09).
     #[arg(long)]
     asm: bool,
@@ -280,6 +288,7 @@ pub fn main() -> ExitCode {
         Command::Validate(args) => validate::run(&args),
         Command::Dataset(args) => dataset::run(&args),
         Command::Bench(args) => bench::run(&args),
+        Command::Merge(args) => merge::run(args),
         Command::Serve(args) => serve::serve(args),
         Command::Watch(args) => serve::watch(args),
         Command::Audit(AuditArgs {

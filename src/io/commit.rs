@@ -44,6 +44,7 @@ pub const OUTPUT_NAMES: &[&str] = &[
     "samples.csv",
     "report.html",
     "results.asm.json",
+    "shard.json",
 ];
 /// Where a replaced overlay folder waits until the staging folder goes.
 const REPLACED_OVERLAYS: &str = "overlays-replaced";

@@ -84,3 +84,14 @@ pub fn move_to(from: &Path, to: &Path) -> Result<(), IoError> {
     }
     std::fs::rename(from, to).map_err(write_error)
 }
+
+/// Removes a folder and everything in it; a missing folder is no error.
+pub fn remove_all(dir: &Path) -> Result<(), IoError> {
+    match std::fs::remove_dir_all(dir) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(IoError::Write {
+            path: dir.to_path_buf(),
+            source: e,
+        }),
+        _ => Ok(()),
+    }
+}

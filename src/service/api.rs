@@ -17,7 +17,7 @@ use tower_http::limit::RequestBodyLimitLayer;
 pub use super::error::ApiError;
 use super::job::{Job, Outcome};
 use super::store::StoredRun;
-use super::submit::{self, SubmitJson, Upload};
+use super::submit::{self, SubmitJson};
 use super::{unix_now, RunState, Shared};
 
 /// The routes, as the OpenAPI document lists them: (method, path).
@@ -159,8 +159,21 @@ fn new_id() -> Result<String, ApiError> {
     Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }
 
+/// 429 when the queue is full.
+fn queue_has_room(shared: &Shared) -> Result<(), ApiError> {
+    let queued = shared.store().queued()?;
+    if queued >= shared.options.max_queue as u64 {
+        return Err(ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            format!("{queued} runs are waiting; try again later"),
+        ));
+    }
+    Ok(())
+}
+
 /// Queues a checked job, unless the queue is full.
 fn enqueue(shared: &Shared, id: &str, job: &Job) -> Result<(), ApiError> {
+    let text = serde_json::to_string(job).map_err(ApiError::internal)?;
     let store = shared.store();
     let queued = store.queued()?;
     if queued >= shared.options.max_queue as u64 {
@@ -169,7 +182,6 @@ fn enqueue(shared: &Shared, id: &str, job: &Job) -> Result<(), ApiError> {
             format!("{queued} runs are waiting; try again later"),
         ));
     }
-    let text = serde_json::to_string(job).map_err(ApiError::internal)?;
     store.insert(id, &text, unix_now())?;
     drop(store);
     shared.notify();
@@ -191,17 +203,20 @@ async fn submit_run(
         let multipart = Multipart::from_request(request, &())
             .await
             .map_err(|e| ApiError::new(e.status(), e.body_text()))?;
-        let upload = read_upload(multipart).await?;
+        let upload = submit::read_upload(multipart).await?;
         let shared = Arc::clone(&shared);
         let id = id.clone();
         blocking(move || {
             let inputs = shared.run_dir(&id).join("inputs");
             let job = submit::job_from_upload(&shared, &upload, &inputs, &token.0)?;
-            crate::io::write::ensure_dir(&inputs)?;
-            for (name, bytes) in &upload.files {
-                crate::io::write::write_atomic(&inputs.join(name), bytes)?;
+            queue_has_room(&shared)?;
+            let queued =
+                submit::save_upload(&inputs, &upload).and_then(|()| enqueue(&shared, &id, &job));
+            if queued.is_err() {
+                // Nothing of a refused upload stays on disk.
+                let _ = crate::io::folders::remove_all(&shared.run_dir(&id));
             }
-            enqueue(&shared, &id, &job)
+            queued
         })
         .await?;
     } else {
@@ -223,52 +238,6 @@ async fn submit_run(
         Json(serde_json::json!({ "id": id, "state": "queued" })),
     )
         .into_response())
-}
-
-fn json_part<T: serde::de::DeserializeOwned>(part: &str, text: &str) -> Result<T, ApiError> {
-    serde_json::from_str(text).map_err(|e| ApiError::bad_request(format!("part {part}: {e}")))
-}
-
-/// Reads a multipart submission: parts with a file name are images (or
-/// other files) to analyse; `manifest`, `spec`, `settings` (JSON),
-/// `assay`, `operator` and `meta` (JSON object) are text parts.
-async fn read_upload(mut multipart: Multipart) -> Result<Upload, ApiError> {
-    let mut upload = Upload::default();
-    let part_error =
-        |e: axum::extract::multipart::MultipartError| ApiError::new(e.status(), e.body_text());
-    while let Some(field) = multipart.next_field().await.map_err(part_error)? {
-        let part = field.name().unwrap_or_default().to_string();
-        if let Some(file_name) = field.file_name().map(str::to_string) {
-            let name = submit::upload_name(&file_name)?;
-            let bytes = field.bytes().await.map_err(part_error)?.to_vec();
-            if upload.files.insert(name.clone(), bytes).is_some() {
-                return Err(ApiError::bad_request(format!("two files are named {name}")));
-            }
-            continue;
-        }
-        let text = field.text().await.map_err(part_error)?;
-        let fields = &mut upload.fields;
-        match part.as_str() {
-            "manifest" => fields.manifest = Some(text),
-            "spec" => fields.spec = Some(text),
-            "settings" => fields.settings = Some(json_part("settings", &text)?),
-            "meta" => fields.meta = json_part("meta", &text)?,
-            "operator" => fields.operator = Some(text),
-            "assay" => {
-                fields.assay = Some(
-                    serde_json::from_value(serde_json::Value::String(text.clone())).map_err(
-                        |_| ApiError::bad_request(format!("assay {text:?}: trypan or aopi")),
-                    )?,
-                );
-            }
-            other => {
-                return Err(ApiError::bad_request(format!(
-                    "unknown part {other:?}: expected files, manifest, spec, settings, assay, operator or meta"
-                )))
-            }
-        }
-    }
-    Ok(upload)
 }
 
 async fn get_run(
@@ -318,34 +287,24 @@ async fn cancel_run(
     UrlPath(id): UrlPath<String>,
 ) -> Result<Response, ApiError> {
     blocking(move || {
-        let run = shared.store().get(&id)?;
-        let run = run.ok_or_else(|| ApiError::not_found(format!("no run {id}")))?;
-        match run.state {
-            RunState::Queued => {
-                shared
-                    .store()
-                    .end(&id, RunState::Cancelled, unix_now(), "cancelled by a client")?;
-            }
-            RunState::Running => {
-                if let Some(running) = shared.running(&id) {
-                    running.cancel.cancel();
-                }
-                return Ok((
-                    StatusCode::ACCEPTED,
-                    Json(serde_json::json!({ "id": id, "state": "running", "cancel_requested": true })),
-                )
-                    .into_response());
-            }
-            ended => {
-                return Err(ApiError::new(
-                    StatusCode::CONFLICT,
-                    format!("run {id} has ended ({})", ended.as_str()),
-                ))
-            }
+        // Atomic in the store: a worker cannot claim it half-way.
+        if shared.store().cancel_queued(&id, unix_now())? {
+            return Ok(Json(serde_json::json!({ "id": id, "state": "cancelled" })).into_response());
         }
         let run = shared.store().get(&id)?;
-        let state = run.map_or(RunState::Cancelled, |r| r.state);
-        Ok(Json(serde_json::json!({ "id": id, "state": state })).into_response())
+        let run = run.ok_or_else(|| ApiError::not_found(format!("no run {id}")))?;
+        if run.state != RunState::Running {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                format!("run {id} has ended ({})", run.state.as_str()),
+            ));
+        }
+        shared.running_entry(&id).cancel.cancel();
+        Ok((
+            StatusCode::ACCEPTED,
+            Json(serde_json::json!({ "id": id, "state": "running", "cancel_requested": true })),
+        )
+            .into_response())
     })
     .await
 }
@@ -390,7 +349,19 @@ async fn get_file(
         let path = shared.run_dir(&id).join("out").join(&name);
         let bytes = crate::io::read_bytes(&path)
             .map_err(|_| ApiError::not_found(format!("run {id} has no file {name}")))?;
-        Ok(([(header::CONTENT_TYPE, content_type(&name))], bytes).into_response())
+        Ok((
+            [
+                (header::CONTENT_TYPE, content_type(&name)),
+                (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+                // report.html: its own inline styles and data: images only.
+                (
+                    header::CONTENT_SECURITY_POLICY,
+                    "default-src 'none'; img-src data:; style-src 'unsafe-inline'",
+                ),
+            ],
+            bytes,
+        )
+            .into_response())
     })
     .await
 }

@@ -13,6 +13,7 @@ use crate::audit::signature::RecordSigner;
 use crate::batch::{samples_by_folder, BatchOutcome, BatchRequest, Cancel, Inputs};
 use crate::config::{Assay, ConfigError};
 use crate::io::discover::discover;
+use crate::io::folders::canonical;
 use crate::io::manifest::{parse_manifest, ManifestError};
 use crate::Config;
 
@@ -43,6 +44,11 @@ pub struct Job {
     /// …and this name for images directly in one.
     #[serde(default)]
     pub sample_top: String,
+    /// The folders its images must be in (the roots, or the upload
+    /// folder): checked again when the run starts, since a symbolic link
+    /// may have changed since it was submitted.
+    #[serde(default)]
+    pub allowed: Vec<PathBuf>,
     #[serde(default)]
     pub manifest: Option<ManifestText>,
     /// Config keys, as in a JSON config file.
@@ -73,6 +79,8 @@ pub enum JobError {
     Manifest(#[from] ManifestError),
     #[error("{}: {reason}", path.display())]
     Unreadable { path: PathBuf, reason: String },
+    #[error("{} is outside the folders this service may read (changed since the run was submitted)", .0.display())]
+    Outside(PathBuf),
 }
 
 impl Job {
@@ -108,21 +116,30 @@ impl Job {
     /// What the batch analyses: the manifest's samples, else the inputs'
     /// images by folder ([`samples_by_folder`]).
     pub fn inputs(&self) -> Result<Inputs, JobError> {
-        if let Some(m) = &self.manifest {
-            return Ok(Inputs::Manifest(parse_manifest(
-                &m.base.join(MANIFEST_NAME),
-                &m.text,
-            )?));
+        let samples = match &self.manifest {
+            Some(m) => parse_manifest(&m.base.join(MANIFEST_NAME), &m.text)?,
+            None => {
+                let found = discover(&self.inputs, &[]);
+                if let Some((path, reason)) = found.unreadable.into_iter().next() {
+                    return Err(JobError::Unreadable { path, reason });
+                }
+                samples_by_folder(&found.images, &self.sample_bases, &self.sample_top)
+            }
+        };
+        let allowed: Vec<PathBuf> = self
+            .allowed
+            .iter()
+            .filter_map(|p| canonical(p).ok())
+            .collect();
+        for image in samples.iter().flat_map(|s| &s.images) {
+            // A missing file becomes the batch's error record.
+            if let Ok(resolved) = canonical(image) {
+                if !allowed.iter().any(|root| resolved.starts_with(root)) {
+                    return Err(JobError::Outside(image.clone()));
+                }
+            }
         }
-        let found = discover(&self.inputs, &[]);
-        if let Some((path, reason)) = found.unreadable.into_iter().next() {
-            return Err(JobError::Unreadable { path, reason });
-        }
-        Ok(Inputs::Manifest(samples_by_folder(
-            &found.images,
-            &self.sample_bases,
-            &self.sample_top,
-        )))
+        Ok(Inputs::Manifest(samples))
     }
 
     /// The batch request of this job, into `out`, logged in `run_log`.
@@ -147,6 +164,7 @@ impl Job {
             overwrite: true,
             signer,
             threads,
+            shard: None,
             cancel,
         })
     }

@@ -148,6 +148,12 @@ impl Shared {
         lock(&self.running).get(id).cloned()
     }
 
+    /// The progress and cancel switch of run `id`, made if missing: by
+    /// the worker that runs it, or by a cancel that comes first.
+    fn running_entry(&self, id: &str) -> Arc<Running> {
+        Arc::clone(lock(&self.running).entry(id.to_string()).or_default())
+    }
+
     /// Wakes a worker: a run was queued.
     pub fn notify(&self) {
         self.wake.1.notify_one();
@@ -195,10 +201,17 @@ pub fn serve(
             .local_addr()
             .map_err(|source| ServiceError::Listen { addr, source })?;
         on_listen(bound);
-        axum::serve(listener, api::router(shared))
+        axum::serve(listener, api::router(Arc::clone(&shared)))
             .with_graceful_shutdown(shutdown_signal())
             .await
-            .map_err(ServiceError::Runtime)
+            .map_err(ServiceError::Runtime)?;
+        // A stop asked for is no failed attempt: the runs it interrupts are
+        // queued again as they were.
+        let released = shared.store().release_running()?;
+        if released > 0 {
+            tracing::info!("stopping: {released} running runs are queued again for the next start");
+        }
+        Ok(())
     })
 }
 

@@ -253,6 +253,27 @@ impl Store {
         Ok((requeued, failed))
     }
 
+    /// Cancels a run if it is still queued; false if a worker took it (or
+    /// it ended) first.
+    pub fn cancel_queued(&self, id: &str, now: f64) -> Result<bool, StoreError> {
+        let changed = self.db.execute(
+            "UPDATE runs SET state = 'cancelled', finished = ?2, error = 'cancelled by a client'
+             WHERE id = ?1 AND state = 'queued'",
+            params![id, now],
+        )?;
+        Ok(changed > 0)
+    }
+
+    /// On a stop asked for: running runs go back to the queue without
+    /// counting the attempt. Returns how many.
+    pub fn release_running(&self) -> Result<usize, StoreError> {
+        Ok(self.db.execute(
+            "UPDATE runs SET state = 'queued', started = NULL, attempts = MAX(attempts - 1, 0)
+             WHERE state = 'running'",
+            [],
+        )?)
+    }
+
     /// Runs waiting in the queue.
     pub fn queued(&self) -> Result<u64, StoreError> {
         let n: i64 = self.db.query_row(

@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use axum::extract::Multipart;
+
 use super::api::ApiError;
 use super::job::{Job, ManifestText, MANIFEST_NAME};
 use super::Shared;
@@ -105,6 +107,7 @@ pub fn job_from_json(
 ) -> Result<Job, ApiError> {
     let roots = &shared.options.roots;
     let mut job = Job {
+        allowed: roots.resolved(),
         operator: submitted.operator.unwrap_or_else(|| token_name.to_string()),
         settings: submitted.settings,
         spec: submitted.spec,
@@ -181,6 +184,7 @@ pub fn job_from_upload(
         inputs: vec![inputs_dir.to_path_buf()],
         sample_bases: vec![inputs_dir.to_path_buf()],
         sample_top: UPLOAD_SAMPLE.into(),
+        allowed: vec![inputs_dir.to_path_buf()],
         manifest: fields.manifest.as_ref().map(|text| ManifestText {
             text: text.clone(),
             base: inputs_dir.to_path_buf(),
@@ -209,4 +213,60 @@ pub fn job_from_upload(
         }
     }
     Ok(job)
+}
+
+/// Writes an upload's files into the run's `inputs` folder.
+pub fn save_upload(inputs: &std::path::Path, upload: &Upload) -> Result<(), ApiError> {
+    crate::io::write::ensure_dir(inputs)?;
+    for (name, bytes) in &upload.files {
+        crate::io::write::write_atomic(&inputs.join(name), bytes)
+            .map_err(|e| ApiError::bad_request(format!("cannot save uploaded file {name}: {e}")))?;
+    }
+    Ok(())
+}
+
+fn json_part<T: serde::de::DeserializeOwned>(part: &str, text: &str) -> Result<T, ApiError> {
+    serde_json::from_str(text).map_err(|e| ApiError::bad_request(format!("part {part}: {e}")))
+}
+
+/// Reads a multipart submission: parts with a file name are images (or
+/// other files) to analyse; `manifest`, `spec`, `settings` (JSON),
+/// `assay`, `operator` and `meta` (JSON object) are text parts.
+pub async fn read_upload(mut multipart: Multipart) -> Result<Upload, ApiError> {
+    let mut upload = Upload::default();
+    let part_error =
+        |e: axum::extract::multipart::MultipartError| ApiError::new(e.status(), e.body_text());
+    while let Some(field) = multipart.next_field().await.map_err(part_error)? {
+        let part = field.name().unwrap_or_default().to_string();
+        if let Some(file_name) = field.file_name().map(str::to_string) {
+            let name = upload_name(&file_name)?;
+            let bytes = field.bytes().await.map_err(part_error)?.to_vec();
+            if upload.files.insert(name.clone(), bytes).is_some() {
+                return Err(ApiError::bad_request(format!("two files are named {name}")));
+            }
+            continue;
+        }
+        let text = field.text().await.map_err(part_error)?;
+        let fields = &mut upload.fields;
+        match part.as_str() {
+            "manifest" => fields.manifest = Some(text),
+            "spec" => fields.spec = Some(text),
+            "settings" => fields.settings = Some(json_part("settings", &text)?),
+            "meta" => fields.meta = json_part("meta", &text)?,
+            "operator" => fields.operator = Some(text),
+            "assay" => {
+                fields.assay = Some(
+                    serde_json::from_value(serde_json::Value::String(text.clone())).map_err(
+                        |_| ApiError::bad_request(format!("assay {text:?}: trypan or aopi")),
+                    )?,
+                );
+            }
+            other => {
+                return Err(ApiError::bad_request(format!(
+                    "unknown part {other:?}: expected files, manifest, spec, settings, assay, operator or meta"
+                )))
+            }
+        }
+    }
+    Ok(upload)
 }

@@ -106,6 +106,33 @@ enum DropError {
     NoImages,
     #[error(transparent)]
     Batch(#[from] BatchError),
+    #[error("the manifest names {}, which is not in the inbox's own folders (outside it, or in .work, .done or .failed)", .0.display())]
+    Outside(PathBuf),
+    #[error(
+        "not one image could be analysed (see results.json in the outbox for each one's error)"
+    )]
+    NothingAnalysed,
+}
+
+/// A manifest drop may name only images in the inbox's own folders: not
+/// outside it (`..`, absolute paths, links) and not in another drop's
+/// `.work`, `.done` or `.failed`.
+fn check_manifest_images(inbox: &Path, samples: &[ManifestSample]) -> Result<(), DropError> {
+    let inbox = folders::canonical(inbox)?;
+    for image in samples.iter().flat_map(|s| &s.images) {
+        // A missing image becomes the batch's error record.
+        let Ok(resolved) = folders::canonical(image) else {
+            continue;
+        };
+        let inside = resolved.strip_prefix(&inbox).ok().and_then(|rest| {
+            let first = rest.components().next()?;
+            (!first.as_os_str().to_string_lossy().starts_with('.')).then_some(())
+        });
+        if inside.is_none() {
+            return Err(DropError::Outside(image.clone()));
+        }
+    }
+    Ok(())
 }
 
 /// Analyses a claimed drop (in `.work`) into the outbox.
@@ -128,6 +155,9 @@ fn analyse(
     if samples.is_empty() {
         return Err(DropError::NoImages);
     }
+    if let Drop::Manifest(_) = drop {
+        check_manifest_images(&options.inbox, &samples)?;
+    }
     let request = BatchRequest {
         inputs: Inputs::Manifest(samples),
         config: options.config.clone(),
@@ -139,9 +169,13 @@ fn analyse(
         overwrite: false,
         signer: options.signer.clone(),
         threads,
+        shard: None,
         cancel: stop.clone(),
     };
     let outcome = batch::run(request, &mut Silent)?;
+    if outcome.summary.images_failed == outcome.summary.images {
+        return Err(DropError::NothingAnalysed);
+    }
     tracing::info!(
         "hot folder: {} analysed ({} images, {} failed) into {}",
         drop.file_name(),
@@ -152,12 +186,17 @@ fn analyse(
     Ok(())
 }
 
-/// `to`, or `to-2`, `to-3`… if taken: a name dropped twice keeps both.
-fn free_name(dir: &Path, file_name: &str) -> PathBuf {
-    let mut candidate = dir.join(file_name);
+/// `dir/NAME` (or `NAME.csv`), or `NAME-2`, `NAME-3`… if taken: a name
+/// dropped twice keeps both.
+fn free_name(dir: &Path, drop: &Drop) -> PathBuf {
+    let mut candidate = dir.join(drop.file_name());
     let mut n = 2;
     while candidate.exists() {
-        candidate = dir.join(format!("{file_name}-{n}"));
+        let name = match drop {
+            Drop::Folder(name) => format!("{name}-{n}"),
+            Drop::Manifest(name) => format!("{name}-{n}.csv"),
+        };
+        candidate = dir.join(name);
         n += 1;
     }
     candidate
@@ -167,17 +206,15 @@ fn free_name(dir: &Path, file_name: &str) -> PathBuf {
 fn settle(options: &WatchOptions, drop: &Drop, failure: Option<&str>) -> Result<(), IoError> {
     let work = options.inbox.join(WORK_DIR).join(drop.file_name());
     let Some(reason) = failure else {
-        return folders::move_to(
-            &work,
-            &free_name(&options.inbox.join(DONE_DIR), &drop.file_name()),
-        );
+        return folders::move_to(&work, &free_name(&options.inbox.join(DONE_DIR), drop));
     };
     tracing::warn!("hot folder: {} failed: {reason}", drop.file_name());
-    let to = free_name(&options.inbox.join(FAILED_DIR), &drop.file_name());
-    folders::move_to(&work, &to)?;
-    let mut reason_file = to.into_os_string();
+    let to = free_name(&options.inbox.join(FAILED_DIR), drop);
+    // The reason first: a stop between the two leaves it, not a bare drop.
+    let mut reason_file = to.clone().into_os_string();
     reason_file.push(".reason.txt");
-    io::write::write_atomic(Path::new(&reason_file), format!("{reason}\n").as_bytes())
+    io::write::write_atomic(Path::new(&reason_file), format!("{reason}\n").as_bytes())?;
+    folders::move_to(&work, &to)
 }
 
 /// Analyses one claimed drop and settles it. `resumed`: it was found in
@@ -205,6 +242,14 @@ fn process(
     }
 }
 
+/// A drop that cannot be moved on stays where it is (in `.work`, redone at
+/// the next start); the hot folder goes on with the others.
+fn keep_going(outcome: Result<(), IoError>, drop: &Drop) {
+    if let Err(e) = outcome {
+        tracing::error!("hot folder: {}: {e}", drop.file_name());
+    }
+}
+
 /// Runs the hot folder until `stop` (or, with `once`, until the inbox is
 /// empty). Drops are analysed one at a time, in name order.
 pub fn run(
@@ -220,11 +265,11 @@ pub fn run(
     // What a stop left claimed is redone first.
     for entry in folders::list(&options.inbox.join(WORK_DIR))? {
         if let Some(drop) = Drop::of(&entry, true, Duration::ZERO) {
-            process(options, &drop, true, run_log, threads, stop)?;
+            keep_going(process(options, &drop, true, run_log, threads, stop), &drop);
         }
     }
     // A single pass has no later look to wait for.
-    let settle = if options.once {
+    let settle_time = if options.once {
         Duration::ZERO
     } else {
         MANIFEST_SETTLE
@@ -232,16 +277,32 @@ pub fn run(
     while !stop.is_cancelled() {
         let mut taken = 0;
         for entry in folders::list(&options.inbox)? {
-            let Some(drop) = Drop::of(&entry, false, settle) else {
+            let Some(drop) = Drop::of(&entry, false, settle_time) else {
                 continue;
             };
             let claimed = options.inbox.join(WORK_DIR).join(drop.file_name());
-            // Another watcher may have claimed it first.
-            if folders::move_to(&entry.path, &claimed).is_err() {
+            if let Err(e) = folders::move_to(&entry.path, &claimed) {
+                tracing::warn!("hot folder: cannot claim {}: {e}", drop.file_name());
                 continue;
             }
             taken += 1;
-            process(options, &drop, false, run_log, threads, stop)?;
+            // Results of that name in the outbox are another drop's: after
+            // this check, results found for a resumed drop are its own.
+            let outcome = if options
+                .outbox
+                .join(drop.name())
+                .join("results.json")
+                .exists()
+            {
+                let reason = format!(
+                    "{} already holds results of an earlier drop of that name; rename the drop",
+                    options.outbox.join(drop.name()).display()
+                );
+                settle(options, &drop, Some(&reason))
+            } else {
+                process(options, &drop, false, run_log, threads, stop)
+            };
+            keep_going(outcome, &drop);
             if stop.is_cancelled() {
                 return Ok(());
             }

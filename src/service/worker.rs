@@ -85,11 +85,11 @@ fn analyse(shared: &Shared, run: &StoredRun, running: &Running) -> Result<Outcom
 }
 
 fn execute(shared: &Shared, run: StoredRun) {
-    let running = Arc::new(Running::default());
-    lock(&shared.running).insert(run.id.clone(), Arc::clone(&running));
+    // A cancel that arrived between the claim and here already made the
+    // entry (under the same lock), so it is not lost.
+    let running = shared.running_entry(&run.id);
     let clock = Instant::now();
     let result = catch_unwind(AssertUnwindSafe(|| analyse(shared, &run, &running)));
-    lock(&shared.running).remove(&run.id);
     let now = unix_now();
     let ended = match result {
         Ok(Ok(outcome)) => {
@@ -128,4 +128,7 @@ fn execute(shared: &Shared, run: StoredRun) {
     if let Err(e) = ended {
         tracing::error!("run {}: {e}", run.id);
     }
+    // Only once the store says how it ended, so a poll never sees a running
+    // run without its progress.
+    lock(&shared.running).remove(&run.id);
 }

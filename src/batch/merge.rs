@@ -1,0 +1,269 @@
+//! `merge`: shards of one batch back into one set of outputs, byte for byte
+//! what one run writes (but for its `run` block), from the shards' image
+//! records, after checking they are whole, alike and unedited.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use super::assemble::{absolute, thumbnail_name, Assembly, Closing};
+use super::fields::overlay_name;
+use super::outputs::{self, verified_log};
+use super::plan::SamplePlan;
+use super::run::unix_now;
+use super::shard::{ShardFile, SHARD_FILE, SHARD_SCHEMA};
+use super::{BatchError, BatchOutcome, Observer};
+use crate::aggregate::spec::SpecUsed;
+use crate::audit::signature::RecordSigner;
+use crate::audit::MergedShard;
+use crate::io::commit::{self, Staging};
+use crate::io::{self};
+use crate::report::{Results, RunFacts, Software};
+
+/// What a merge needs.
+#[derive(Debug, Clone)]
+pub struct MergeRequest {
+    /// The shards' output folders, in any order.
+    pub shards: Vec<PathBuf>,
+    /// The run log holding the shards' records, when they share one;
+    /// else each shard's `run-log.jsonl`.
+    pub shard_log: Option<PathBuf>,
+    pub out: PathBuf,
+    pub run_log: Option<PathBuf>,
+    pub overwrite: bool,
+    /// The release spec; the shards' own when `None`.
+    pub spec: Option<SpecUsed>,
+    /// Write results.asm.json too.
+    pub asm: bool,
+    pub operator: Option<String>,
+    pub signer: Option<RecordSigner>,
+}
+
+fn refuse(message: String) -> BatchError {
+    BatchError::Merge(message)
+}
+
+/// A shard folder whose files its run-log record vouches for.
+struct CheckedShard {
+    dir: PathBuf,
+    file: ShardFile,
+    record_sha256: String,
+    /// Overlay name -> SHA-256, from its `overlays/SHA256SUMS`.
+    overlays: BTreeMap<String, String>,
+}
+
+/// Reads a shard folder and checks its files against its log record.
+fn check_shard(dir: &Path, shard_log: Option<&Path>) -> Result<CheckedShard, BatchError> {
+    let log = shard_log.map_or_else(|| dir.join("run-log.jsonl"), Path::to_path_buf);
+    let text = verified_log(&log, "its shards cannot be vouched for")?;
+    let records = crate::audit::latest_records(&text).map_err(|source| BatchError::LogBroken {
+        path: log.clone(),
+        consequence: "its shards cannot be vouched for",
+        source,
+    })?;
+    let key = absolute(dir).display().to_string();
+    let shown = dir.display();
+    let record = records.get(&key).ok_or_else(|| {
+        refuse(format!(
+            "{shown}: no record in {} names this folder",
+            log.display()
+        ))
+    })?;
+    let read_vouched = |name: &str, expected: Option<&String>| -> Result<Vec<u8>, BatchError> {
+        let bytes = io::read_bytes(&dir.join(name))?;
+        if expected != Some(&crate::sha256_hex(&bytes)) {
+            return Err(refuse(format!(
+                "{shown}: {name} was changed after its run-log record (or is not listed in it)"
+            )));
+        }
+        Ok(bytes)
+    };
+    let shard_bytes = read_vouched(SHARD_FILE, record.outputs.get(SHARD_FILE))?;
+    let file: ShardFile = serde_json::from_slice(&shard_bytes)
+        .map_err(|e| refuse(format!("{shown}: {SHARD_FILE}: {e}")))?;
+    if file.schema != SHARD_SCHEMA {
+        return Err(refuse(format!(
+            "{shown}: {SHARD_FILE} is {}, not {SHARD_SCHEMA}",
+            file.schema
+        )));
+    }
+    for name in record.outputs.keys() {
+        read_vouched(name, record.outputs.get(name))?;
+    }
+    let overlays = match record.outputs.get(commit::OVERLAY_SUMS) {
+        Some(_) => commit::parse_checksum_list(&io::read_text(&dir.join(commit::OVERLAY_SUMS))?),
+        None => BTreeMap::new(),
+    };
+    Ok(CheckedShard {
+        dir: dir.to_path_buf(),
+        file,
+        record_sha256: record.sha256.clone(),
+        overlays,
+    })
+}
+
+/// Orders the shards and checks they are one batch's, each once, none missing.
+fn order(mut shards: Vec<CheckedShard>) -> Result<Vec<CheckedShard>, BatchError> {
+    shards.sort_by_key(|s| s.file.shard.index);
+    let first = &shards
+        .first()
+        .ok_or_else(|| refuse("no shard folders given".into()))?
+        .file;
+    let count = first.shard.count;
+    for pair in shards.windows(2) {
+        if pair[0].file.shard.index == pair[1].file.shard.index {
+            return Err(refuse(format!(
+                "shard {} is given twice: {} and {}",
+                pair[0].file.shard,
+                pair[0].dir.display(),
+                pair[1].dir.display()
+            )));
+        }
+    }
+    for shard in &shards {
+        let f = &shard.file;
+        let differs = |what: &str| {
+            refuse(format!(
+                "{} differs from {} in its {what}: not shards of one batch",
+                shard.dir.display(),
+                shards[0].dir.display()
+            ))
+        };
+        if f.shard.count != count {
+            return Err(differs("shard count"));
+        }
+        if f.inputs_sha256 != first.inputs_sha256 || f.fields != first.fields {
+            return Err(differs("inputs"));
+        }
+        if f.config_sha256 != first.config_sha256 {
+            return Err(differs("settings (config)"));
+        }
+        if f.model != first.model {
+            return Err(differs("model"));
+        }
+        if f.spec != first.spec || f.metadata != first.metadata || f.samples != first.samples {
+            return Err(differs("spec, metadata or samples"));
+        }
+    }
+    let missing: Vec<String> = (0..count)
+        .filter(|k| !shards.iter().any(|s| s.file.shard.index == *k))
+        .map(|k| format!("{k}/{count}"))
+        .collect();
+    if !missing.is_empty() {
+        return Err(refuse(format!("shards missing: {}", missing.join(", "))));
+    }
+    Ok(shards)
+}
+
+/// Reads a vouched overlay-folder file of a shard, if it has one.
+fn vouched_overlay(shard: &CheckedShard, name: &str) -> Result<Option<Vec<u8>>, BatchError> {
+    let Some(expected) = shard.overlays.get(name) else {
+        return Ok(None);
+    };
+    let bytes = io::read_bytes(&shard.dir.join(commit::OVERLAYS_DIR).join(name))?;
+    if &crate::sha256_hex(&bytes) != expected {
+        return Err(refuse(format!(
+            "{}: overlays/{name} was changed after its run-log record",
+            shard.dir.display()
+        )));
+    }
+    Ok(Some(bytes))
+}
+
+/// Merges shard folders into `request.out`: see the [module](self).
+pub fn merge(
+    request: MergeRequest,
+    observer: &mut dyn Observer,
+) -> Result<BatchOutcome, BatchError> {
+    let started = unix_now();
+    let shards = request
+        .shards
+        .iter()
+        .map(|dir| check_shard(dir, request.shard_log.as_deref()))
+        .collect::<Result<Vec<_>, _>>()?;
+    let shards = order(shards)?;
+    let first = shards[0].file.clone();
+    let mut config = first.config.clone();
+    config.report.asm |= request.asm;
+    let spec = request.spec.clone().or(first.spec.clone());
+    let plan = SamplePlan {
+        samples: first.samples.clone(),
+        field_sample: first.field_sample.clone(),
+    };
+    let run_log = request
+        .run_log
+        .clone()
+        .unwrap_or_else(|| request.out.join("run-log.jsonl"));
+    let folder = outputs::prepare(&request.out, run_log, request.overwrite)?;
+    observer.started(first.fields);
+    let software = Software::default();
+    let mut assembly = Assembly::start(
+        Staging::create(&folder.lock)?,
+        &plan,
+        &config,
+        &software,
+        &first.model,
+        false,
+    )?;
+    let mut next = 0;
+    for shard in &shards {
+        let [start, end] = shard.file.range;
+        if start != next || end < start || end > first.fields {
+            return Err(refuse(format!(
+                "{}: covers fields {start}..{end}, expected them from {next}",
+                shard.dir.display()
+            )));
+        }
+        let results: Results =
+            serde_json::from_slice(&io::read_bytes(&shard.dir.join("results.json"))?)
+                .map_err(|e| refuse(format!("{}: results.json: {e}", shard.dir.display())))?;
+        if results.images.len() != end - start {
+            return Err(refuse(format!(
+                "{}: {} image records for {} fields",
+                shard.dir.display(),
+                results.images.len(),
+                end - start
+            )));
+        }
+        for (index, record) in (start..end).zip(&results.images) {
+            let name = overlay_name(index, Path::new(&record.path));
+            let overlay = vouched_overlay(shard, &name)?.map(|png| (name, png));
+            let thumbnail = vouched_overlay(shard, &thumbnail_name(index))?;
+            observer.field_done(index, first.fields, record);
+            assembly.add(index, record, overlay, thumbnail);
+        }
+        next = end;
+    }
+    if next != first.fields {
+        return Err(refuse(format!(
+            "the shards cover {next} of {} fields",
+            first.fields
+        )));
+    }
+    assembly.finish(Closing {
+        folder: &folder,
+        out: &request.out,
+        software: &software,
+        model: &first.model,
+        spec: spec.as_ref(),
+        skipped: &first.skipped,
+        run: RunFacts {
+            started_unix_s: started,
+            finished_unix_s: unix_now(),
+            host: io::host_name(),
+            threads: 1,
+            operator: request.operator.clone(),
+            metadata: first.metadata.clone(),
+            pixel_size_source: first.pixel_size_source.clone(),
+        },
+        signer: request.signer.as_ref(),
+        shard: None,
+        merged: shards
+            .iter()
+            .map(|s| MergedShard {
+                shard: s.file.shard.to_string(),
+                out: absolute(&s.dir).display().to_string(),
+                record_sha256: s.record_sha256.clone(),
+            })
+            .collect(),
+    })
+}
