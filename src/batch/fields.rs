@@ -154,7 +154,11 @@ pub(super) fn measure_diameters(
         },
         |position, diameters| own[measured[position].0] = diameters,
     )?;
-    Ok(Some(scale::pool_by_sample(&own, &plan.field_sample)))
+    Ok(Some(scale::pool_by_sample(
+        &own,
+        &plan.field_sample,
+        scale::MAX_POOLED_FIELDS,
+    )))
 }
 
 /// SHA-256 of the field list (each field's file or files, in order): the

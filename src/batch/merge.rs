@@ -8,9 +8,9 @@ use std::path::{Path, PathBuf};
 use super::assemble::{absolute, thumbnail_name, Assembly, Closing};
 use super::fields::overlay_name;
 use super::outputs::{self, verified_log};
-use super::plan::SamplePlan;
+use super::plan::{PlannedSample, SamplePlan};
 use super::run::unix_now;
-use super::shard::{ShardFile, SHARD_FILE, SHARD_SCHEMA};
+use super::shard::{plan_sha256, ShardFile, SHARD_FILE, SHARD_SCHEMA};
 use super::{BatchError, BatchOutcome, Observer};
 use crate::aggregate::spec::SpecUsed;
 use crate::audit::signature::RecordSigner;
@@ -47,6 +47,11 @@ struct CheckedShard {
     dir: PathBuf,
     file: ShardFile,
     record_sha256: String,
+    /// SHA-256 of its results.json, as logged.
+    results_sha256: String,
+    /// SHA-256 of its list of skipped files: the list itself (as long as
+    /// the batch's, in every shard) is kept of shard 0 only.
+    skipped_sha256: String,
     /// Overlay name -> SHA-256, from its `overlays/SHA256SUMS`.
     overlays: BTreeMap<String, String>,
 }
@@ -78,8 +83,12 @@ fn check_shard(dir: &Path, shard_log: Option<&Path>) -> Result<CheckedShard, Bat
         Ok(bytes)
     };
     let shard_bytes = read_vouched(SHARD_FILE, record.outputs.get(SHARD_FILE))?;
-    let file: ShardFile = serde_json::from_slice(&shard_bytes)
+    let mut file: ShardFile = serde_json::from_slice(&shard_bytes)
         .map_err(|e| refuse(format!("{shown}: {SHARD_FILE}: {e}")))?;
+    let skipped_sha256 = crate::sha256_hex(file.skipped.join("\n").as_bytes());
+    if file.shard.index != 0 {
+        file.skipped = Vec::new();
+    }
     if file.schema != SHARD_SCHEMA {
         return Err(refuse(format!(
             "{shown}: {SHARD_FILE} is {}, not {SHARD_SCHEMA}",
@@ -93,10 +102,17 @@ fn check_shard(dir: &Path, shard_log: Option<&Path>) -> Result<CheckedShard, Bat
         Some(_) => commit::parse_checksum_list(&io::read_text(&dir.join(commit::OVERLAY_SUMS))?),
         None => BTreeMap::new(),
     };
+    let results_sha256 = record
+        .outputs
+        .get("results.json")
+        .cloned()
+        .ok_or_else(|| refuse(format!("{shown}: its record lists no results.json")))?;
     Ok(CheckedShard {
         dir: dir.to_path_buf(),
         file,
         record_sha256: record.sha256.clone(),
+        results_sha256,
+        skipped_sha256,
         overlays,
     })
 }
@@ -131,7 +147,10 @@ fn order(mut shards: Vec<CheckedShard>) -> Result<Vec<CheckedShard>, BatchError>
         if f.shard.count != count {
             return Err(differs("shard count"));
         }
-        if f.inputs_sha256 != first.inputs_sha256 || f.fields != first.fields {
+        if f.inputs_sha256 != first.inputs_sha256
+            || f.fields != first.fields
+            || shard.skipped_sha256 != shards[0].skipped_sha256
+        {
             return Err(differs("inputs"));
         }
         if f.config_sha256 != first.config_sha256 {
@@ -140,7 +159,10 @@ fn order(mut shards: Vec<CheckedShard>) -> Result<Vec<CheckedShard>, BatchError>
         if f.model != first.model {
             return Err(differs("model"));
         }
-        if f.spec != first.spec || f.metadata != first.metadata || f.samples != first.samples {
+        if f.spec != first.spec
+            || f.metadata != first.metadata
+            || f.plan_sha256 != first.plan_sha256
+        {
             return Err(differs("spec, metadata or samples"));
         }
     }
@@ -152,6 +174,52 @@ fn order(mut shards: Vec<CheckedShard>) -> Result<Vec<CheckedShard>, BatchError>
         return Err(refuse(format!("shards missing: {}", missing.join(", "))));
     }
     Ok(shards)
+}
+
+/// The whole batch's sample plan, from the shards' parts of it: each
+/// covering the fields after the last one's, and adding up to the plan
+/// every shard names by its hash.
+fn whole_plan(shards: &[CheckedShard]) -> Result<SamplePlan, BatchError> {
+    let first = &shards[0].file;
+    let mut samples: Vec<Option<PlannedSample>> = vec![None; first.sample_count];
+    let mut field_sample = Vec::with_capacity(first.fields);
+    for shard in shards {
+        let f = &shard.file;
+        let [start, end] = f.range;
+        if start != field_sample.len() || end < start || f.field_sample.len() != end - start {
+            return Err(refuse(format!(
+                "{}: covers fields {start}..{end}, expected them from {}",
+                shard.dir.display(),
+                field_sample.len()
+            )));
+        }
+        field_sample.extend_from_slice(&f.field_sample);
+        for (&index, sample) in &f.samples {
+            match samples.get_mut(index) {
+                Some(slot @ None) => *slot = Some(sample.clone()),
+                Some(Some(known)) if known == sample => {}
+                _ => {
+                    return Err(refuse(format!(
+                        "{}: sample {index} does not match the other shards'",
+                        shard.dir.display()
+                    )))
+                }
+            }
+        }
+    }
+    let plan = SamplePlan {
+        samples: samples.into_iter().flatten().collect(),
+        field_sample,
+    };
+    if plan.samples.len() != first.sample_count
+        || plan.field_sample.len() != first.fields
+        || plan_sha256(&plan) != first.plan_sha256
+    {
+        return Err(refuse(
+            "the shards' samples do not add up to their batch's".into(),
+        ));
+    }
+    Ok(plan)
 }
 
 /// Reads a vouched overlay-folder file of a shard, if it has one.
@@ -185,10 +253,7 @@ pub fn merge(
     let mut config = first.config.clone();
     config.report.asm |= request.asm;
     let spec = request.spec.clone().or(first.spec.clone());
-    let plan = SamplePlan {
-        samples: first.samples.clone(),
-        field_sample: first.field_sample.clone(),
-    };
+    let plan = whole_plan(&shards)?;
     let run_log = request
         .run_log
         .clone()
@@ -204,18 +269,18 @@ pub fn merge(
         &first.model,
         false,
     )?;
-    let mut next = 0;
     for shard in &shards {
         let [start, end] = shard.file.range;
-        if start != next || end < start || end > first.fields {
+        // Read again, and checked again, in case it changed since the check.
+        let bytes = io::read_bytes(&shard.dir.join("results.json"))?;
+        if crate::sha256_hex(&bytes) != shard.results_sha256 {
             return Err(refuse(format!(
-                "{}: covers fields {start}..{end}, expected them from {next}",
+                "{}: results.json was changed after its run-log record",
                 shard.dir.display()
             )));
         }
-        let results: Results =
-            serde_json::from_slice(&io::read_bytes(&shard.dir.join("results.json"))?)
-                .map_err(|e| refuse(format!("{}: results.json: {e}", shard.dir.display())))?;
+        let results: Results = serde_json::from_slice(&bytes)
+            .map_err(|e| refuse(format!("{}: results.json: {e}", shard.dir.display())))?;
         if results.images.len() != end - start {
             return Err(refuse(format!(
                 "{}: {} image records for {} fields",
@@ -231,13 +296,6 @@ pub fn merge(
             observer.field_done(index, first.fields, record);
             assembly.add(index, record, overlay, thumbnail);
         }
-        next = end;
-    }
-    if next != first.fields {
-        return Err(refuse(format!(
-            "the shards cover {next} of {} fields",
-            first.fields
-        )));
     }
     assembly.finish(Closing {
         folder: &folder,

@@ -6,7 +6,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use super::assemble::{Assembly, Closing};
 use super::fields::{analyze_field, calibrate, inputs_sha256, measure_diameters, overlay_name};
 use super::outputs;
-use super::shard::{ShardFile, SHARD_FILE, SHARD_SCHEMA};
+use super::shard::{plan_sha256, ShardFile, SHARD_FILE, SHARD_SCHEMA};
 use super::{BatchError, BatchOutcome, BatchRequest, Inputs, Observer, SamplePlan};
 use crate::classify::Viability;
 use crate::config::{Assay, OverlayMode, AUTO_OVERLAY_MAX_IMAGES};
@@ -16,6 +16,7 @@ use crate::io::{self};
 use crate::pipeline::ImageAnalysis;
 use crate::report::{self, RunFacts, Software};
 use crate::scheduler;
+use crate::segment::scale::MAX_POOLED_FIELDS;
 
 /// Width of report.html's overlay thumbnails, pixels (shown at 180 CSS px,
 /// so they stay sharp on high-density screens and in print).
@@ -143,19 +144,19 @@ pub fn run(request: BatchRequest, observer: &mut dyn Observer) -> Result<BatchOu
     let total = range.len();
     observer.started(total);
 
-    // A sample's scale is pooled over all its fields, so a shard measures
-    // every field of the samples it touches.
-    let touched: Vec<bool> = {
+    // A sample's scale is pooled over its first fields, so a shard
+    // measures those of every sample it touches, and its own.
+    let measured: Vec<bool> = {
         let mut sample_touched = vec![false; plan.samples.len()];
         for index in range.clone() {
             sample_touched[plan.field_sample[index]] = true;
         }
-        plan.field_sample
-            .iter()
-            .map(|&s| sample_touched[s])
+        let voters = plan.first_fields(MAX_POOLED_FIELDS as u32);
+        (0..fields.len())
+            .map(|i| range.contains(&i) || (voters[i] && sample_touched[plan.field_sample[i]]))
             .collect()
     };
-    let diameters = measure_diameters(&fields, &touched, &plan, &config, threads)?;
+    let diameters = measure_diameters(&fields, &measured, &plan, &config, threads)?;
     // Results are streamed image by image into the staging folder; they
     // become final only once the run log records them.
     let software = Software::default();
@@ -225,8 +226,13 @@ pub fn run(request: BatchRequest, observer: &mut dyn Observer) -> Result<BatchOu
             config_sha256: config.sha256(),
             model: viability.info().clone(),
             spec: request.spec.clone(),
-            samples: plan.samples.clone(),
-            field_sample: plan.field_sample.clone(),
+            plan_sha256: plan_sha256(&plan),
+            sample_count: plan.samples.len(),
+            samples: plan.field_sample[range.clone()]
+                .iter()
+                .map(|&s| (s, plan.samples[s].clone()))
+                .collect(),
+            field_sample: plan.field_sample[range.clone()].to_vec(),
             skipped: skipped.clone(),
             metadata: request.metadata.clone(),
             pixel_size_source: pixel_size_source.clone(),

@@ -1,11 +1,12 @@
 //! Shards: a deterministic part of a batch's fields (`--shard K/N`), and
 //! the `shard.json` a merge needs to rebuild the whole batch exactly.
 
+use std::collections::BTreeMap;
 use std::ops::Range;
 
 use serde::{Deserialize, Serialize};
 
-use super::plan::PlannedSample;
+use super::plan::{PlannedSample, SamplePlan};
 use crate::aggregate::spec::SpecUsed;
 use crate::classify::ModelInfo;
 use crate::Config;
@@ -82,10 +83,21 @@ pub struct ShardFile {
     pub config_sha256: String,
     pub model: ModelInfo,
     pub spec: Option<SpecUsed>,
-    /// The whole batch's samples and each field's sample.
-    pub samples: Vec<PlannedSample>,
+    /// SHA-256 of the whole batch's sample plan (its samples and each
+    /// field's sample), which the shards together rebuild.
+    pub plan_sha256: String,
+    pub sample_count: usize,
+    /// The samples of this shard's fields, by index in the whole batch.
+    pub samples: BTreeMap<usize, PlannedSample>,
+    /// The sample of each of this shard's fields.
     pub field_sample: Vec<usize>,
     pub skipped: Vec<String>,
-    pub metadata: std::collections::BTreeMap<String, String>,
+    pub metadata: BTreeMap<String, String>,
     pub pixel_size_source: Option<String>,
+}
+
+/// SHA-256 of a sample plan, as `shard.json` records it.
+pub(super) fn plan_sha256(plan: &SamplePlan) -> String {
+    let text = serde_json::to_string(&(&plan.samples, &plan.field_sample)).unwrap_or_default();
+    crate::sha256_hex(text.as_bytes())
 }

@@ -255,24 +255,48 @@ impl FieldDiameter {
     }
 }
 
-/// Each field's diameter, measured over its whole sample: `own[i]` is field
-/// `i`'s first-pass object diameters and `sample_of[i]` its sample. Pooling
-/// lets fields with one or two cells be analysed at the scale of their
-/// sample's hundreds; each field still reports its own measurement.
+/// Most fields of one sample whose objects are pooled into its scale: its
+/// first ones, in input order. A median of that many fields' objects does
+/// not move with more, and a shard (`--shard K/N`) must measure these
+/// fields of every sample it touches: with every field pooled, 16 shards of
+/// one 64-field sample each measured all 64 (19–24 s a shard against 4.8 s
+/// for the whole unsharded run on 16 threads), and a million-field sample
+/// would cost every shard a million first passes. 500 keeps every figure
+/// of the README's accuracy table (held-out sets of 446 fields) as it was.
+pub const MAX_POOLED_FIELDS: usize = 500;
+
+/// Each field's diameter, measured over its sample: `own[i]` is field
+/// `i`'s first-pass object diameters and `sample_of[i]` its sample; the
+/// first `max_fields` fields of each sample vote ([`MAX_POOLED_FIELDS`] in
+/// an analysis; every one in `cellvia dataset`, as the shipped model was
+/// trained). Pooling lets
+/// fields with one or two cells be analysed at the scale of their sample's
+/// hundreds; each field still reports its own measurement.
 ///
 /// ```
 /// use cellvia::segment::scale::{pool_by_sample, DiameterSource};
 /// let own = vec![vec![30.0; 5], vec![31.0], vec![10.0; 4]];
-/// let d = pool_by_sample(&own, &[0, 0, 1]);
+/// let d = pool_by_sample(&own, &[0, 0, 1], 500);
 /// assert_eq!(d[1].source, DiameterSource::Measured); // one object, but its sample has six
 /// assert_eq!((d[1].measured_px, d[1].field_px), (Some(30.0), None));
 /// assert_eq!(d[2].measured_px, Some(10.0));
+/// // Only a sample's first `max_fields` fields vote.
+/// let capped = pool_by_sample(&[vec![30.0; 5], vec![60.0; 9]], &[0, 0], 1);
+/// assert_eq!(capped[1].measured_px, Some(30.0));
 /// ```
-pub fn pool_by_sample(own: &[Vec<f64>], sample_of: &[usize]) -> Vec<FieldDiameter> {
+pub fn pool_by_sample(
+    own: &[Vec<f64>],
+    sample_of: &[usize],
+    max_fields: usize,
+) -> Vec<FieldDiameter> {
     let samples = sample_of.iter().max().map_or(0, |&m| m + 1);
     let mut pooled_diameters = vec![Vec::new(); samples];
+    let mut voters = vec![0usize; samples];
     for (diameters, &s) in own.iter().zip(sample_of) {
-        pooled_diameters[s].extend_from_slice(diameters);
+        if voters[s] < max_fields {
+            voters[s] += 1;
+            pooled_diameters[s].extend_from_slice(diameters);
+        }
     }
     let pooled: Vec<Option<DiameterEstimate>> =
         pooled_diameters.iter().map(|d| estimate(d)).collect();
