@@ -442,6 +442,38 @@ fn f13_a_folder_that_cannot_be_listed_is_an_error_record() {
 }
 
 #[test]
+fn f14_audit_verify_finds_a_moved_output_folder_with_root() {
+    let dir = tempfile::tempdir().unwrap();
+    let runs = dir.path().join("runs");
+    for batch in ["b1", "b2"] {
+        let log = runs.join("shared-log.jsonl");
+        analyze(
+            &[&ldc_image()],
+            &runs.join(batch),
+            &["--run-log", log.to_str().unwrap()],
+        )
+        .code(0);
+    }
+    let archive = dir.path().join("archive");
+    std::fs::rename(&runs, &archive).unwrap();
+    let verify = |root: Option<&Path>| {
+        let mut command = cellvia();
+        command
+            .args(["audit", "verify", "--outputs"])
+            .arg(archive.join("shared-log.jsonl"));
+        if let Some(root) = root {
+            command.arg("--root").arg(root);
+        }
+        command.assert()
+    };
+    let said = verify(None).code(1);
+    assert!(String::from_utf8_lossy(&said.get_output().stdout).contains("MISSING"));
+    verify(Some(&archive)).code(0);
+    std::fs::remove_file(archive.join("b2/cells.csv")).unwrap();
+    verify(Some(&archive)).code(1);
+}
+
+#[test]
 fn f14_audit_verify_fails_on_missing_changed_and_unvouched_outputs() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");

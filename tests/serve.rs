@@ -575,3 +575,23 @@ fn the_openapi_document_lists_every_route_and_each_answers() {
         ]
     );
 }
+
+#[test]
+fn a_symlink_swapped_in_after_submission_is_refused_when_the_run_starts() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("root");
+    many_fields(&root, 200);
+    std::fs::create_dir_all(root.join("later")).unwrap();
+    std::fs::copy(samples().join("ldc/g (1).png"), root.join("later/a.png")).unwrap();
+    let server = Server::start(&dir.path().join("data"), &[&root], &[]);
+    // One worker: the second run waits behind the first.
+    let (_, busy) = server.submit(&json!({ "inputs": ["many"] }));
+    let (status, body) = server.submit(&json!({ "inputs": ["later"] }));
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    std::fs::remove_file(root.join("later/a.png")).unwrap();
+    std::os::unix::fs::symlink(samples().join("ldc/g (3).png"), root.join("later/a.png")).unwrap();
+    server.wait(busy["id"].as_str().unwrap(), Duration::from_secs(120));
+    let run = server.wait(body["id"].as_str().unwrap(), Duration::from_secs(60));
+    assert_eq!(run["state"], "failed", "{run}");
+    assert!(run["error"].as_str().unwrap().contains("outside"), "{run}");
+}

@@ -1,6 +1,6 @@
 //! `cellvia audit verify` and `cellvia audit keygen`.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use cellvia::audit::signature::{key_pair, RecordVerifier};
@@ -9,7 +9,12 @@ use cellvia::io::{self, commit};
 use super::{EXIT_OK, EXIT_SOME_FAILED};
 
 /// `cellvia audit verify LOG [--outputs] [--public-key FILE]`.
-pub fn verify(log: &Path, outputs: bool, public_key: Option<&Path>) -> anyhow::Result<u8> {
+pub fn verify(
+    log: &Path,
+    outputs: bool,
+    public_key: Option<&Path>,
+    root: Option<&Path>,
+) -> anyhow::Result<u8> {
     let bytes = io::read_bytes(log)?;
     let (committed, torn) = cellvia::audit::split_torn(&bytes);
     let text = match cellvia::audit::committed_text(committed) {
@@ -57,8 +62,16 @@ pub fn verify(log: &Path, outputs: bool, public_key: Option<&Path>) -> anyhow::R
         return Ok(EXIT_OK);
     }
     let mut problems = 0;
-    for (out, files) in cellvia::audit::latest_outputs(text)? {
-        let out = Path::new(&out);
+    let latest = cellvia::audit::latest_outputs(text)?;
+    let moved_from = common_ancestor(latest.keys().map(Path::new));
+    for (out, files) in latest {
+        let out = match (root, &moved_from) {
+            (Some(root), Some(from)) => {
+                root.join(Path::new(&out).strip_prefix(from).unwrap_or(Path::new("")))
+            }
+            _ => PathBuf::from(&out),
+        };
+        let out = out.as_path();
         if out.join(commit::STAGING_DIR).exists() {
             println!(
                 "{}: holds the staged files of an interrupted run; the next run into it finishes or removes them",
@@ -78,6 +91,21 @@ pub fn verify(log: &Path, outputs: bool, public_key: Option<&Path>) -> anyhow::R
     }
     println!("every output file matches the log");
     Ok(EXIT_OK)
+}
+
+/// The deepest folder holding every one of `paths` (the path itself, for one).
+fn common_ancestor<'a>(paths: impl Iterator<Item = &'a Path>) -> Option<PathBuf> {
+    paths.fold(None, |common: Option<PathBuf>, path| match common {
+        None => Some(path.to_path_buf()),
+        Some(common) => Some(
+            common
+                .components()
+                .zip(path.components())
+                .take_while(|(a, b)| a == b)
+                .map(|(a, _)| a)
+                .collect(),
+        ),
+    })
 }
 
 /// 0 when `path` holds the bytes whose hash is `logged`, else 1 (and says why).

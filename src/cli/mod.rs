@@ -89,6 +89,11 @@ enum AuditCommand {
         /// key file from `audit keygen`): catches a re-sealed log.
         #[arg(long, value_name = "FILE")]
         public_key: Option<PathBuf>,
+        /// With --outputs: the output folders were moved here. The folder
+        /// that held every logged output folder (the one folder, for a log
+        /// of one) is now DIR; each is looked for at the same place under it.
+        #[arg(long, value_name = "DIR", requires = "outputs")]
+        root: Option<PathBuf>,
     },
     /// Make an Ed25519 key pair for signing run records: FILE (secret,
     /// readable by its owner only; give it to `analyze --signing-key`) and
@@ -297,8 +302,9 @@ pub fn main() -> ExitCode {
                     log,
                     outputs,
                     public_key,
+                    root,
                 },
-        }) => audit::verify(&log, outputs, public_key.as_deref()),
+        }) => audit::verify(&log, outputs, public_key.as_deref(), root.as_deref()),
         Command::Audit(AuditArgs {
             command: AuditCommand::Keygen { out },
         }) => audit::keygen(&out),
