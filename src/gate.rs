@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use crate::measure::ObjectMeasurement;
 
 /// A closed interval `{ min, max }`.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Interval {
     pub min: f64,
@@ -30,7 +30,7 @@ impl Interval {
 }
 
 /// The part of the image where cells are counted, pixels (inclusive).
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CountingRegion {
     pub x_min: f64,
@@ -40,7 +40,7 @@ pub struct CountingRegion {
 }
 
 /// Gate settings; every gate is off unless set.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct GateConfig {
     /// Equivalent diameter in µm (needs `pixel_size_um`).
@@ -61,7 +61,7 @@ pub struct GateConfig {
 }
 
 /// Why a cell was not counted.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum GateReason {
     Diameter,

@@ -28,7 +28,7 @@ pub const UNCERTAIN_P_LIVE: (f64, f64) = (0.2, 0.8);
 pub const LOW_CONFIDENCE: &str = "low confidence";
 
 /// The diameter ranges a sample's fields were segmented with.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct SampleDiameter {
     /// `fixed` when the settings gave the range, else `measured` (fields
     /// without enough objects used the fallback range: `fields_fallback`).
@@ -49,7 +49,7 @@ pub struct SampleDiameter {
 }
 
 /// How sure the viability calls of a sample's counted cells are.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct CallConfidence {
     pub cells: u32,
     /// Share of counted cells with P(live | cell) in [`UNCERTAIN_P_LIVE`].
@@ -60,7 +60,9 @@ pub struct CallConfidence {
 }
 
 /// How sure the model was of one field's (or sample's) objects.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
 pub struct CallTally {
     /// Objects the model scored (cells, debris and gated-out cells).
     pub objects: u32,

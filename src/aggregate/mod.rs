@@ -16,7 +16,9 @@ use crate::classify::CellClass;
 
 /// Object counts of one image or a batch. Debris is counted apart and is
 /// never part of `total`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
 pub struct Counts {
     /// live + dead.
     pub total: u32,
@@ -124,7 +126,7 @@ pub fn clusters_of_cells(clusters: &[u32], classes: &[CellClass]) -> (Vec<u32>, 
 }
 
 /// Batch totals over the images that were analysed.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct BatchSummary {
     pub images: u32,
     pub images_ok: u32,

@@ -13,7 +13,19 @@ use crate::config::Assay;
 use crate::report::ImageQuality;
 
 /// Why a field is flagged.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum QualityFlag {
     /// Cell edges wider than `quality.max_edge_width_px` (AO/PI:
@@ -88,7 +100,7 @@ pub const DEFAULT_MAX_EXCLUDED_FRACTION: f64 = 0.5;
 pub const DEFAULT_MAX_CELL_COVERAGE: f64 = 0.3;
 
 /// Limits beyond which a field is flagged (`[quality]` in the config).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct QualityLimits {
     pub max_edge_width_px: f64,

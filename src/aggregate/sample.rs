@@ -24,14 +24,14 @@ use crate::report::{round, ImageRecord};
 const CUBIC_UM_PER_ML: f64 = 1e12;
 
 /// A value with its 95 % confidence interval.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Estimate {
     pub value: f64,
     pub ci95: [f64; 2],
 }
 
 /// Concentrations in the original sample, cells/mL.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Concentration {
     pub total: Estimate,
     pub live: Estimate,
@@ -46,7 +46,7 @@ pub const MAX_HISTOGRAM_BINS: usize = 2_000;
 
 /// Counted cells by equivalent diameter: bin `i` holds [i × bin_um, (i + 1) × bin_um);
 /// the last of [`MAX_HISTOGRAM_BINS`] bins also holds every larger cell.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct SizeHistogram {
     pub bin_um: f64,
     pub live: Vec<u32>,
@@ -54,14 +54,14 @@ pub struct SizeHistogram {
 }
 
 /// Mean equivalent diameter of live and of dead cells, µm.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct MeanDiameters {
     pub live: Option<f64>,
     pub dead: Option<f64>,
 }
 
 /// Everything reported for one sample.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct SampleResult {
     pub sample_id: String,
     /// Extra manifest columns (donor, batch, ...).

@@ -31,7 +31,7 @@ use crate::gate::Interval;
 pub const DEFAULT_MIN_CELLS_COUNTED: u32 = 100;
 
 /// Acceptance criteria; every criterion is optional.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct ReleaseSpec {
     /// The spec's name as the lab knows it (SOP, revision).
@@ -125,7 +125,7 @@ impl ReleaseSpec {
 }
 
 /// The spec a run applied, as recorded in its results.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct SpecUsed {
     pub path: String,
     /// SHA-256 of the spec file's bytes.
@@ -134,7 +134,7 @@ pub struct SpecUsed {
 }
 
 /// The outcome for one sample.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "UPPERCASE")]
 pub enum Verdict {
     Pass,
@@ -154,7 +154,7 @@ impl Verdict {
 }
 
 /// A verdict with every reason that led to it (empty for PASS).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct SampleVerdict {
     pub verdict: Verdict,
     pub reasons: Vec<String>,

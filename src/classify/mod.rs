@@ -18,7 +18,7 @@ use crate::config::{Assay, Config};
 use crate::measure::crop::CropSpec;
 
 /// What a candidate object is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum CellClass {
     Live,
@@ -84,7 +84,7 @@ pub struct Score {
 }
 
 /// Identity of a loaded model, written into every result.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ModelInfo {
     pub name: String,
     pub sha256: String,

@@ -43,6 +43,8 @@ enum Command {
     Analyze(AnalyzeArgs),
     /// Show the analysis settings.
     Config(ConfigArgs),
+    /// Print the JSON Schema of results.json (shipped as schemas/results.schema.json).
+    Schema,
     /// Render synthetic fields (brightfield or AO/PI) with exact ground truth (*.truth.json).
     Synth(tools::SynthArgs),
     /// Score a results.json against ground truth (Pascal VOC, *.truth.json, YOLO, COCO, points CSV).
@@ -288,6 +290,13 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Analyze(args) => analyze::run(args),
         Command::Config(args) => tools::config(&args),
+        Command::Schema => {
+            println!(
+                "{}",
+                cellvia::report::pretty_json(&cellvia::report::results_schema())
+            );
+            Ok(EXIT_OK)
+        }
         Command::Synth(args) => tools::synth(&args),
         Command::Eval(args) => eval::run(&args),
         Command::Validate(args) => validate::run(&args),

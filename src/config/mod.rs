@@ -38,7 +38,7 @@ pub const DEFAULT_MAX_IMAGE_PIXELS: u64 = 100_000_000;
 pub const DEFAULT_MAX_SECONDS_PER_IMAGE: f64 = 120.0;
 
 /// Which part of a colour image is analysed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum ChannelMode {
     /// Rec. 601 luma, 0.299 R + 0.587 G + 0.114 B (trypan-blue brightfield).
@@ -49,7 +49,7 @@ pub enum ChannelMode {
 }
 
 /// How many significant bits the stored samples carry.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum BitDepth {
     /// From the container (8 or 16 bit), except 16-bit files whose largest
@@ -63,7 +63,7 @@ pub enum BitDepth {
 }
 
 /// A typical cell diameter range, CellProfiler's "typical diameter (min,max)".
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DiameterRange {
     pub min: f64,
@@ -83,7 +83,7 @@ impl DiameterRange {
 }
 
 /// How object pixels are told from background.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum ThresholdMethod {
     /// Seed at `seed_sigma`, extend to `extent_sigma` (robust on sparse fields).
@@ -94,7 +94,7 @@ pub enum ThresholdMethod {
 }
 
 /// Segmentation settings.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct SegmentConfig {
     pub threshold: ThresholdMethod,
@@ -129,7 +129,7 @@ impl Default for SegmentConfig {
 }
 
 /// Classification settings.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct ClassifyConfig {
     /// ONNX model file; empty means the shipped default model.
@@ -165,7 +165,7 @@ impl Default for ClassifyConfig {
 }
 
 /// The staining, which decides preprocessing, declumping and viability scoring.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Assay {
     /// Trypan-blue brightfield; the ONNX model scores viability.
@@ -177,7 +177,7 @@ pub enum Assay {
 }
 
 /// Settings of the AO/PI assay.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct AopiConfig {
     /// Single-channel files pair by name: `STEM<ao_suffix>.ext` with
@@ -214,7 +214,7 @@ impl Default for AopiConfig {
 }
 
 /// The counting chamber, which sets the depth of the imaged volume.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Chamber {
     /// Improved Neubauer hemocytometer: 0.1 mm deep.
@@ -241,7 +241,7 @@ impl Chamber {
 }
 
 /// How fields are pooled into a sample's concentration and viability.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct SampleConfig {
     pub chamber: Chamber,
@@ -290,7 +290,7 @@ impl SampleConfig {
 }
 
 /// When overlay pictures are written.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum OverlayMode {
     /// Only for batches of at most [`AUTO_OVERLAY_MAX_IMAGES`] images.
@@ -304,7 +304,7 @@ pub enum OverlayMode {
 pub const AUTO_OVERLAY_MAX_IMAGES: usize = 50;
 
 /// Output settings.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct ReportConfig {
     pub overlays: OverlayMode,
@@ -335,7 +335,7 @@ impl Default for ReportConfig {
 }
 
 /// Every setting of an analysis.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     /// The staining: trypan-blue brightfield or AO/PI fluorescence.

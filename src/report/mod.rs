@@ -28,7 +28,7 @@ use crate::measure::StainSignal;
 pub const RESULTS_SCHEMA: &str = "cellvia.results/1";
 
 /// Outcome of one image.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
     Ok,
@@ -36,7 +36,7 @@ pub enum Status {
 }
 
 /// One counted cell.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct CellRecord {
     pub id: u32,
     /// Centroid, pixels from the top-left pixel's centre.
@@ -81,7 +81,7 @@ pub struct CellRecord {
 }
 
 /// AO/PI stains of one object, as reported.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct StainRecord {
     /// Mean background-subtracted AO (green) signal, 0..=1 of full scale.
     pub ao: f64,
@@ -105,7 +105,7 @@ impl From<&StainSignal> for StainRecord {
 }
 
 /// Debris: objects the model judged not to be cells.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct DebrisReport {
     pub count: u32,
     /// Listed only with `report.list_debris`.
@@ -114,7 +114,7 @@ pub struct DebrisReport {
 }
 
 /// Facts about the image itself, for quality checks.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ImageQuality {
     /// Mean background intensity, 0..=1.
     pub background_mean: f64,
@@ -138,7 +138,7 @@ pub struct ImageQuality {
 }
 
 /// The result for one input file.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ImageRecord {
     /// The path as discovered from the user's arguments (of an AO/PI pair:
     /// the AO file).
@@ -208,7 +208,7 @@ impl ImageRecord {
 }
 
 /// Name and version of the software that made a result.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Software {
     pub name: String,
     pub version: String,
@@ -224,7 +224,7 @@ impl Default for Software {
 }
 
 /// Facts of one run that legitimately differ between identical analyses.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct RunFacts {
     /// Seconds since the Unix epoch, UTC.
     pub started_unix_s: f64,
@@ -297,7 +297,7 @@ pub struct RunSummary<'a> {
 }
 
 /// The whole `results.json`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Results {
     pub schema: String,
     pub software: Software,
@@ -318,6 +318,18 @@ pub struct Results {
     /// Files found in input folders that are not images.
     pub skipped: Vec<String>,
     pub run: RunFacts,
+}
+
+/// The JSON Schema (draft 2020-12) of `results.json`, generated from
+/// [`Results`]; shipped as `schemas/results.schema.json`.
+///
+/// ```
+/// let schema = cellvia::report::results_schema();
+/// assert_eq!(schema["title"], "Results");
+/// assert!(schema["properties"]["images"].is_object());
+/// ```
+pub fn results_schema() -> serde_json::Value {
+    serde_json::to_value(schemars::schema_for!(Results)).unwrap_or_default()
 }
 
 impl Results {

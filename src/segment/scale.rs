@@ -169,7 +169,9 @@ pub fn object_diameters(intensity: &FloatImage, appearance: Appearance) -> Vec<f
 pub const AUTO_RANGE_FACTORS: (f64, f64) = (0.5, 1.6);
 
 /// Where a field's diameter range came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum DiameterSource {
     /// Given by `--diameter`, `--diameter-um` or the config.
@@ -181,7 +183,9 @@ pub enum DiameterSource {
 }
 
 /// The diameter range a field was analysed with, and how it was found.
-#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 pub struct FieldDiameter {
     pub source: DiameterSource,
     /// The range used, pixels.
