@@ -70,6 +70,18 @@ pub enum GateReason {
     OutsideCountingRegion,
 }
 
+impl GateReason {
+    /// The name results.json and cells.csv use.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GateReason::Diameter => "diameter",
+            GateReason::Circularity => "circularity",
+            GateReason::MeanIntensity => "mean_intensity",
+            GateReason::OutsideCountingRegion => "outside_counting_region",
+        }
+    }
+}
+
 impl GateConfig {
     /// The first gate `obj` fails, in the order region, diameter,
     /// circularity, intensity; `None` when it is counted.

@@ -479,3 +479,52 @@ fn eval_scores_sample_results_against_their_truth() {
         "{text}"
     );
 }
+
+/// cells.csv lists every object with its fate: counted cells, cells a gate
+/// left out (naming the gate) and, with --list-debris, debris.
+#[test]
+fn cells_csv_lists_gated_cells_and_debris_with_a_counted_column() {
+    let out = tempfile::tempdir().unwrap();
+    cellvia()
+        .arg("analyze")
+        .arg(repo().join("sample-images/synthetic"))
+        .args([
+            "--quiet",
+            "--list-debris",
+            "--gate-diameter",
+            "20,1000",
+            "--out",
+        ])
+        .arg(out.path())
+        .assert()
+        .code(0);
+    let results = read_json(&out.path().join("results.json"));
+    let images = results["images"].as_array().unwrap();
+    let count = |key: &str| -> usize {
+        images
+            .iter()
+            .map(|i| match key {
+                "debris" => i["debris"]["objects"].as_array().map_or(0, Vec::len),
+                _ => i[key].as_array().map_or(0, Vec::len),
+            })
+            .sum()
+    };
+    let (cells, gated, debris) = (count("cells"), count("gated"), count("debris"));
+    assert!(gated > 0 && debris > 0, "gated {gated}, debris {debris}");
+    let text = std::fs::read_to_string(out.path().join("cells.csv")).unwrap();
+    let mut reader = csv::Reader::from_reader(text.as_bytes());
+    let headers = reader.headers().unwrap().clone();
+    let column = |name: &str| headers.iter().position(|h| h == name).unwrap();
+    let (label, counted, gated_out) = (column("label"), column("counted"), column("gated_out"));
+    let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    assert_eq!(rows.len(), cells + gated + debris);
+    let of = |want_counted: &str, want_gate: &str, want_label: Option<&str>| {
+        rows.iter()
+            .filter(|r| r[counted] == *want_counted && r[gated_out] == *want_gate)
+            .filter(|r| want_label.is_none_or(|l| r[label] == *l))
+            .count()
+    };
+    assert_eq!(of("true", "", None), cells);
+    assert_eq!(of("false", "diameter", None), gated);
+    assert_eq!(of("false", "", Some("debris")), debris);
+}

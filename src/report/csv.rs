@@ -1,6 +1,6 @@
 //! `images.csv` (one row per image) and `cells.csv` (one row per cell).
 
-use super::{ImageRecord, StainRecord};
+use super::{CellRecord, ImageRecord, StainRecord};
 use crate::aggregate::sample::{Estimate, SampleResult};
 use crate::segment::scale::DiameterSource;
 
@@ -124,6 +124,8 @@ pub fn cells_header() -> Result<String, csv::Error> {
         "bbox_x_max",
         "bbox_y_max",
         "label",
+        "counted",
+        "gated_out",
         "p_live",
         "p_cell",
         "cluster",
@@ -136,51 +138,71 @@ pub fn cells_header() -> Result<String, csv::Error> {
     ])
 }
 
-/// The lines of `cells.csv` for one image's counted cells (none for a failed image).
+/// The lines of `cells.csv` for one image's objects (none for a failed
+/// image): its counted cells (`counted` true), then the cells a gate left
+/// out (`gated_out` names the gate), then debris when listed
+/// (`report.list_debris`), so Fiji or QuPath users see every object with
+/// its fate.
 ///
 /// ```
 /// use cellvia::report::{csv::cell_rows, ImageRecord};
 /// assert_eq!(cell_rows(&ImageRecord::failed("x.png", "bad".into()), "s").unwrap(), "");
 /// ```
 pub fn cell_rows(r: &ImageRecord, sample_id: &str) -> Result<String, csv::Error> {
+    let debris = r.debris.as_ref().map_or(&[][..], |d| d.objects.as_slice());
+    let counted = r.cells.iter().map(|c| (c, true));
+    let left_out = r.gated.iter().chain(debris).map(|c| (c, false));
     let mut out = String::new();
-    for c in &r.cells {
-        let stain = |f: fn(&StainRecord) -> f64| {
-            c.stain
-                .as_ref()
-                .map(|s| f(s).to_string())
-                .unwrap_or_default()
-        };
-        out.push_str(&line([
-            r.path.clone(),
-            sample_id.to_string(),
-            c.id.to_string(),
-            c.x.to_string(),
-            c.y.to_string(),
-            c.area_px.to_string(),
-            c.diameter_px.to_string(),
-            c.diameter_um.map(|d| d.to_string()).unwrap_or_default(),
-            c.circularity.to_string(),
-            c.mean_intensity.to_string(),
-            c.min_intensity.to_string(),
-            c.max_intensity.to_string(),
-            c.bbox[0].to_string(),
-            c.bbox[1].to_string(),
-            c.bbox[2].to_string(),
-            c.bbox[3].to_string(),
-            c.label.as_str().to_string(),
-            c.p_live.to_string(),
-            c.p_cell.to_string(),
-            c.cluster.to_string(),
-            c.cluster_size.to_string(),
-            stain(|s| s.ao),
-            stain(|s| s.pi),
-            stain(|s| s.pi_fraction),
-            stain(|s| s.sigma),
-            c.novelty.map(|v| v.to_string()).unwrap_or_default(),
-        ])?);
+    for (c, counted) in counted.chain(left_out) {
+        out.push_str(&cell_row(r, sample_id, c, counted)?);
     }
     Ok(out)
+}
+
+fn cell_row(
+    r: &ImageRecord,
+    sample_id: &str,
+    c: &CellRecord,
+    counted: bool,
+) -> Result<String, csv::Error> {
+    let stain = |f: fn(&StainRecord) -> f64| {
+        c.stain
+            .as_ref()
+            .map(|s| f(s).to_string())
+            .unwrap_or_default()
+    };
+    line([
+        r.path.clone(),
+        sample_id.to_string(),
+        c.id.to_string(),
+        c.x.to_string(),
+        c.y.to_string(),
+        c.area_px.to_string(),
+        c.diameter_px.to_string(),
+        c.diameter_um.map(|d| d.to_string()).unwrap_or_default(),
+        c.circularity.to_string(),
+        c.mean_intensity.to_string(),
+        c.min_intensity.to_string(),
+        c.max_intensity.to_string(),
+        c.bbox[0].to_string(),
+        c.bbox[1].to_string(),
+        c.bbox[2].to_string(),
+        c.bbox[3].to_string(),
+        c.label.as_str().to_string(),
+        counted.to_string(),
+        c.gated_out
+            .map(|g| g.as_str().to_string())
+            .unwrap_or_default(),
+        c.p_live.to_string(),
+        c.p_cell.to_string(),
+        c.cluster.to_string(),
+        c.cluster_size.to_string(),
+        stain(|s| s.ao),
+        stain(|s| s.pi),
+        stain(|s| s.pi_fraction),
+        stain(|s| s.sigma),
+        c.novelty.map(|v| v.to_string()).unwrap_or_default(),
+    ])
 }
 
 /// The metadata keys of `samples` (manifest columns, `--meta`), sorted:
