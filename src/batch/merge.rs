@@ -58,7 +58,7 @@ struct CheckedShard {
 
 /// Reads a shard folder and checks its files against its log record.
 fn check_shard(dir: &Path, shard_log: Option<&Path>) -> Result<CheckedShard, BatchError> {
-    let log = shard_log.map_or_else(|| dir.join("run-log.jsonl"), Path::to_path_buf);
+    let log = shard_log.map_or_else(|| dir.join(super::RUN_LOG_NAME), Path::to_path_buf);
     let text = verified_log(&log, "its shards cannot be vouched for")?;
     let records = crate::audit::latest_records(&text).map_err(|source| BatchError::LogBroken {
         path: log.clone(),
@@ -257,7 +257,7 @@ pub fn merge(
     let run_log = request
         .run_log
         .clone()
-        .unwrap_or_else(|| request.out.join("run-log.jsonl"));
+        .unwrap_or_else(|| request.out.join(super::RUN_LOG_NAME));
     let folder = outputs::prepare(&request.out, run_log, request.overwrite)?;
     observer.started(first.fields);
     let software = Software::default();

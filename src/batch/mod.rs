@@ -39,6 +39,7 @@ pub use merge::{merge, MergeRequest};
 pub use plan::samples_by_folder;
 use plan::SamplePlan;
 pub use run::run;
+pub(crate) use run::unix_now;
 pub use shard::{Shard, ShardFile, SHARD_FILE};
 
 /// Exit code: every input analysed (and, with a spec, every sample PASS).
@@ -49,6 +50,9 @@ pub const EXIT_SOME_FAILED: u8 = 1;
 /// Exit code: nothing could be done (bad settings, model missing, output
 /// folder not writable, run log broken).
 pub const EXIT_FATAL: u8 = 2;
+
+/// The run log in the output folder when no other is named.
+pub const RUN_LOG_NAME: &str = "run-log.jsonl";
 
 /// What a batch analyses.
 #[derive(Debug, Clone)]
@@ -89,7 +93,7 @@ pub struct BatchRequest {
     pub operator: Option<String>,
     /// The output folder (created if missing; locked for the run).
     pub out: PathBuf,
-    /// The hash-chained run log; `OUT/run-log.jsonl` when `None`.
+    /// The hash-chained run log; `OUT/`[`RUN_LOG_NAME`] when `None`.
     pub run_log: Option<PathBuf>,
     /// Replace results already in `out` (the log records the replacement).
     pub overwrite: bool,

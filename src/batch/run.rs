@@ -22,7 +22,8 @@ use crate::segment::scale::MAX_POOLED_FIELDS;
 /// so they stay sharp on high-density screens and in print).
 const THUMBNAIL_SIDE: u32 = 240;
 
-pub(super) fn unix_now() -> f64 {
+/// Seconds since the Unix epoch (0 if the clock is before it).
+pub(crate) fn unix_now() -> f64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0.0, |d| d.as_secs_f64())
@@ -125,7 +126,7 @@ pub fn run(request: BatchRequest, observer: &mut dyn Observer) -> Result<BatchOu
     let run_log = request
         .run_log
         .clone()
-        .unwrap_or_else(|| request.out.join("run-log.jsonl"));
+        .unwrap_or_else(|| request.out.join(super::RUN_LOG_NAME));
     let folder = outputs::prepare(&request.out, run_log, request.overwrite)?;
     let viability = Viability::for_config(&config)?;
     // Decided on the whole batch, so shards decide alike.

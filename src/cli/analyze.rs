@@ -177,14 +177,7 @@ fn request(args: &AnalyzeArgs) -> anyhow::Result<BatchRequest> {
         }
         None => Inputs::Paths(args.paths.clone()),
     };
-    let signer = args
-        .signing_key
-        .as_deref()
-        .map(|path| {
-            RecordSigner::from_text(&io::read_text(path)?)
-                .with_context(|| path.display().to_string())
-        })
-        .transpose()?;
+    let signer = read_signer(args.signing_key.as_deref())?;
     Ok(BatchRequest {
         inputs,
         config,
@@ -241,6 +234,14 @@ pub fn run(args: AnalyzeArgs) -> anyhow::Result<u8> {
         );
     }
     Ok(outcome.exit_code)
+}
+
+/// Reads a secret signing key (`--signing-key`, from `audit keygen`).
+pub fn read_signer(path: Option<&Path>) -> anyhow::Result<Option<RecordSigner>> {
+    path.map(|path| {
+        RecordSigner::from_text(&io::read_text(path)?).with_context(|| path.display().to_string())
+    })
+    .transpose()
 }
 
 /// Reads and checks the release spec, keeping its path and hash.

@@ -2,10 +2,7 @@
 
 use std::path::PathBuf;
 
-use anyhow::Context;
-use cellvia::audit::signature::RecordSigner;
 use cellvia::batch::{self, MergeRequest, Silent};
-use cellvia::io;
 use clap::Args;
 
 #[derive(Debug, Args)]
@@ -44,14 +41,7 @@ pub struct MergeArgs {
 }
 
 pub fn run(args: MergeArgs) -> anyhow::Result<u8> {
-    let signer = args
-        .signing_key
-        .as_deref()
-        .map(|path| {
-            RecordSigner::from_text(&io::read_text(path)?)
-                .with_context(|| path.display().to_string())
-        })
-        .transpose()?;
+    let signer = super::analyze::read_signer(args.signing_key.as_deref())?;
     let request = MergeRequest {
         shards: args.shards,
         shard_log: args.shard_log,

@@ -16,14 +16,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-/// Exit code: every input analysed.
-pub const EXIT_OK: u8 = 0;
-/// Exit code: some inputs failed (each has an error record; the rest have
-/// results), or a sample did not PASS the release spec.
-pub const EXIT_SOME_FAILED: u8 = 1;
-/// Exit code: nothing could be done (bad arguments or config, model or ONNX
-/// Runtime missing, output folder not writable).
-pub const EXIT_FATAL: u8 = 2;
+pub use cellvia::batch::{EXIT_FATAL, EXIT_OK, EXIT_SOME_FAILED};
 
 const EXIT_CODES_HELP: &str = "Exit codes:\n  0  all inputs analysed (and, with --spec, every sample PASS)\n  1  some inputs failed (error records written; the rest analysed), or with --spec a sample is FAIL or INVALID\n  2  fatal: bad arguments, config or spec, model or ONNX Runtime missing, output not writable, --out already holds results (without --overwrite), run log broken";
 

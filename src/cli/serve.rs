@@ -134,15 +134,8 @@ fn watch_options(
     })
 }
 
-fn read_signer(path: Option<&std::path::Path>) -> anyhow::Result<Option<RecordSigner>> {
-    path.map(|path| {
-        RecordSigner::from_text(&io::read_text(path)?).with_context(|| path.display().to_string())
-    })
-    .transpose()
-}
-
 pub fn serve(args: ServeArgs) -> anyhow::Result<u8> {
-    let signer = read_signer(args.signing_key.as_deref())?;
+    let signer = super::analyze::read_signer(args.signing_key.as_deref())?;
     let tokens = Tokens::parse(&io::read_text(&args.token_file)?)
         .with_context(|| args.token_file.display().to_string())?;
     let roots = Roots::new(&args.roots).context("--root")?;
@@ -181,11 +174,11 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<u8> {
 }
 
 pub fn watch(args: WatchArgs) -> anyhow::Result<u8> {
-    let signer = read_signer(args.signing_key.as_deref())?;
+    let signer = super::analyze::read_signer(args.signing_key.as_deref())?;
     let run_log = args
         .run_log
         .clone()
-        .unwrap_or_else(|| args.outbox.join("run-log.jsonl"));
+        .unwrap_or_else(|| args.outbox.join(cellvia::batch::RUN_LOG_NAME));
     let threads = args.threads.unwrap_or_else(scheduler::default_threads);
     let options = watch_options(
         args.inbox,

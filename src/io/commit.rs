@@ -22,6 +22,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use super::folders::remove_all;
 use super::write::AtomicFile;
 use super::IoError;
 
@@ -359,16 +360,6 @@ pub fn parse_checksum_list(text: &str) -> BTreeMap<String, String> {
         .filter_map(|line| line.split_once("  "))
         .map(|(hash, name)| (name.to_string(), hash.to_string()))
         .collect()
-}
-
-fn remove_all(dir: &Path) -> Result<(), IoError> {
-    match std::fs::remove_dir_all(dir) {
-        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(IoError::Write {
-            path: dir.to_path_buf(),
-            source: e,
-        }),
-        _ => Ok(()),
-    }
 }
 
 /// Makes renames and new names in `dir` durable (best effort where a

@@ -24,8 +24,8 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, AtomicUsize};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
-use std::time::{SystemTime, UNIX_EPOCH};
 
+pub(crate) use crate::batch::unix_now;
 use crate::batch::Cancel;
 use crate::io::IoError;
 
@@ -102,12 +102,6 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
         .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-fn unix_now() -> f64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0.0, |d| d.as_secs_f64())
-}
-
 impl Shared {
     /// Opens the data folder and its store, and queues again the runs a
     /// killed server left running.
@@ -163,7 +157,7 @@ impl Shared {
 /// In the data folder: the job store, the run folders, the run log.
 pub const STORE_FILE: &str = "jobs.sqlite";
 pub const RUNS_DIR: &str = "runs";
-pub const RUN_LOG_FILE: &str = "run-log.jsonl";
+pub const RUN_LOG_FILE: &str = crate::batch::RUN_LOG_NAME;
 
 /// Runs the service until SIGINT or SIGTERM: workers, optionally a hot
 /// folder, and the HTTP API on `options.listen`. `on_listen` hears the
