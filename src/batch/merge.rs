@@ -254,11 +254,7 @@ pub fn merge(
     config.report.asm |= request.asm;
     let spec = request.spec.clone().or(first.spec.clone());
     let plan = whole_plan(&shards)?;
-    let run_log = request
-        .run_log
-        .clone()
-        .unwrap_or_else(|| request.out.join(super::RUN_LOG_NAME));
-    let folder = outputs::prepare(&request.out, run_log, request.overwrite)?;
+    let folder = outputs::prepare(&request.out, request.run_log.as_deref(), request.overwrite)?;
     observer.started(first.fields);
     let software = Software::default();
     let mut assembly = Assembly::start(

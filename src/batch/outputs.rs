@@ -23,13 +23,15 @@ pub(super) struct OutputFolder {
 
 /// Before any work: locks the output folder (refusing a second run into it),
 /// finishes or discards what a killed run left there, refuses to replace
-/// results unless `overwrite`, and checks that the run log verifies and
+/// results unless `overwrite`, and checks that the run log (`OUT/`
+/// [`super::RUN_LOG_NAME`] unless named) verifies and
 /// can be appended to, so nothing is analysed that could not be committed.
 pub(super) fn prepare(
     out: &Path,
-    run_log: PathBuf,
+    run_log: Option<&Path>,
     overwrite: bool,
 ) -> Result<OutputFolder, BatchError> {
+    let run_log = run_log.map_or_else(|| out.join(super::RUN_LOG_NAME), Path::to_path_buf);
     let lock = commit::lock_output(out)?;
     match commit::recover(&lock, is_committed)?? {
         Recovery::Nothing => {}

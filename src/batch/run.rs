@@ -123,11 +123,7 @@ pub fn run(request: BatchRequest, observer: &mut dyn Observer) -> Result<BatchOu
         .shard
         .map_or(0..fields.len(), |shard| shard.range(fields.len()));
 
-    let run_log = request
-        .run_log
-        .clone()
-        .unwrap_or_else(|| request.out.join(super::RUN_LOG_NAME));
-    let folder = outputs::prepare(&request.out, run_log, request.overwrite)?;
+    let folder = outputs::prepare(&request.out, request.run_log.as_deref(), request.overwrite)?;
     let viability = Viability::for_config(&config)?;
     // Decided on the whole batch, so shards decide alike.
     let want_overlays = match config.report.overlays {
