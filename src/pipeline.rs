@@ -10,7 +10,7 @@ use crate::aggregate::confidence::CallTally;
 use crate::aggregate::{clusters_of_cells, Counts};
 use crate::classify::field_mode::wrong_assay;
 use crate::classify::{CellClass, ClassifyError, Score, Viability};
-use crate::config::{Assay, Config};
+use crate::config::{Assay, Config, ExportKind};
 use crate::gate::GateReason;
 use crate::image_types::{FloatImage, LabelImage};
 use crate::io::decode::{decode, DecodeError};
@@ -93,6 +93,8 @@ pub enum FieldError {
     AssayMismatch { config: Assay, stage: Assay },
     #[error(transparent)]
     Classify(#[from] ClassifyError),
+    #[error(transparent)]
+    Export(#[from] crate::report::export::ExportError),
     #[error("{0}")]
     WrongAssay(String),
     #[error(
@@ -315,8 +317,13 @@ pub fn candidates(
 pub struct ImageAnalysis {
     pub record: ImageRecord,
     pub overlay: Option<RgbImage>,
+    /// The field's `report.exports`, encoded.
+    pub exports: Vec<(ExportKind, Vec<u8>)>,
     pub times: StageTimes,
 }
+
+/// What [`analyze_field`] makes of one field.
+type FieldOutput = (ImageRecord, Option<RgbImage>, Vec<(ExportKind, Vec<u8>)>);
 
 /// Analyses one field; `path` labels the record, `diameter` is as for
 /// [`candidates`]. Never fails: problems become an error record naming the
@@ -341,9 +348,13 @@ pub fn analyze(
             &mut times,
         )
     });
-    let (mut record, overlay) = match field {
+    let (mut record, overlay, exports) = match field {
         Ok(done) => done,
-        Err(e) => (ImageRecord::failed(path, format!("{path}: {e}")), None),
+        Err(e) => (
+            ImageRecord::failed(path, format!("{path}: {e}")),
+            None,
+            Vec::new(),
+        ),
     };
     (record.sha256, record.pi_sha256) = match source {
         Source::Image(bytes) => (Some(crate::sha256_hex(bytes)), None),
@@ -352,6 +363,7 @@ pub fn analyze(
     ImageAnalysis {
         record,
         overlay,
+        exports,
         times,
     }
 }
@@ -396,7 +408,7 @@ fn analyze_field(
     want_overlay: bool,
     diameter: Option<&FieldDiameter>,
     times: &mut StageTimes,
-) -> Result<(ImageRecord, Option<RgbImage>), FieldError> {
+) -> Result<FieldOutput, FieldError> {
     if config.assay != viability.assay() {
         return Err(FieldError::AssayMismatch {
             config: config.assay,
@@ -477,6 +489,13 @@ fn analyze_field(
         let region = config.gate.counting_region.as_ref();
         crate::report::overlay::render(&cands.intensity, &cands.labels, &outlines, &counts, region)
     });
+    // Every object cells.csv lists, with its id.
+    let exports = if config.report.exports.is_empty() {
+        Vec::new()
+    } else {
+        let listed: Vec<&CellRecord> = cells.iter().chain(&gated).chain(&debris.objects).collect();
+        crate::report::export::encode(&config.report.exports, &cands.labels, &listed)?
+    };
     // Focus and crowding are properties of the picture: every cell counts,
     // gated out or not.
     let is_cell = |i: &usize| classes[*i] != CellClass::Debris;
@@ -523,7 +542,7 @@ fn analyze_field(
         gated,
     };
     times.report += t.elapsed();
-    Ok((record, overlay))
+    Ok((record, overlay, exports))
 }
 
 /// [`analyze`] of one image file without an overlay, returning only the record.

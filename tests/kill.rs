@@ -42,7 +42,7 @@ fn finals_are_vouched_for(out: &Path) -> Result<usize, String> {
     for name in cellvia::io::commit::OUTPUT_NAMES
         .iter()
         .copied()
-        .chain([cellvia::io::commit::OVERLAY_SUMS])
+        .chain([cellvia::io::published::Folder::Overlays.sums()])
     {
         let Ok(bytes) = std::fs::read(out.join(name)) else {
             continue;

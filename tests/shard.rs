@@ -1,5 +1,5 @@
-//! `analyze --shard K/N` and `merge` (issue 17): merged outputs are the
-//! bytes of one run (but for its `run` block) for N = 1, 2, 3 and 7, over
+//! `analyze --shard K/N` and `merge` (issue 17): merged outputs (exports
+//! included) are the bytes of one run (but for its `run` block) for N = 1, 2, 3 and 7, over
 //! trypan and AO/PI sample sets with a manifest and a spec; incomplete,
 //! doubled, mismatched or edited shards are refused. Also the Kubernetes
 //! Indexed Job's command line.
@@ -54,6 +54,8 @@ fn trypan_set(dir: &Path) -> Set {
             "--asm",
             "--meta",
             "batch=B-17",
+            "--export",
+            "masks,imagej,geojson",
         ]
         .map(String::from)
         .to_vec(),
@@ -181,8 +183,10 @@ fn assert_merge_equals_one_run(set: &Set, dir: &Path, with_spec_at_merge: bool) 
             results_without_run(&plain),
             "N = {n}"
         );
-        let overlays = |out: &Path| std::fs::read(out.join("overlays/SHA256SUMS")).ok();
-        assert_eq!(overlays(&merged), overlays(&plain), "N = {n}");
+        for sums in ["overlays/SHA256SUMS", "exports/SHA256SUMS"] {
+            let read = |out: &Path| std::fs::read(out.join(sums)).ok();
+            assert_eq!(read(&merged), read(&plain), "N = {n}: {sums}");
+        }
         let log = std::fs::read_to_string(merged.join("run-log.jsonl")).unwrap();
         let record: Value = serde_json::from_str(log.lines().last().unwrap()).unwrap();
         assert_eq!(record["merged"].as_array().unwrap().len(), n);
@@ -195,6 +199,8 @@ fn merged_trypan_shards_equal_one_run() {
     let dir = tempfile::tempdir().unwrap();
     let set = trypan_set(dir.path());
     assert_merge_equals_one_run(&set, dir.path(), true);
+    let sums = std::fs::read_to_string(dir.path().join("plain/exports/SHA256SUMS")).unwrap();
+    assert_eq!(sums.lines().count(), 9 * 3, "three exports per field");
     // The report thumbnails come through the shards too.
     let report = std::fs::read_to_string(dir.path().join("merged-3/report.html")).unwrap();
     let plain = std::fs::read_to_string(dir.path().join("plain/report.html")).unwrap();

@@ -15,6 +15,7 @@ use crate::audit::signature::RecordSigner;
 use crate::audit::{MergedShard, RunRecord};
 use crate::classify::ModelInfo;
 use crate::io::commit::Staging;
+use crate::io::published::Folder;
 use crate::report::stream::{ResultsStream, TailParts};
 use crate::report::{self, FieldSummary, ImageRecord, RunFacts, RunSummary, Software};
 use crate::Config;
@@ -23,6 +24,14 @@ use crate::Config;
 /// shard runs so a merge can put it in report.html.
 pub fn thumbnail_name(index: usize) -> String {
     format!("thumbnail-{index:05}.png")
+}
+
+/// One file of a field for a published folder.
+#[derive(Debug)]
+pub struct FieldFile {
+    pub folder: Folder,
+    pub name: String,
+    pub bytes: Vec<u8>,
 }
 
 /// A batch's outputs as they are being written, in the staging folder.
@@ -90,22 +99,26 @@ impl<'a> Assembly<'a> {
         })
     }
 
-    /// Adds field `index`'s record, with its overlay (name, PNG) and report
-    /// thumbnail (PNG) when it has them. Call in input order.
+    /// Adds field `index`'s record, with its files for the published
+    /// folders (overlay, exports) and its report thumbnail (PNG) when it has
+    /// them. Call in input order.
     pub fn add(
         &mut self,
         index: usize,
         record: &ImageRecord,
-        overlay: Option<(String, Vec<u8>)>,
+        files: Vec<FieldFile>,
         thumbnail: Option<Vec<u8>>,
     ) {
-        if let Some((name, png)) = overlay {
-            if let Err(e) = self.staging.write_overlay(&name, &png) {
+        for file in files {
+            if let Err(e) = self.staging.write_in(file.folder, &file.name, &file.bytes) {
                 self.error.get_or_insert(e.into());
             }
         }
         if let (true, Some(png)) = (self.keep_thumbnails, &thumbnail) {
-            if let Err(e) = self.staging.write_overlay(&thumbnail_name(index), png) {
+            if let Err(e) = self
+                .staging
+                .write_in(Folder::Overlays, &thumbnail_name(index), png)
+            {
                 self.error.get_or_insert(e.into());
             }
         }
@@ -182,7 +195,7 @@ impl<'a> Assembly<'a> {
         )?;
         streams.finish(&mut staging)?;
         staging.add("samples.csv", samples_csv.commit()?);
-        staging.seal_overlays()?;
+        staging.seal_folders()?;
         let config_sha256 = config.sha256();
         let out_dir = closing.out.display().to_string();
         let results_sha256 = staging.outputs().get("results.json").cloned();

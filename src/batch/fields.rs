@@ -4,6 +4,7 @@ use std::path::Path;
 
 use super::plan::SamplePlan;
 use crate::classify::Viability;
+use crate::config::ExportKind;
 use crate::io::calibration::Declared;
 use crate::io::discover::FieldFiles;
 use crate::io::{self};
@@ -59,20 +60,31 @@ pub(super) fn calibrate(config: &mut Config, fields: &[FieldFiles]) -> Option<St
     }
 }
 
-/// Longest stem an overlay's name keeps, bytes: with the index and `.png`
-/// it stays far below the 255-byte limit of common filesystems.
-const OVERLAY_STEM_MAX_BYTES: usize = 120;
+/// Longest stem an overlay's or export's name keeps, bytes: with the index
+/// and the suffix it stays far below the 255-byte limit of common
+/// filesystems.
+const FIELD_STEM_MAX_BYTES: usize = 120;
 
-/// The overlay file of field `index`: `00007_stem.png`.
-pub(super) fn overlay_name(index: usize, path: &Path) -> String {
+/// The start of the names of field `index`'s files: `00007_stem`.
+fn field_stem(index: usize, path: &Path) -> String {
     let stem = path
         .file_stem()
         .map_or_else(|| "image".into(), |s| s.to_string_lossy().into_owned());
-    let mut end = stem.len().min(OVERLAY_STEM_MAX_BYTES);
+    let mut end = stem.len().min(FIELD_STEM_MAX_BYTES);
     while !stem.is_char_boundary(end) {
         end -= 1;
     }
-    format!("{index:05}_{}.png", &stem[..end])
+    format!("{index:05}_{}", &stem[..end])
+}
+
+/// The overlay file of field `index`: `00007_stem.png`.
+pub(super) fn overlay_name(index: usize, path: &Path) -> String {
+    field_stem(index, path) + ".png"
+}
+
+/// Field `index`'s export of `kind`: `00007_stem.rois.zip` and so on.
+pub(super) fn export_name(index: usize, path: &Path, kind: ExportKind) -> String {
+    field_stem(index, path) + kind.suffix()
 }
 
 /// Reads a field's file(s) and hands them to `work`; an unreadable,
@@ -113,6 +125,7 @@ pub(super) fn analyze_field(
     let mut analysis = analysed.unwrap_or_else(|error| ImageAnalysis {
         record: ImageRecord::failed(&label, error),
         overlay: None,
+        exports: Vec::new(),
         times: Default::default(),
     });
     if let FieldFiles::Pair { pi, .. } = field {

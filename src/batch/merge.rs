@@ -5,8 +5,8 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use super::assemble::{absolute, thumbnail_name, Assembly, Closing};
-use super::fields::overlay_name;
+use super::assemble::{absolute, thumbnail_name, Assembly, Closing, FieldFile};
+use super::fields::{export_name, overlay_name};
 use super::outputs::{self, verified_log};
 use super::plan::{PlannedSample, SamplePlan};
 use super::run::unix_now;
@@ -15,7 +15,8 @@ use super::{BatchError, BatchOutcome, Observer};
 use crate::aggregate::spec::SpecUsed;
 use crate::audit::signature::RecordSigner;
 use crate::audit::MergedShard;
-use crate::io::commit::{self, Staging};
+use crate::io::commit::Staging;
+use crate::io::published::{parse_checksum_list, Folder};
 use crate::io::{self};
 use crate::report::{Results, RunFacts, Software};
 
@@ -52,8 +53,8 @@ struct CheckedShard {
     /// SHA-256 of its list of skipped files: the list itself (as long as
     /// the batch's, in every shard) is kept of shard 0 only.
     skipped_sha256: String,
-    /// Overlay name -> SHA-256, from its `overlays/SHA256SUMS`.
-    overlays: BTreeMap<String, String>,
+    /// Per published folder: file name -> SHA-256, from its checksum list.
+    folders: BTreeMap<Folder, BTreeMap<String, String>>,
 }
 
 /// Reads a shard folder and checks its files against its log record.
@@ -98,10 +99,13 @@ fn check_shard(dir: &Path, shard_log: Option<&Path>) -> Result<CheckedShard, Bat
     for name in record.outputs.keys() {
         read_vouched(name, record.outputs.get(name))?;
     }
-    let overlays = match record.outputs.get(commit::OVERLAY_SUMS) {
-        Some(_) => commit::parse_checksum_list(&io::read_text(&dir.join(commit::OVERLAY_SUMS))?),
-        None => BTreeMap::new(),
-    };
+    let mut folders = BTreeMap::new();
+    for folder in Folder::ALL {
+        if record.outputs.contains_key(folder.sums()) {
+            let sums = io::read_text(&dir.join(folder.sums()))?;
+            folders.insert(folder, parse_checksum_list(&sums));
+        }
+    }
     let results_sha256 = record
         .outputs
         .get("results.json")
@@ -113,7 +117,7 @@ fn check_shard(dir: &Path, shard_log: Option<&Path>) -> Result<CheckedShard, Bat
         record_sha256: record.sha256.clone(),
         results_sha256,
         skipped_sha256,
-        overlays,
+        folders,
     })
 }
 
@@ -222,16 +226,21 @@ fn whole_plan(shards: &[CheckedShard]) -> Result<SamplePlan, BatchError> {
     Ok(plan)
 }
 
-/// Reads a vouched overlay-folder file of a shard, if it has one.
-fn vouched_overlay(shard: &CheckedShard, name: &str) -> Result<Option<Vec<u8>>, BatchError> {
-    let Some(expected) = shard.overlays.get(name) else {
+/// Reads a vouched file of a shard's published folder, if it has one.
+fn vouched(
+    shard: &CheckedShard,
+    folder: Folder,
+    name: &str,
+) -> Result<Option<Vec<u8>>, BatchError> {
+    let Some(expected) = shard.folders.get(&folder).and_then(|f| f.get(name)) else {
         return Ok(None);
     };
-    let bytes = io::read_bytes(&shard.dir.join(commit::OVERLAYS_DIR).join(name))?;
+    let bytes = io::read_bytes(&shard.dir.join(folder.dir()).join(name))?;
     if &crate::sha256_hex(&bytes) != expected {
         return Err(refuse(format!(
-            "{}: overlays/{name} was changed after its run-log record",
-            shard.dir.display()
+            "{}: {}/{name} was changed after its run-log record",
+            shard.dir.display(),
+            folder.dir()
         )));
     }
     Ok(Some(bytes))
@@ -286,11 +295,27 @@ pub fn merge(
             )));
         }
         for (index, record) in (start..end).zip(&results.images) {
-            let name = overlay_name(index, Path::new(&record.path));
-            let overlay = vouched_overlay(shard, &name)?.map(|png| (name, png));
-            let thumbnail = vouched_overlay(shard, &thumbnail_name(index))?;
+            let path = Path::new(&record.path);
+            let names = std::iter::once((Folder::Overlays, overlay_name(index, path))).chain(
+                config
+                    .report
+                    .exports
+                    .iter()
+                    .map(|&kind| (Folder::Exports, export_name(index, path, kind))),
+            );
+            let mut files = Vec::new();
+            for (folder, name) in names {
+                if let Some(bytes) = vouched(shard, folder, &name)? {
+                    files.push(FieldFile {
+                        folder,
+                        name,
+                        bytes,
+                    });
+                }
+            }
+            let thumbnail = vouched(shard, Folder::Overlays, &thumbnail_name(index))?;
             observer.field_done(index, first.fields, record);
-            assembly.add(index, record, overlay, thumbnail);
+            assembly.add(index, record, files, thumbnail);
         }
     }
     assembly.finish(Closing {

@@ -3,8 +3,11 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use super::assemble::FieldFile;
 use super::assemble::{Assembly, Closing};
-use super::fields::{analyze_field, calibrate, inputs_sha256, measure_diameters, overlay_name};
+use super::fields::{
+    analyze_field, calibrate, export_name, inputs_sha256, measure_diameters, overlay_name,
+};
 use super::outputs;
 use super::shard::{plan_sha256, ShardFile, SHARD_FILE, SHARD_SCHEMA};
 use super::{BatchError, BatchOutcome, BatchRequest, Inputs, Observer, SamplePlan};
@@ -12,6 +15,7 @@ use crate::classify::Viability;
 use crate::config::{Assay, OverlayMode, AUTO_OVERLAY_MAX_IMAGES};
 use crate::io::commit::Staging;
 use crate::io::discover::{discover, pair_channels, Discovered, FieldFiles};
+use crate::io::published::Folder;
 use crate::io::{self};
 use crate::pipeline::ImageAnalysis;
 use crate::report::{self, RunFacts, Software};
@@ -183,14 +187,17 @@ pub fn run(request: BatchRequest, observer: &mut dyn Observer) -> Result<BatchOu
             let Some(analysis) = analysis else { return };
             let index = range.start + position;
             let record = analysis.record;
-            let mut overlay_png = None;
+            let path = fields[index].path();
+            let mut files: Vec<FieldFile> = Vec::new();
             let mut thumbnail_png = None;
             if let Some(overlay) = analysis.overlay {
                 if want_overlays {
                     match report::overlay::encode_png(&overlay) {
-                        Ok(png) => {
-                            overlay_png = Some((overlay_name(index, fields[index].path()), png))
-                        }
+                        Ok(bytes) => files.push(FieldFile {
+                            folder: Folder::Overlays,
+                            name: overlay_name(index, path),
+                            bytes,
+                        }),
                         Err(e) => assembly.fail(e.into()),
                     }
                 }
@@ -205,8 +212,13 @@ pub fn run(request: BatchRequest, observer: &mut dyn Observer) -> Result<BatchOu
             if let Some(e) = &record.error {
                 tracing::warn!("{e}");
             }
+            files.extend(analysis.exports.into_iter().map(|(kind, bytes)| FieldFile {
+                folder: Folder::Exports,
+                name: export_name(index, path, kind),
+                bytes,
+            }));
             observer.field_done(position, total, &record);
-            assembly.add(index, &record, overlay_png, thumbnail_png);
+            assembly.add(index, &record, files, thumbnail_png);
         },
     )?;
     if cancel.is_cancelled() {

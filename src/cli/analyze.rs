@@ -10,7 +10,7 @@ use cellvia::aggregate::sample::SampleResult;
 use cellvia::aggregate::spec::{ReleaseSpec, SpecUsed};
 use cellvia::audit::signature::RecordSigner;
 use cellvia::batch::{self, BatchRequest, Cancel, Inputs, Observer};
-use cellvia::config::OverlayMode;
+use cellvia::config::{ExportKind, OverlayMode};
 use cellvia::gate::{CountingRegion, Interval};
 use cellvia::io::manifest::parse_manifest;
 use cellvia::io::{self};
@@ -18,7 +18,7 @@ use cellvia::report::ImageRecord;
 use cellvia::{scheduler, Config};
 use indicatif::{ProgressBar, ProgressState, ProgressStyle};
 
-use super::{load_config, parse_diameter, parse_range, AnalyzeArgs, OverlayArg};
+use super::{load_config, parse_diameter, parse_range, AnalyzeArgs, ExportArg, OverlayArg};
 
 /// Applies command-line flags over the config file.
 fn resolve_config(args: &AnalyzeArgs) -> anyhow::Result<Config> {
@@ -61,6 +61,16 @@ fn resolve_config(args: &AnalyzeArgs) -> anyhow::Result<Config> {
             OverlayArg::Never => OverlayMode::Never,
         };
     }
+    config
+        .report
+        .exports
+        .extend(args.export.iter().map(|e| match e {
+            ExportArg::Masks => ExportKind::Masks,
+            ExportArg::Imagej => ExportKind::Imagej,
+            ExportArg::Geojson => ExportKind::Geojson,
+        }));
+    config.report.exports.sort();
+    config.report.exports.dedup();
     config.segment.discard_border_objects |= args.discard_border_objects;
     let interval = |flag: &str, text: &str| {
         parse_range(flag, text).map(|r| Interval {

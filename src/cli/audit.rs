@@ -7,6 +7,7 @@ use cellvia::audit::signature::{key_pair, RecordVerifier};
 use cellvia::io::{self, commit};
 
 use super::{EXIT_OK, EXIT_SOME_FAILED};
+use cellvia::io::published::{parse_checksum_list, Folder};
 
 /// `cellvia audit verify LOG [--outputs] [--public-key FILE]`.
 pub fn verify(
@@ -80,8 +81,8 @@ pub fn verify(
         }
         for (name, logged) in files {
             problems += check_output(&out.join(&name), &logged);
-            if name == commit::OVERLAY_SUMS {
-                problems += check_overlays(out);
+            if let Some(folder) = Folder::of_sums(&name) {
+                problems += check_folder(out, folder);
             }
         }
     }
@@ -123,17 +124,18 @@ fn check_output(path: &Path, logged: &str) -> usize {
     }
 }
 
-/// Checks every overlay against the checksum list (itself checked against
-/// the log) and flags overlays the list does not name.
-fn check_overlays(out: &Path) -> usize {
-    let dir = out.join(commit::OVERLAYS_DIR);
-    let sums = io::read_text(&out.join(commit::OVERLAY_SUMS)).unwrap_or_default();
-    let listed = commit::parse_checksum_list(&sums);
+/// Checks every file of a published folder (overlays, exports) against its
+/// checksum list (itself checked against the log) and flags files the list
+/// does not name.
+fn check_folder(out: &Path, folder: Folder) -> usize {
+    let dir = out.join(folder.dir());
+    let sums = io::read_text(&out.join(folder.sums())).unwrap_or_default();
+    let listed = parse_checksum_list(&sums);
     let mut problems: usize = listed
         .iter()
         .map(|(name, hash)| check_output(&dir.join(name), hash))
         .sum();
-    let sums_name = Path::new(commit::OVERLAY_SUMS).file_name();
+    let sums_name = Path::new(folder.sums()).file_name();
     for file in io::discover::files_under(&dir).unwrap_or_default() {
         let name = file.file_name();
         let known = name.is_some_and(|n| n == sums_name.unwrap_or_default())

@@ -154,6 +154,16 @@ enum OverlayArg {
     Never,
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum ExportArg {
+    /// Label TIFF per image, pixel values = cells.csv ids.
+    Masks,
+    /// ImageJ/Fiji ROI set (.zip) per image.
+    Imagej,
+    /// QuPath-compatible GeoJSON outlines per image.
+    Geojson,
+}
+
 #[derive(Debug, Args)]
 struct AnalyzeArgs {
     /// Image files or folders (searched recursively for .png .tif .tiff .jpg .jpeg .bmp).
@@ -207,6 +217,9 @@ struct AnalyzeArgs {
     /// Overlay pictures: auto (batches of up to 50 images), always, never.
     #[arg(long, value_enum)]
     overlays: Option<OverlayArg>,
+    /// Per-image files for other tools, in OUT/exports/: masks, imagej, geojson (comma-separated).
+    #[arg(long, value_enum, value_delimiter = ',', value_name = "KINDS")]
+    export: Vec<ExportArg>,
     /// Drop objects touching the image edge.
     #[arg(long)]
     discard_border_objects: bool,

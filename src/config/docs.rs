@@ -70,6 +70,7 @@ pub const SETTING_DOCS: &[SettingDoc] = &[
     doc("report.html", "write report.html: samples, verdicts, plots, thumbnails, spec and audit block"),
     doc("report.html_thumbnails", "overlay thumbnails per sample in report.html (its first fields)"),
     doc("report.asm", "write results.asm.json (Allotrope Simple Model, cell-counting REC/2024/09; needs pixel_size_um)"),
+    SettingDoc { key: "report.exports", meaning: "per-image files in exports/: masks (label TIFF, ids = cells.csv ids), imagej (ROI set .zip), geojson (QuPath outlines); none by default", example: "[\"masks\", \"imagej\", \"geojson\"]" },
 ];
 
 impl Config {

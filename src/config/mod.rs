@@ -11,9 +11,11 @@ use serde::{Deserialize, Serialize};
 use crate::gate::GateConfig;
 
 mod docs;
+mod export;
 mod validate;
 
 pub use docs::{SettingDoc, SETTING_DOCS};
+pub use export::ExportKind;
 
 /// Diameter range used when the diameter is estimated (`--diameter auto`)
 /// but a field holds too few objects to measure, read from LDC trypan-blue
@@ -316,6 +318,11 @@ pub struct ReportConfig {
     pub html_thumbnails: u32,
     /// Write results.asm.json (Allotrope Simple Model, cell-counting REC/2024/09).
     pub asm: bool,
+    /// Per-image files for other tools, in `exports/` (none by default;
+    /// left out of the resolved settings when empty, so older settings
+    /// hashes still hold).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub exports: Vec<ExportKind>,
 }
 
 /// Thumbnails per sample in report.html: enough to see a sample's fields at a
@@ -330,6 +337,7 @@ impl Default for ReportConfig {
             html: true,
             html_thumbnails: DEFAULT_HTML_THUMBNAILS,
             asm: false,
+            exports: Vec::new(),
         }
     }
 }

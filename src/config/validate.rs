@@ -104,6 +104,12 @@ impl Config {
                 "need 1000 >= seed_sigma >= extent_sigma > 0",
             ));
         }
+        let mut exports = self.report.exports.clone();
+        exports.sort();
+        exports.dedup();
+        if exports.len() != self.report.exports.len() {
+            return Err(invalid("report.exports", "lists an export twice"));
+        }
         if !(0.0..=1.0).contains(&s.min_circularity) {
             return Err(invalid("segment.min_circularity", "must lie in 0..=1"));
         }

@@ -23,6 +23,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::folders::remove_all;
+use super::published::{checksum_list, publish_folder, Folder};
 use super::write::AtomicFile;
 use super::IoError;
 
@@ -32,11 +33,6 @@ pub const LOCK_FILE: &str = ".cellvia.lock";
 pub const STAGING_DIR: &str = ".cellvia-staging";
 /// What the staging folder says about the run it holds.
 const PENDING_FILE: &str = "PENDING.json";
-/// The overlay folder, published as a whole.
-pub const OVERLAYS_DIR: &str = "overlays";
-/// The overlay folder's checksum list (`sha256sum -c` format): its hash in
-/// the run record vouches for every overlay.
-pub const OVERLAY_SUMS: &str = "overlays/SHA256SUMS";
 /// Every file a run may write at the top of its output folder.
 pub const OUTPUT_NAMES: &[&str] = &[
     "results.json",
@@ -47,8 +43,6 @@ pub const OUTPUT_NAMES: &[&str] = &[
     "results.asm.json",
     "shard.json",
 ];
-/// Where a replaced overlay folder waits until the staging folder goes.
-const REPLACED_OVERLAYS: &str = "overlays-replaced";
 
 /// Why an output folder cannot be written.
 #[derive(Debug, thiserror::Error)]
@@ -186,7 +180,8 @@ pub struct Staging {
     out: PathBuf,
     dir: PathBuf,
     outputs: BTreeMap<String, String>,
-    overlays: BTreeMap<String, String>,
+    /// Per published folder: file name -> SHA-256.
+    folders: BTreeMap<Folder, BTreeMap<String, String>>,
     /// Set once `PENDING.json` is written: from then on only [`recover`],
     /// reading the log, may decide the files' fate (an append that failed
     /// may still have landed).
@@ -206,15 +201,17 @@ impl Staging {
     pub fn create(lock: &OutputLock) -> Result<Self, IoError> {
         let dir = lock.out.join(STAGING_DIR);
         remove_all(&dir)?;
-        std::fs::create_dir_all(dir.join(OVERLAYS_DIR)).map_err(|source| IoError::Write {
-            path: dir.clone(),
-            source,
-        })?;
+        for folder in Folder::ALL {
+            std::fs::create_dir_all(dir.join(folder.dir())).map_err(|source| IoError::Write {
+                path: dir.clone(),
+                source,
+            })?;
+        }
         Ok(Self {
             out: lock.out.clone(),
             dir,
             outputs: BTreeMap::new(),
-            overlays: BTreeMap::new(),
+            folders: BTreeMap::new(),
             keep: false,
         })
     }
@@ -239,23 +236,25 @@ impl Staging {
         Ok(())
     }
 
-    /// Stages one overlay image (a plain name, no folders).
-    pub fn write_overlay(&mut self, name: &str, png: &[u8]) -> Result<(), IoError> {
-        let mut file = AtomicFile::create(&self.dir.join(OVERLAYS_DIR).join(name))?;
-        file.write(png)?;
+    /// Stages one file of a published folder (a plain name, no folders).
+    pub fn write_in(&mut self, folder: Folder, name: &str, bytes: &[u8]) -> Result<(), IoError> {
+        let mut file = AtomicFile::create(&self.dir.join(folder.dir()).join(name))?;
+        file.write(bytes)?;
         let hash = file.commit()?;
-        self.overlays.insert(name.to_string(), hash);
+        self.folders
+            .entry(folder)
+            .or_default()
+            .insert(name.to_string(), hash);
         Ok(())
     }
 
-    /// Stages the overlays' checksum list, when there are overlays; its
-    /// hash joins the outputs.
-    pub fn seal_overlays(&mut self) -> Result<(), IoError> {
-        if self.overlays.is_empty() {
-            return Ok(());
+    /// Stages the checksum list of every published folder that has files;
+    /// their hashes join the outputs.
+    pub fn seal_folders(&mut self) -> Result<(), IoError> {
+        for (folder, files) in std::mem::take(&mut self.folders) {
+            self.write(folder.sums(), checksum_list(&files).as_bytes())?;
         }
-        let sums = checksum_list(&self.overlays);
-        self.write(OVERLAY_SUMS, sums.as_bytes())
+        Ok(())
     }
 
     /// The staged outputs: file name -> SHA-256.
@@ -276,7 +275,9 @@ impl Staging {
         let mut file = AtomicFile::create(&self.dir.join(PENDING_FILE))?;
         file.write(&json)?;
         file.commit()?;
-        sync_dir(&self.dir.join(OVERLAYS_DIR))?;
+        for folder in Folder::ALL {
+            sync_dir(&self.dir.join(folder.dir()))?;
+        }
         sync_dir(&self.dir)?;
         self.keep = true;
         Ok(())
@@ -310,21 +311,13 @@ fn publish(out: &Path, staging: &Path, outputs: &BTreeMap<String, String>) -> Re
             std::fs::remove_file(&stale).map_err(write_error(&stale))?;
         }
     }
-    let staged_overlays = staging.join(OVERLAYS_DIR);
-    let final_overlays = out.join(OVERLAYS_DIR);
-    let overlays_staged = outputs.contains_key(OVERLAY_SUMS) && staged_overlays.exists();
-    if final_overlays.exists() && (overlays_staged || !outputs.contains_key(OVERLAY_SUMS)) {
-        let replaced = staging.join(REPLACED_OVERLAYS);
-        remove_all(&replaced)?;
-        std::fs::rename(&final_overlays, &replaced).map_err(write_error(&final_overlays))?;
-    }
-    if overlays_staged {
-        std::fs::rename(&staged_overlays, &final_overlays).map_err(write_error(&final_overlays))?;
+    for folder in Folder::ALL {
+        publish_folder(out, staging, outputs, folder)?;
     }
     // results.json goes last: where it is in place, every other file is too.
     let mut names: Vec<&String> = outputs
         .keys()
-        .filter(|n| n.as_str() != OVERLAY_SUMS)
+        .filter(|n| Folder::of_sums(n).is_none())
         .collect();
     names.sort_by_key(|n| n.as_str() == "results.json");
     for name in names {
@@ -336,30 +329,6 @@ fn publish(out: &Path, staging: &Path, outputs: &BTreeMap<String, String>) -> Re
     }
     sync_dir(out)?;
     remove_all(staging)
-}
-
-/// `sha256sum` lines for `files` (name -> hash), sorted by name.
-///
-/// ```
-/// use std::collections::BTreeMap;
-/// let files = BTreeMap::from([("b.png".to_string(), "bb".to_string()), ("a.png".into(), "aa".into())]);
-/// let text = cellvia::io::commit::checksum_list(&files);
-/// assert_eq!(text, "aa  a.png\nbb  b.png\n");
-/// assert_eq!(cellvia::io::commit::parse_checksum_list(&text), files);
-/// ```
-pub fn checksum_list(files: &BTreeMap<String, String>) -> String {
-    files
-        .iter()
-        .map(|(name, hash)| format!("{hash}  {name}\n"))
-        .collect()
-}
-
-/// Reads [`checksum_list`] text back (name -> hash); malformed lines are left out.
-pub fn parse_checksum_list(text: &str) -> BTreeMap<String, String> {
-    text.lines()
-        .filter_map(|line| line.split_once("  "))
-        .map(|(hash, name)| (name.to_string(), hash.to_string()))
-        .collect()
 }
 
 /// Makes renames and new names in `dir` durable (best effort where a
@@ -382,9 +351,11 @@ mod tests {
         let mut staging = Staging::create(lock).unwrap();
         staging.write("results.json", text.as_bytes()).unwrap();
         if overlay {
-            staging.write_overlay("00000_a.png", b"png").unwrap();
+            staging
+                .write_in(Folder::Overlays, "00000_a.png", b"png")
+                .unwrap();
         }
-        staging.seal_overlays().unwrap();
+        staging.seal_folders().unwrap();
         staging.prepare(&out.join("log"), "out").unwrap();
         staging
     }
@@ -412,15 +383,15 @@ mod tests {
             std::fs::read(out.join("overlays/00000_a.png")).unwrap(),
             b"png"
         );
-        let sums = std::fs::read_to_string(out.join(OVERLAY_SUMS)).unwrap();
+        let sums = std::fs::read_to_string(out.join(Folder::Overlays.sums())).unwrap();
         assert_eq!(
-            parse_checksum_list(&sums)["00000_a.png"],
+            crate::io::published::parse_checksum_list(&sums)["00000_a.png"],
             crate::sha256_hex(b"png")
         );
         assert!(!out.join(STAGING_DIR).exists());
         // A second run without overlays removes the first run's.
         staged_run(out, &lock, "two", false).publish().unwrap();
-        assert!(!out.join(OVERLAYS_DIR).exists());
+        assert!(!out.join(Folder::Overlays.dir()).exists());
         assert_eq!(std::fs::read(out.join("results.json")).unwrap(), b"two");
     }
 

@@ -10,6 +10,7 @@ pub mod decode;
 pub mod discover;
 pub mod folders;
 pub mod manifest;
+pub mod published;
 pub mod write;
 
 use std::path::{Path, PathBuf};

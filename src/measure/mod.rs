@@ -3,6 +3,7 @@
 
 pub mod crop;
 pub mod focus;
+pub mod polygon;
 
 use serde::{Deserialize, Serialize};
 

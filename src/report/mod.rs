@@ -7,6 +7,7 @@
 
 pub mod asm;
 pub mod csv;
+pub mod export;
 pub mod font;
 pub mod html;
 mod method;

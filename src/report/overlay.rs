@@ -30,6 +30,23 @@ impl From<CellClass> for Outline {
     }
 }
 
+impl Outline {
+    /// The object's outline colour, also given to exported outlines.
+    ///
+    /// ```
+    /// use cellvia::report::overlay::Outline;
+    /// assert_eq!(Outline::Live.colour().0, [0, 220, 0]);
+    /// ```
+    pub fn colour(self) -> Rgb<u8> {
+        match self {
+            Outline::Live => LIVE_COLOUR,
+            Outline::Dead => DEAD_COLOUR,
+            Outline::Debris => DEBRIS_COLOUR,
+            Outline::Gated => GATED_COLOUR,
+        }
+    }
+}
+
 const LIVE_COLOUR: Rgb<u8> = Rgb([0, 220, 0]);
 const DEAD_COLOUR: Rgb<u8> = Rgb([255, 40, 40]);
 /// Magenta: a grey outline vanished on the grey field (issue 16), and
@@ -88,12 +105,7 @@ pub fn render(
                     || ((near(fy, r.y_min) || near(fy, r.y_max)) && within_x)
             });
             let colour = match outlines.get(l as usize - usize::from(l > 0)) {
-                Some(outline) if edge => match outline {
-                    Outline::Live => LIVE_COLOUR,
-                    Outline::Dead => DEAD_COLOUR,
-                    Outline::Debris => DEBRIS_COLOUR,
-                    Outline::Gated => GATED_COLOUR,
-                },
+                Some(outline) if edge => outline.colour(),
                 _ if on_region => REGION_COLOUR,
                 _ => Rgb([v, v, v]),
             };

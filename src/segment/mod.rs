@@ -41,6 +41,7 @@
 //! LDC groups used for training (`b`, `d`, `image`, `image_`, `ncell`) and on
 //! synthetic fields, and checked on the held-out groups (see the README).
 
+pub mod contour;
 pub mod core;
 pub mod distance;
 pub mod fill;
@@ -157,7 +158,7 @@ pub fn segment(
     let n = label::relabel_sequential(&mut labels);
     // Labels are in raster order of first pixel, so the kept objects keep
     // their order and are renumbered 1..=n; an object's statistics do not
-    // depend on its neighbours (its perimeter counts edges to any other label).
+    // depend on its neighbours (its outline treats any other label as background).
     let regions: Vec<Region> = all
         .into_iter()
         .zip(&keep)
