@@ -6,9 +6,9 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::aggregate::record::{round, CellRecord};
 use crate::classify::CellClass;
 use crate::matching::match_detections;
-use crate::report::{round, CellRecord};
 use crate::truth::Truth;
 
 /// How one image was scored.
@@ -97,7 +97,7 @@ pub struct ImageScore {
 /// Scores one image's counted cells against its truth.
 ///
 /// ```
-/// use cellvia::{classify::CellClass, eval::score_image, report::CellRecord, truth::*};
+/// use cellvia::{aggregate::record::CellRecord, classify::CellClass, eval::score_image, truth::*};
 /// let truth = Truth { schema: TRUTH_SCHEMA.into(), width: 50, height: 50, cells: vec![
 ///     TruthCell { x: 10.0, y: 10.0, region: TruthRegion::Disc { radius: 5.0 }, label: CellClass::Live }] };
 /// let score = score_image("a.png", &[], &truth); // one miss

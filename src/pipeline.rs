@@ -7,6 +7,9 @@ use image::RgbImage;
 use ndarray::Array4;
 
 use crate::aggregate::confidence::CallTally;
+use crate::aggregate::record::{
+    round, CellRecord, DebrisReport, ImageQuality, ImageRecord, StainRecord, Status,
+};
 use crate::aggregate::{clusters_of_cells, Counts};
 use crate::classify::field_mode::wrong_assay;
 use crate::classify::{CellClass, ClassifyError, Score, Viability};
@@ -22,9 +25,6 @@ use crate::preprocess::{
     flatten, flatten_fluorescence, fluorescence_channels, subtract_background, to_intensity,
 };
 use crate::report::overlay::Outline;
-use crate::report::{
-    round, CellRecord, DebrisReport, ImageQuality, ImageRecord, StainRecord, Status,
-};
 use crate::segment::scale::{object_diameters, FieldDiameter};
 use crate::segment::{segment, Appearance};
 

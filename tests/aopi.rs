@@ -8,11 +8,11 @@ use std::io::Cursor;
 use std::path::Path;
 
 use assert_cmd::Command;
+use cellvia::aggregate::record::ImageRecord;
 use cellvia::classify::{AopiRule, Viability};
 use cellvia::config::{AopiConfig, Assay};
 use cellvia::eval::{score_image, summarize};
 use cellvia::pipeline::{analyze, Source};
-use cellvia::report::ImageRecord;
 use cellvia::synth::{render, SynthDepth, SynthMode, SynthParams};
 use cellvia::Config;
 use image::{DynamicImage, GrayImage, ImageFormat};

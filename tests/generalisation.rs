@@ -5,11 +5,11 @@
 
 #![allow(clippy::unwrap_used)] // test helpers: a panic is the failure report
 
+use cellvia::aggregate::record::ImageRecord;
 use cellvia::classify::Viability;
 use cellvia::config::{BitDepth, ChannelMode, DiameterRange};
 use cellvia::pipeline::analyze_bytes;
 use cellvia::preprocess::to_intensity;
-use cellvia::report::ImageRecord;
 use cellvia::segment::{scale::estimate_diameter, Appearance};
 use cellvia::synth::looks::{DeadLook, LiveLook};
 use cellvia::synth::{render, SynthParams};

@@ -9,10 +9,10 @@
 
 use std::io::Cursor;
 
+use cellvia::aggregate::record::ImageRecord;
 use cellvia::classify::Viability;
 use cellvia::eval::{score_image, summarize};
 use cellvia::pipeline::analyze_bytes;
-use cellvia::report::ImageRecord;
 use cellvia::synth::{render, SynthDepth, SynthParams};
 use cellvia::truth::Truth;
 use cellvia::Config;

@@ -18,7 +18,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::report::{round, ImageRecord};
+use crate::aggregate::record::{round, ImageRecord};
 use crate::segment::scale::DiameterSource;
 
 /// P(live | cell) in this closed band is an uncertain call.

@@ -5,6 +5,7 @@ pub mod confidence;
 pub mod interval;
 pub mod plausibility;
 pub mod quality;
+pub mod record;
 pub mod sample;
 pub mod spec;
 

@@ -9,8 +9,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::aggregate::record::ImageQuality;
 use crate::config::Assay;
-use crate::report::ImageQuality;
 
 /// Why a field is flagged.
 #[derive(
@@ -131,7 +131,7 @@ impl QualityLimits {
     /// ```
     /// use cellvia::aggregate::quality::{QualityFlag, QualityLimits};
     /// use cellvia::config::Assay;
-    /// let q = cellvia::report::ImageQuality {
+    /// let q = cellvia::aggregate::record::ImageQuality {
     ///     background_mean: 0.5, noise_sigma: 0.01, excluded_fraction: 0.0,
     ///     edge_width_px: Some(9.0), illumination_spread: Some(0.1),
     ///     saturated_fraction: 0.0, cell_coverage: 0.05,
@@ -139,7 +139,7 @@ impl QualityLimits {
     /// let limits = QualityLimits::default();
     /// assert_eq!(limits.flags(&q, Assay::Trypan), vec![QualityFlag::OutOfFocus]);
     /// assert_eq!(limits.flags(&q, Assay::Aopi), vec![QualityFlag::OutOfFocus]);
-    /// let q = cellvia::report::ImageQuality { edge_width_px: Some(6.0), ..q };
+    /// let q = cellvia::aggregate::record::ImageQuality { edge_width_px: Some(6.0), ..q };
     /// assert_eq!(limits.flags(&q, Assay::Aopi), vec![]);
     /// ```
     pub fn flags(&self, q: &ImageQuality, assay: Assay) -> Vec<QualityFlag> {

@@ -16,9 +16,9 @@ use super::interval::{cells_for_precision, poisson_95, wilson_95};
 use super::quality::{flag_tally, QualityFlag};
 use super::spec::SampleVerdict;
 use super::Counts;
+use crate::aggregate::record::{round, ImageRecord};
 use crate::classify::CellClass;
 use crate::config::Config;
-use crate::report::{round, ImageRecord};
 
 /// µm³ per mL.
 const CUBIC_UM_PER_ML: f64 = 1e12;
@@ -174,7 +174,7 @@ impl SampleAccumulator {
     ///
     /// ```
     /// use cellvia::aggregate::{sample::SampleAccumulator, Counts};
-    /// use cellvia::report::ImageRecord;
+    /// use cellvia::aggregate::record::ImageRecord;
     /// let mut config = cellvia::Config::default();
     /// config.pixel_size_um = Some(1.0);
     /// // One 1000×1000 µm field, 100 µm deep = 0.1 µL, with 100 cells (80 live).
@@ -311,8 +311,8 @@ impl SampleAccumulator {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::aggregate::record::{CellRecord, ImageQuality};
     use crate::gate::CountingRegion;
-    use crate::report::{CellRecord, ImageQuality};
 
     fn field(w: u32, h: u32, live: u32, dead: u32, excluded: f64) -> ImageRecord {
         let mut r = ImageRecord::failed("f.png", String::new());

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use super::outputs::{self, OutputFolder, Streams};
 use super::plan::SamplePlan;
 use super::{BatchError, BatchOutcome, EXIT_OK, EXIT_SOME_FAILED};
+use crate::aggregate::record::ImageRecord;
 use crate::aggregate::sample::{SampleAccumulator, SampleResult};
 use crate::aggregate::spec::{judge, SpecUsed, Verdict};
 use crate::aggregate::BatchSummary;
@@ -17,7 +18,7 @@ use crate::classify::ModelInfo;
 use crate::io::commit::Staging;
 use crate::io::published::Folder;
 use crate::report::stream::{ResultsStream, TailParts};
-use crate::report::{self, FieldSummary, ImageRecord, RunFacts, RunSummary, Software};
+use crate::report::{self, FieldSummary, RunFacts, RunSummary, Software};
 use crate::Config;
 
 /// The overlay-folder name of field `index`'s report thumbnail, kept by

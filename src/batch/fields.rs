@@ -3,13 +3,13 @@
 use std::path::Path;
 
 use super::plan::SamplePlan;
+use crate::aggregate::record::ImageRecord;
 use crate::classify::Viability;
 use crate::config::ExportKind;
 use crate::io::calibration::Declared;
 use crate::io::discover::FieldFiles;
 use crate::io::{self};
 use crate::pipeline::{self, ImageAnalysis, Source};
-use crate::report::ImageRecord;
 use crate::scheduler::{self, SchedulerError};
 use crate::segment::scale::{self, FieldDiameter};
 use crate::Config;

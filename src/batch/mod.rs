@@ -20,6 +20,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
+use crate::aggregate::record::ImageRecord;
 use crate::aggregate::sample::SampleResult;
 use crate::aggregate::spec::SpecUsed;
 use crate::aggregate::BatchSummary;
@@ -30,7 +31,6 @@ use crate::config::ConfigError;
 use crate::io::commit::CommitError;
 use crate::io::manifest::ManifestSample;
 use crate::io::IoError;
-use crate::report::ImageRecord;
 use crate::scheduler::SchedulerError;
 use crate::Config;
 

@@ -4,13 +4,14 @@
 use std::path::{Path, PathBuf};
 
 use super::BatchError;
+use crate::aggregate::record::ImageRecord;
 use crate::audit::signature::RecordSigner;
 use crate::audit::RunRecord;
 use crate::io::commit::{self, OutputLock, Pending, Recovery, Staging};
 use crate::io::write::{append_locked, check_appendable, AtomicFile};
 use crate::io::{self};
 use crate::report::stream::ResultsStream;
-use crate::report::{self, ImageRecord, RunSummary};
+use crate::report::{self, RunSummary};
 
 /// The output folder of a run, locked for it, with what it replaces.
 #[derive(Debug)]

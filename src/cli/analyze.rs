@@ -6,6 +6,7 @@ use std::path::Path;
 use std::time::Instant;
 
 use anyhow::Context;
+use cellvia::aggregate::record::ImageRecord;
 use cellvia::aggregate::sample::SampleResult;
 use cellvia::aggregate::spec::{ReleaseSpec, SpecUsed};
 use cellvia::audit::signature::RecordSigner;
@@ -14,7 +15,6 @@ use cellvia::config::{ExportKind, OverlayMode};
 use cellvia::gate::{CountingRegion, Interval};
 use cellvia::io::manifest::parse_manifest;
 use cellvia::io::{self};
-use cellvia::report::ImageRecord;
 use cellvia::{scheduler, Config};
 use indicatif::{ProgressBar, ProgressState, ProgressStyle};
 

@@ -3,9 +3,10 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
+use cellvia::aggregate::record::Status;
 use cellvia::eval::{failed_image, image_without_truth, score_image, summarize};
 use cellvia::io;
-use cellvia::report::{Results, Status};
+use cellvia::report::Results;
 use clap::Args;
 
 use super::{truth_set::TruthSet, EXIT_OK};

@@ -4,12 +4,12 @@
 
 use std::path::PathBuf;
 
+use cellvia::aggregate::record::Status;
 use cellvia::classify::Viability;
 use cellvia::config::Assay;
 use cellvia::eval::{failed_image, image_without_truth, score_image, summarize, EvalReport};
 use cellvia::io;
 use cellvia::pipeline::{self, Source};
-use cellvia::report::Status;
 use cellvia::scheduler;
 use cellvia::validate::{viability_bias, ViabilityBias};
 use clap::Args;
@@ -92,7 +92,7 @@ pub fn run(args: &ValidateArgs) -> anyhow::Result<u8> {
                     )
                     .record
                 }
-                Err(e) => cellvia::report::ImageRecord::failed(&label, e.to_string()),
+                Err(e) => cellvia::aggregate::record::ImageRecord::failed(&label, e.to_string()),
             }
         },
         |i, record| match truth.get(&images[i]) {

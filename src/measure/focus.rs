@@ -5,7 +5,7 @@
 //! blurred by a Gaussian of sigma s, the steepest slope is H / (s √(2π)), so
 //! range / steepest slope = s √(2π) is the edge width in pixels, whatever the
 //! stain's contrast. Defocus widens every edge; the median over a field's
-//! cells is its focus figure ([`crate::report::ImageQuality::edge_width_px`]).
+//! cells is its focus figure ([`crate::aggregate::record::ImageQuality::edge_width_px`]).
 
 use crate::image_types::FloatImage;
 use crate::measure::ObjectMeasurement;

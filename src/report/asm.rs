@@ -13,7 +13,8 @@
 
 use serde_json::{json, Map, Value};
 
-use super::{round, utc_iso8601, RunSummary};
+use super::{utc_iso8601, RunSummary};
+use crate::aggregate::record::round;
 use crate::aggregate::sample::SampleResult;
 use crate::config::Assay;
 

@@ -1,6 +1,6 @@
 //! `images.csv` (one row per image) and `cells.csv` (one row per cell).
 
-use super::{CellRecord, ImageRecord, StainRecord};
+use crate::aggregate::record::{CellRecord, ImageRecord, StainRecord};
 use crate::aggregate::sample::{Estimate, SampleResult};
 use crate::segment::scale::DiameterSource;
 
@@ -42,7 +42,8 @@ pub fn images_header() -> Result<String, csv::Error> {
 /// One image's line of `images.csv`.
 ///
 /// ```
-/// use cellvia::report::{csv::image_row, ImageRecord};
+/// use cellvia::aggregate::record::ImageRecord;
+/// use cellvia::report::csv::image_row;
 /// let row = image_row(&ImageRecord::failed("a,b.png", "truncated".into()), "lot 7").unwrap();
 /// assert_eq!(row, "\"a,b.png\",lot 7,error,truncated,,,,,,,,,,,,,,,,,,,\n");
 /// ```
@@ -145,7 +146,8 @@ pub fn cells_header() -> Result<String, csv::Error> {
 /// its fate.
 ///
 /// ```
-/// use cellvia::report::{csv::cell_rows, ImageRecord};
+/// use cellvia::aggregate::record::ImageRecord;
+/// use cellvia::report::csv::cell_rows;
 /// assert_eq!(cell_rows(&ImageRecord::failed("x.png", "bad".into()), "s").unwrap(), "");
 /// ```
 pub fn cell_rows(r: &ImageRecord, sample_id: &str) -> Result<String, csv::Error> {

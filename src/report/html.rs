@@ -5,8 +5,9 @@
 use crate::segment::scale::DiameterSource;
 use std::fmt::Write;
 
-use super::{round, utc_iso8601, RunSummary};
+use super::{utc_iso8601, RunSummary};
 use crate::aggregate::quality::QualityFlag;
+use crate::aggregate::record::round;
 use crate::aggregate::sample::{Estimate, SampleResult, SizeHistogram};
 use crate::aggregate::spec::Verdict;
 

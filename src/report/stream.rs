@@ -7,7 +7,8 @@
 
 use serde::Serialize;
 
-use super::{pretty_json, ImageRecord, RunFacts, Software};
+use super::{pretty_json, RunFacts, Software};
+use crate::aggregate::record::ImageRecord;
 use crate::aggregate::sample::SampleResult;
 use crate::aggregate::spec::SpecUsed;
 use crate::aggregate::BatchSummary;
@@ -160,8 +161,8 @@ mod tests {
         }));
         out
     }
+    use crate::aggregate::record::{CellRecord, DebrisReport, Status};
     use crate::aggregate::Counts;
-    use crate::report::{CellRecord, DebrisReport, Status};
 
     fn results(images: Vec<ImageRecord>) -> Results {
         Results {

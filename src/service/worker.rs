@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 use super::job::{Job, JobError, Outcome};
 use super::store::StoredRun;
 use super::{lock, unix_now, RunState, Running, Shared};
+use crate::aggregate::record::ImageRecord;
 use crate::batch::{self, BatchError, Observer};
-use crate::report::ImageRecord;
 
 /// How long an idle worker sleeps before it looks at the store again
 /// (a submission wakes it sooner).

@@ -7,8 +7,8 @@ use std::io::Cursor;
 use tiff::encoder::{colortype, Compression, DeflateLevel, TiffEncoder};
 
 use super::ExportError;
+use crate::aggregate::record::CellRecord;
 use crate::image_types::LabelImage;
-use crate::report::CellRecord;
 
 /// A label TIFF of `labels` keeping only the ids of `objects` (sorted by
 /// id): 16-bit while every id fits, else 32-bit; Deflate-compressed (label

@@ -7,10 +7,10 @@ pub mod geojson;
 pub mod imagej;
 pub mod mask;
 
+use crate::aggregate::record::CellRecord;
 use crate::config::ExportKind;
 use crate::image_types::LabelImage;
 use crate::measure::polygon::{outer_rings, Vertex};
-use crate::report::CellRecord;
 
 /// Why an export could not be encoded.
 #[derive(Debug, thiserror::Error)]
