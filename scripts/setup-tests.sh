@@ -1,16 +1,17 @@
 #!/usr/bin/env bash
 # What the test suite needs beyond cargo: ONNX Runtime (fetched, SHA-256
-# checked); Python's tifffile, roifile and geojson (pinned, in target/pytools)
-# to open the --export files as labs do; and, for the report.html render
-# test, Debian's Chromium.
+# checked); Python's tifffile, roifile, geojson and pypdf (pinned, in
+# target/pytools) to open the --export files as labs do and to read the
+# printed report.html; and, to render and print report.html, Debian's
+# Chromium.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 bash scripts/fetch-onnxruntime.sh
-if [ ! -x target/pytools/bin/python ] || ! target/pytools/bin/python -c 'import tifffile, roifile, geojson' 2>/dev/null; then
-    echo "setup-tests: installing tifffile, roifile and geojson into target/pytools" >&2
+if [ ! -x target/pytools/bin/python ] || ! target/pytools/bin/python -c "import tifffile, roifile, geojson, pypdf" 2>/dev/null; then
+    echo "setup-tests: installing tifffile, roifile, geojson and pypdf into target/pytools" >&2
     python3 -m venv target/pytools
     target/pytools/bin/pip install -q --disable-pip-version-check \
-        numpy==2.4.6 tifffile==2026.3.3 roifile==2026.2.10 geojson==3.3.0
+        numpy==2.4.6 tifffile==2026.3.3 roifile==2026.2.10 geojson==3.3.0 pypdf==7.1.1
 fi
 if [ -x /usr/bin/chromium ] || [ -n "${CELLVIA_CHROMIUM:-}" ]; then
     exit 0

@@ -595,3 +595,80 @@ fn a_defocused_field_is_flagged_and_invalidates_a_strict_sample() {
         .unwrap()
         .contains(",out_of_focus,measured,"));
 }
+
+/// Printed on A4 and on Letter paper, every page of report.html carries the
+/// footer naming its run (results.json's SHA-256): read back from Chromium's
+/// PDF with pypdf (installed by scripts/setup-tests.sh).
+#[test]
+fn every_printed_page_names_the_run_on_a4_and_letter() {
+    let python = repo().join("target/pytools/bin/python");
+    let (Some(browser), true) = (chromium(), python.is_file()) else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must print report.html: run scripts/setup-tests.sh (Chromium, pypdf)"
+        );
+        eprintln!("SKIPPED: no Chromium or no target/pytools (run scripts/setup-tests.sh)");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    // Both sample folders: two samples, several pages.
+    analyze_folder(
+        &repo().join("sample-images"),
+        &out,
+        &["--pixel-size", "0.5"],
+    )
+    .code(0);
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    let results = std::fs::read(out.join("results.json")).unwrap();
+    let hash = cellvia::sha256_hex(&results);
+    assert!(html.contains(&hash));
+    for (paper, size_pt) in [("A4", (595, 842)), ("Letter", (612, 792))] {
+        let sized = html.replacen("@page{size:auto;", &format!("@page{{size:{paper};"), 1);
+        assert_ne!(sized, html, "report.html sets its @page size");
+        let page = dir.path().join(format!("{paper}.html"));
+        std::fs::write(&page, sized).unwrap();
+        let pdf = dir.path().join(format!("{paper}.pdf"));
+        let printed = headless(
+            &browser,
+            &dir.path().join("profile"),
+            &[
+                "--no-pdf-header-footer",
+                &format!("--print-to-pdf={}", pdf.display()),
+                &format!("file://{}", page.display()),
+            ],
+        );
+        assert!(
+            pdf.is_file(),
+            "{}",
+            String::from_utf8_lossy(&printed.stderr)
+        );
+        let read = std::process::Command::new(&python)
+            .args([
+                "-c",
+                "import sys, pypdf\n\
+                 for p in pypdf.PdfReader(sys.argv[1]).pages:\n\
+                 \x20   text = ''.join(p.extract_text().split())\n\
+                 \x20   print(round(float(p.mediabox.width)), round(float(p.mediabox.height)), int(sys.argv[2] in text))",
+            ])
+            .arg(&pdf)
+            .arg(&hash)
+            .output()
+            .unwrap();
+        assert!(
+            read.status.success(),
+            "{}",
+            String::from_utf8_lossy(&read.stderr)
+        );
+        let pages: Vec<String> = String::from_utf8_lossy(&read.stdout)
+            .lines()
+            .map(String::from)
+            .collect();
+        assert!(pages.len() >= 2, "{paper}: {pages:?}");
+        let expected = format!("{} {} 1", size_pt.0, size_pt.1);
+        assert!(
+            pages.iter().all(|p| *p == expected),
+            "{paper}: every page {expected:?} (width, height in pt, footer found): {pages:?}"
+        );
+    }
+}

@@ -47,8 +47,14 @@ figcaption{font-size:11px;color:#5d6873;word-break:break-all}
 .sign{display:grid;grid-template-columns:1fr 1fr 1fr;gap:24px;margin-top:36px}.sign div{border-top:1px solid #1d232a;padding-top:4px;font-size:12px}
 .footer{margin-top:24px;font-size:10px;color:#5d6873;font-family:ui-monospace,Menlo,Consolas,monospace;word-break:break-all}
 @page{size:auto;margin:14mm 12mm 18mm}
-@media print{body{margin:0;max-width:none}h2,h3{break-after:avoid}figure,tr,svg{break-inside:avoid}.footer{position:fixed;bottom:-12mm;left:0;right:0;margin:0}}
+@media print{body{margin:0;max-width:none}h2,h3{break-after:avoid}figure,tr,svg{break-inside:avoid}.footer{display:none}}
 "#;
+
+/// How the run line looks in the bottom margin of each printed page (a CSS
+/// page margin box: every page, whatever the paper, where a fixed-position
+/// footer was left off the first page by Chromium).
+const PAGE_FOOTER_STYLE: &str =
+    "font:8px ui-monospace,Menlo,Consolas,monospace;color:#5d6873;vertical-align:top";
 
 fn percent(v: f64) -> String {
     format!("{:.1}", 100.0 * v)
@@ -225,10 +231,20 @@ fn base64(bytes: &[u8]) -> String {
 pub fn render(run: &RunSummary) -> String {
     let mut out = String::with_capacity(64 * 1024);
     let facts = run.run;
+    // Which run a sheet belongs to, at the foot of every printed page (a
+    // page margin box) and once at the end on screen. Both parts are digits,
+    // hex and ISO 8601 punctuation: safe inside a CSS string and in HTML.
+    let run_line = format!(
+        "cellvia report · finished {} · results.json SHA-256 {}",
+        utc_iso8601(facts.finished_unix_s),
+        run.results_sha256.unwrap_or("not written")
+    );
+    debug_assert!(!run_line.contains(['"', '\\', '<', '&']));
     let _ = write!(
         out,
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\"><title>cellvia report {}</title><style>{STYLE}</style></head><body>",
-        escape(&utc_iso8601(facts.finished_unix_s))
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\"><title>cellvia report {}</title><style>{STYLE}@page{{@bottom-left{{content:\"{}\";{PAGE_FOOTER_STYLE}}}}}</style></head><body>",
+        escape(&utc_iso8601(facts.finished_unix_s)),
+        escape(&run_line)
     );
     let _ = write!(
         out,
@@ -250,13 +266,7 @@ pub fn render(run: &RunSummary) -> String {
     out.push_str(
         "<div class=\"sign\"><div>Analysed by (name, signature, date)</div><div>Reviewed by QA (name, signature, date)</div><div>Batch / release decision</div></div>",
     );
-    // Repeated at the foot of every printed page: which run this sheet is.
-    let _ = write!(
-        out,
-        "<div class=\"footer\">cellvia report · finished {} · results.json SHA-256 {}</div>",
-        escape(&utc_iso8601(facts.finished_unix_s)),
-        escape(run.results_sha256.unwrap_or("not written"))
-    );
+    let _ = write!(out, "<div class=\"footer\">{}</div>", escape(&run_line));
     out.push_str("</body></html>\n");
     out
 }

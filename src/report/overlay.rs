@@ -1,6 +1,7 @@
 //! Overlay pictures: the field in gray with each object outlined by class
 //! (green live, red dead, magenta debris, blue cells left out by a gate), the
-//! counting region (cyan) when one is set, and the counts written on top.
+//! counting region (cyan) when one is set, each object's id, and the counts
+//! in a caption band below the field.
 
 use image::{Rgb, RgbImage};
 
@@ -55,19 +56,24 @@ const DEBRIS_COLOUR: Rgb<u8> = Rgb([230, 0, 230]);
 const GATED_COLOUR: Rgb<u8> = Rgb([60, 140, 255]);
 const REGION_COLOUR: Rgb<u8> = Rgb([0, 220, 220]);
 const TEXT_COLOUR: Rgb<u8> = Rgb([255, 255, 0]);
-/// Small fields are enlarged by a whole factor up to this width so outlines
-/// and text stay legible.
-const MIN_OVERLAY_WIDTH: u32 = 450;
-const MAX_UPSCALE: u32 = 4;
+/// Black margin around caption lines, pixels.
+const CAPTION_MARGIN: u32 = 2;
+/// Gap between an object's box and its id, pixels.
+const ID_GAP: u32 = 2;
 
-/// Draws the overlay. `outlines[i]` is how label `i + 1` is drawn;
-/// `region`, if any, is drawn as a rectangle.
+/// Draws the overlay at the field's own pixel grid, so a pixel's (x, y) is
+/// the one `cells.csv` and the exports use: each object outlined by
+/// `outlines[i]` (label `i + 1`) with its id beside its box in the same
+/// colour, `region`, if any, as a rectangle, and the counts in a caption
+/// band below the field (wrapped to its width).
 ///
 /// ```
 /// use cellvia::{aggregate::Counts, classify::CellClass, image_types::*, report::overlay::{render, Outline}};
-/// let intensity = FloatImage::from_pixel(500, 40, image::Luma([0.5]));
-/// let labels = LabelImage::from_fn(500, 40, |x, y| image::Luma([u32::from((10..20).contains(&x) && (15..25).contains(&y))]));
+/// let intensity = FloatImage::from_pixel(200, 40, image::Luma([0.5]));
+/// let labels = LabelImage::from_fn(200, 40, |x, y| image::Luma([u32::from((10..20).contains(&x) && (15..25).contains(&y))]));
 /// let img = render(&intensity, &labels, &[Outline::Live], &Counts::from_classes([CellClass::Live]), None);
+/// assert_eq!(img.width(), 200); // native scale; the caption adds rows below
+/// assert!(img.height() > 40);
 /// assert_eq!(img.get_pixel(10, 20).0, [0, 220, 0]); // outline pixel
 /// ```
 pub fn render(
@@ -78,8 +84,11 @@ pub fn render(
     region: Option<&CountingRegion>,
 ) -> RgbImage {
     let (w, h) = intensity.dimensions();
-    let scale = MIN_OVERLAY_WIDTH.div_ceil(w.max(1)).clamp(1, MAX_UPSCALE);
-    let mut out = RgbImage::new(w * scale, h * scale);
+    let text_scale = (w / 600).max(1);
+    let caption = caption_lines(counts, w, text_scale);
+    let line_height = LINE_HEIGHT * text_scale;
+    let band = caption.len() as u32 * line_height + 2 * CAPTION_MARGIN;
+    let mut out = RgbImage::new(w, h + band);
     let label_at = |x: i64, y: i64| -> u32 {
         if x < 0 || y < 0 || x >= i64::from(w) || y >= i64::from(h) {
             0
@@ -87,6 +96,8 @@ pub fn render(
             labels.get_pixel(x as u32, y as u32).0[0]
         }
     };
+    // Each outlined object's box, for its id.
+    let mut boxes = vec![[u32::MAX, u32::MAX, 0, 0]; outlines.len()];
     for y in 0..h {
         for x in 0..w {
             let v = (intensity.get_pixel(x, y).0[0].clamp(0.0, 1.0) * 255.0).round() as u8;
@@ -104,46 +115,79 @@ pub fn render(
                 ((near(fx, r.x_min) || near(fx, r.x_max)) && within_y)
                     || ((near(fy, r.y_min) || near(fy, r.y_max)) && within_x)
             });
-            let colour = match outlines.get(l as usize - usize::from(l > 0)) {
+            let index = l as usize - usize::from(l > 0);
+            if let Some(b) = boxes.get_mut(index).filter(|_| l > 0) {
+                *b = [b[0].min(x), b[1].min(y), b[2].max(x), b[3].max(y)];
+            }
+            let colour = match outlines.get(index) {
                 Some(outline) if edge => outline.colour(),
                 _ if on_region => REGION_COLOUR,
                 _ => Rgb([v, v, v]),
             };
-            for dy in 0..scale {
-                for dx in 0..scale {
-                    out.put_pixel(x * scale + dx, y * scale + dy, colour);
-                }
-            }
+            out.put_pixel(x, y, colour);
         }
     }
+    for (i, (b, outline)) in boxes.iter().zip(outlines).enumerate() {
+        if b[0] == u32::MAX {
+            continue;
+        }
+        let id = (i + 1).to_string();
+        let width = id.len() as u32 * CHAR_WIDTH;
+        // Right of the box, else left of it, else inside at its left edge.
+        let x = if b[2] + ID_GAP + width <= w {
+            b[2] + ID_GAP
+        } else {
+            b[0].saturating_sub(ID_GAP + width)
+        };
+        let y = b[1].min(h.saturating_sub(LINE_HEIGHT));
+        draw_text(&id, x, y, 1, |px, py| {
+            if px < w && py < h {
+                out.put_pixel(px, py, outline.colour());
+            }
+        });
+    }
+    for (row, line) in caption.iter().enumerate() {
+        let y = h + CAPTION_MARGIN + row as u32 * line_height;
+        draw_text(line, CAPTION_MARGIN, y, text_scale, |px, py| {
+            if px < w && py < h + band {
+                out.put_pixel(px, py, TEXT_COLOUR);
+            }
+        });
+    }
+    out
+}
+
+/// The counts, as lines that fit `width` pixels at `scale` (a part wider
+/// than that gets a line of its own and is cut at the edge).
+fn caption_lines(counts: &Counts, width: u32, scale: u32) -> Vec<String> {
     let viability = counts
         .viability()
         .map_or_else(|| "N/A".to_string(), |v| format!("{:.1}%", v * 100.0));
-    let mut text = format!(
-        "LIVE {}  DEAD {}  DEBRIS {}  VIABILITY {viability}",
-        counts.live, counts.dead, counts.debris
-    );
+    let mut parts = vec![
+        format!("LIVE {}", counts.live),
+        format!("DEAD {}", counts.dead),
+        format!("DEBRIS {}", counts.debris),
+        format!("VIABILITY {viability}"),
+    ];
     if counts.gated > 0 {
-        text.push_str(&format!("  GATED {}", counts.gated));
+        parts.push(format!("GATED {}", counts.gated));
     }
-    debug_assert!(text
-        .chars()
+    debug_assert!(parts
+        .iter()
+        .flat_map(|p| p.chars())
         .all(|c| c == ' ' || super::font::OVERLAY_CHARACTERS.contains(c)));
-    let text_scale = (out.width() / 600).max(1);
-    let band_height = (LINE_HEIGHT * text_scale + 2).min(out.height());
-    let band_width = (text.len() as u32 * CHAR_WIDTH * text_scale + 4).min(out.width());
-    for y in 0..band_height {
-        for x in 0..band_width {
-            out.put_pixel(x, y, Rgb([0, 0, 0]));
+    let fits = (width.saturating_sub(2 * CAPTION_MARGIN) / (CHAR_WIDTH * scale)).max(1) as usize;
+    let mut lines: Vec<String> = Vec::new();
+    for part in parts {
+        match lines.last_mut() {
+            Some(line) if line.len() + 2 + part.len() <= fits => {
+                line.push_str("  ");
+                line.push_str(&part);
+            }
+            _ => lines.push(part),
         }
     }
-    let (ow, oh) = out.dimensions();
-    draw_text(&text, 2, 2, text_scale, |x, y| {
-        if x < ow && y < oh {
-            out.put_pixel(x, y, TEXT_COLOUR);
-        }
-    });
-    out
+    lines
 }
 
 /// Encodes an overlay as PNG bytes.
@@ -175,4 +219,32 @@ pub fn thumbnail(image: &RgbImage, max_side: u32) -> RgbImage {
         scale(h),
         image::imageops::FilterType::Triangle,
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn narrow_fields_wrap_the_caption_and_keep_their_pixels() {
+        let counts = Counts::from_classes([CellClass::Live, CellClass::Dead]);
+        let lines = caption_lines(&counts, 100, 1);
+        assert!(lines.len() > 1, "{lines:?}");
+        assert!(lines.iter().all(|l| l.len() as u32 * CHAR_WIDTH <= 96));
+        assert_eq!(caption_lines(&counts, 2000, 1).len(), 1);
+        let intensity = FloatImage::from_pixel(100, 50, image::Luma([0.25]));
+        let labels = LabelImage::from_fn(100, 50, |x, y| {
+            image::Luma([u32::from((40..60).contains(&x) && (20..30).contains(&y))])
+        });
+        let img = render(&intensity, &labels, &[Outline::Dead], &counts, None);
+        assert_eq!(img.width(), 100);
+        assert_eq!(img.get_pixel(40, 25).0, [255, 40, 40]); // outline where cells.csv puts it
+        assert_eq!(img.get_pixel(5, 5).0, [64, 64, 64]); // field pixel untouched
+                                                         // The id "1" in the object's colour, right of its box.
+        let id_pixels = (62..67)
+            .flat_map(|x| (20..27).map(move |y| (x, y)))
+            .filter(|&(x, y)| img.get_pixel(x, y).0 == [255, 40, 40])
+            .count();
+        assert!(id_pixels >= 5, "{id_pixels}");
+    }
 }
