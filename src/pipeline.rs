@@ -201,7 +201,7 @@ pub fn first_pass_diameters(source: Source, config: &Config) -> Result<Vec<f64>,
 /// file, or ours) becomes that field's error instead of ending the batch.
 /// The work only reads shared state and owns what it builds, so nothing a
 /// panic interrupts is seen again.
-fn isolated<T>(work: impl FnOnce() -> Result<T, FieldError>) -> Result<T, FieldError> {
+pub(crate) fn isolated<T>(work: impl FnOnce() -> Result<T, FieldError>) -> Result<T, FieldError> {
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(work)).unwrap_or_else(|payload| {
         let message = payload
             .downcast_ref::<&str>()

@@ -2,6 +2,7 @@
 
 use std::path::Path;
 
+use super::grid::{self, Known};
 use super::plan::SamplePlan;
 use crate::aggregate::record::ImageRecord;
 use crate::classify::Viability;
@@ -17,11 +18,21 @@ use crate::Config;
 /// Where a run's pixel size came from, as results.json names it.
 pub(super) const PIXEL_SIZE_FROM_FLAG: &str = "flag";
 pub(super) const PIXEL_SIZE_FROM_METADATA: &str = "metadata";
+pub(super) const PIXEL_SIZE_FROM_GRID: &str = "grid";
+
+/// Pixel sizes from two sources that differ by more than this disagree:
+/// the accuracy asked of a calibration.
+pub(super) const PIXEL_SIZE_AGREEMENT: f64 = 0.02;
 
 /// Settles the pixel size: the settings win (with a warning when the
 /// files declare another); else the size every file declares (TIFF, ImageJ
-/// or OME metadata). Returns its source for the results.
-pub(super) fn calibrate(config: &mut Config, fields: &[FieldFiles]) -> Option<String> {
+/// or OME metadata); else the chamber's rulings ([`grid::settle`], which
+/// also checks the others against them). Returns its source for the results.
+pub(super) fn calibrate(
+    config: &mut Config,
+    fields: &[FieldFiles],
+    threads: usize,
+) -> Result<Option<String>, SchedulerError> {
     // Unreadable folders and unpaired files have no pixels to calibrate.
     let paths: Vec<&Path> = fields
         .iter()
@@ -29,18 +40,27 @@ pub(super) fn calibrate(config: &mut Config, fields: &[FieldFiles]) -> Option<St
         .map(FieldFiles::path)
         .collect();
     let declared = io::calibration::declared_by_files(&paths);
-    match (config.pixel_size_um, declared) {
-        (Some(given), Declared::Agreed(found)) if (given / found - 1.0).abs() > 0.02 => {
+    let flag = |size_um| Known {
+        size_um,
+        source: PIXEL_SIZE_FROM_FLAG,
+    };
+    let known = match (config.pixel_size_um, declared) {
+        (Some(given), Declared::Agreed(found))
+            if (given / found - 1.0).abs() > PIXEL_SIZE_AGREEMENT =>
+        {
             tracing::warn!(
                 "the pixel size given ({given} µm/px) differs from the one the files declare ({found} µm/px); using the one given"
             );
-            Some(PIXEL_SIZE_FROM_FLAG.into())
+            Some(flag(given))
         }
-        (Some(_), _) => Some(PIXEL_SIZE_FROM_FLAG.into()),
+        (Some(given), _) => Some(flag(given)),
         (None, Declared::Agreed(found)) => {
             config.pixel_size_um = Some(found);
             tracing::info!("pixel size {found} µm/px, from the files' metadata");
-            Some(PIXEL_SIZE_FROM_METADATA.into())
+            Some(Known {
+                size_um: found,
+                source: PIXEL_SIZE_FROM_METADATA,
+            })
         }
         (
             None,
@@ -57,7 +77,8 @@ pub(super) fn calibrate(config: &mut Config, fields: &[FieldFiles]) -> Option<St
             None
         }
         (None, Declared::Nothing) => None,
-    }
+    };
+    grid::settle(config, fields, threads, known)
 }
 
 /// Longest stem an overlay's or export's name keeps, bytes: with the index
@@ -89,7 +110,7 @@ pub(super) fn export_name(index: usize, path: &Path, kind: ExportKind) -> String
 
 /// Reads a field's file(s) and hands them to `work`; an unreadable,
 /// oversized or unpaired file is the error message instead.
-fn with_source<R>(
+pub(super) fn with_source<R>(
     field: &FieldFiles,
     config: &Config,
     work: impl FnOnce(Source) -> R,

@@ -9,6 +9,7 @@
 
 mod assemble;
 mod fields;
+mod grid;
 mod merge;
 mod outputs;
 mod plan;

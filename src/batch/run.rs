@@ -119,7 +119,7 @@ pub fn run(request: BatchRequest, observer: &mut dyn Observer) -> Result<BatchOu
     };
     let plan = SamplePlan::new(&fields, manifest);
     let mut config = request.config.clone();
-    let pixel_size_source = calibrate(&mut config, &fields);
+    let pixel_size_source = calibrate(&mut config, &fields, request.threads)?;
     // Checked once the files may have given the pixel size that
     // `diameter_um`, the ASM document or a µm gate need.
     config.validate()?;

@@ -76,6 +76,12 @@ pub struct SynthArgs {
     /// Draw hemocytometer grid lines (brightfield).
     #[arg(long)]
     grid: bool,
+    /// With --grid: the rulings' pitch in µm (with --pixel-size; Neubauer: 50, 200, 250 or 1000).
+    #[arg(long, value_name = "UM", requires = "pixel_size")]
+    grid_pitch: Option<f64>,
+    /// With --grid-pitch: the field's pixel size in µm/px; rulings lie pitch / pixel size px apart.
+    #[arg(long, value_name = "UM", requires = "grid_pitch")]
+    pixel_size: Option<f64>,
     /// Domain randomisation: each field draws its cell size (8-150 px), looks,
     /// size relation, focus, light, noise, depth, colour, JPEG, debris and
     /// rulings from its seed (size, mode and cell count are kept).
@@ -169,6 +175,10 @@ pub fn synth(args: &SynthArgs) -> anyhow::Result<u8> {
         };
     }
     p.grid |= args.grid;
+    if args.grid_pitch.is_some() {
+        p.grid_pitch_um = args.grid_pitch;
+        p.pixel_size_um = args.pixel_size;
+    }
     p.validate()?;
     io::write::ensure_dir(&args.out)?;
     let base_seed = p.seed;

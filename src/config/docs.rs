@@ -48,6 +48,7 @@ pub const SETTING_DOCS: &[SettingDoc] = &[
     doc("aopi.min_cell_sigma", "(aopi) objects whose mean stain is below this many noise sigmas are debris"),
     doc("sample.chamber", "counting chamber: neubauer-improved (100 um deep), countess (100 um), cellometer-sd100 (100 um), cellometer-sd025 (25 um) or custom"),
     SettingDoc { key: "sample.chamber_depth_um", meaning: "chamber depth in micrometres; overrides the preset, required for custom", example: "100.0" },
+    SettingDoc { key: "sample.chamber_grid_pitch_um", meaning: "pitch in micrometres of the chamber rulings the fields show (improved Neubauer: 50 small squares, 200 triple lines, 250 corner squares, 1000 large squares); with no pixel size given or declared, the pixel size is measured from the rulings (unset: not measured, since the spacing alone cannot tell 50 from 250 um)", example: "50.0" },
     doc("sample.pre_dilution", "dilution of the sample before staining (a manifest's dilution column overrides it per sample)"),
     doc("sample.stain_dilution", "dilution by the stain: 2 for the usual 1:1 mix with trypan blue or AO/PI"),
     doc("sample.target_precision", "wanted relative half-width of the 95 % interval of the count; fewer cells than that needs get a warning"),

@@ -10,10 +10,12 @@ use serde::{Deserialize, Serialize};
 
 use crate::gate::GateConfig;
 
+mod chamber;
 mod docs;
 mod export;
 mod validate;
 
+pub use chamber::{Chamber, GRID_PITCH_UM};
 pub use docs::{SettingDoc, SETTING_DOCS};
 pub use export::ExportKind;
 
@@ -215,33 +217,6 @@ impl Default for AopiConfig {
     }
 }
 
-/// The counting chamber, which sets the depth of the imaged volume.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
-#[serde(rename_all = "kebab-case")]
-pub enum Chamber {
-    /// Improved Neubauer hemocytometer: 0.1 mm deep.
-    NeubauerImproved,
-    /// Invitrogen Countess disposable chamber slide: 100 µm deep.
-    Countess,
-    /// Nexcelom Cellometer SD100 slide: 100 µm deep.
-    CellometerSd100,
-    /// Nexcelom Cellometer SD025 slide: 25 µm deep.
-    CellometerSd025,
-    /// Any other chamber: `sample.chamber_depth_um` must be given.
-    Custom,
-}
-
-impl Chamber {
-    /// The preset depth in µm (`None` for `Custom`).
-    pub fn depth_um(self) -> Option<f64> {
-        match self {
-            Chamber::NeubauerImproved | Chamber::Countess | Chamber::CellometerSd100 => Some(100.0),
-            Chamber::CellometerSd025 => Some(25.0),
-            Chamber::Custom => None,
-        }
-    }
-}
-
 /// How fields are pooled into a sample's concentration and viability.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
@@ -250,6 +225,11 @@ pub struct SampleConfig {
     /// Chamber depth in µm; overrides the preset (required for `custom`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub chamber_depth_um: Option<f64>,
+    /// Pitch in µm of the rulings the fields show (improved Neubauer: 50,
+    /// 200, 250 or 1000): with no pixel size given or declared, the pixel
+    /// size is this over the rulings' measured spacing.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub chamber_grid_pitch_um: Option<f64>,
     /// Dilution of the sample before staining (a manifest's `dilution` column
     /// overrides it per sample).
     pub pre_dilution: f64,
@@ -274,6 +254,7 @@ impl Default for SampleConfig {
         Self {
             chamber: Chamber::NeubauerImproved,
             chamber_depth_um: None,
+            chamber_grid_pitch_um: None,
             pre_dilution: 1.0,
             stain_dilution: 2.0,
             target_precision: 0.1,

@@ -4,7 +4,7 @@
 //! accepted value can overflow, divide by zero or allocate without limit
 //! later (issue 13: `histogram_bin_um = 1e-300` panicked, `1e-6` took 3 GB).
 
-use super::{Config, ConfigError, DiameterRange};
+use super::{Config, ConfigError, DiameterRange, GRID_PITCH_UM};
 
 /// Pixel sizes a light microscope can have, µm/px: 1 nm (beyond any
 /// optical resolution) to 1 mm (a flatbed scan). Outside this the number is
@@ -163,6 +163,9 @@ impl Config {
                 ))
             }
             Some(d) => within("sample.chamber_depth_um", d, CHAMBER_DEPTH_UM)?,
+        }
+        if let Some(pitch) = sm.chamber_grid_pitch_um {
+            within("sample.chamber_grid_pitch_um", pitch, GRID_PITCH_UM)?;
         }
         within("sample.pre_dilution", sm.pre_dilution, DILUTION)?;
         within("sample.stain_dilution", sm.stain_dilution, DILUTION)?;

@@ -20,7 +20,8 @@
 //!    5 % contrast (and one pixel either side), leaving cells that sit on a
 //!    ruling as ordinary deviations from it. What a ruling leaves behind
 //!    (it is never perfectly straight or even) is noise of its own: z inside
-//!    ruling bands is scaled by the noise sigma measured there.
+//!    ruling bands is scaled by the noise sigma measured there. The rulings'
+//!    spacing ([`ruling_spacing`]) can give the pixel size.
 //! 5. **z** = the contrast smoothed by a small Gaussian, divided by its robust
 //!    noise sigma (1.4826 × median absolute deviation): the segmentation's input,
 //!    so thresholds mean the same on quiet and noisy cameras.
@@ -28,13 +29,16 @@
 mod background;
 mod blur;
 pub mod dye;
+mod grid;
 mod intensity;
+mod lattice;
 mod rulings;
 mod statistics;
 
 use background::background_block;
 pub(crate) use background::block_median_background;
 pub use blur::gaussian_blur;
+pub use grid::ruling_spacing;
 pub use intensity::{fluorescence_channels, to_intensity};
 pub use rulings::{remove_rulings, RulingBands};
 pub(crate) use statistics::median_in_place;

@@ -40,9 +40,35 @@ impl RulingBands {
 /// assert!((c.get_pixel(11, 22).0[0] - 0.3).abs() < 1e-6); // cell kept
 /// ```
 pub fn remove_rulings(contrast: &mut FloatImage) -> RulingBands {
+    let Some(profiles) = ruling_profiles(contrast) else {
+        return RulingBands::default();
+    };
+    let (columns, rows) = (&profiles.columns, &profiles.rows);
+    let bands = RulingBands {
+        columns: columns.iter().map(|&p| p != 0.0).collect(),
+        rows: rows.iter().map(|&p| p != 0.0).collect(),
+    };
+    if bands.columns.iter().chain(&bands.rows).any(|&b| b) {
+        let w = columns.len();
+        for (i, v) in contrast.as_mut().iter_mut().enumerate() {
+            *v -= columns[i % w] + rows[i / w];
+        }
+    }
+    bands
+}
+
+/// The median contrast of each column and row where it marks a ruling, 0
+/// elsewhere.
+pub(super) struct RulingProfiles {
+    pub columns: Vec<f32>,
+    pub rows: Vec<f32>,
+}
+
+/// The [`RulingProfiles`] of a contrast image; `None` under 3×3 pixels.
+pub(super) fn ruling_profiles(contrast: &FloatImage) -> Option<RulingProfiles> {
     let (w, h) = (contrast.width() as usize, contrast.height() as usize);
     if w < 3 || h < 3 {
-        return RulingBands::default();
+        return None;
     }
     let data = contrast.as_raw();
     let columns: Vec<f32> = transpose(data, w, h)
@@ -71,18 +97,10 @@ pub fn remove_rulings(contrast: &mut FloatImage) -> RulingBands {
             })
             .collect()
     };
-    let columns = ruling_profile(&columns);
-    let rows = ruling_profile(&rows);
-    let bands = RulingBands {
-        columns: columns.iter().map(|&p| p != 0.0).collect(),
-        rows: rows.iter().map(|&p| p != 0.0).collect(),
-    };
-    if bands.columns.iter().chain(&bands.rows).any(|&b| b) {
-        for (i, v) in contrast.as_mut().iter_mut().enumerate() {
-            *v -= columns[i % w] + rows[i / w];
-        }
-    }
-    bands
+    Some(RulingProfiles {
+        columns: ruling_profile(&columns),
+        rows: ruling_profile(&rows),
+    })
 }
 
 /// `data` (`w`×`h`, row-major) column-major, copied in tiles that stay in cache.

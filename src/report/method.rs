@@ -45,6 +45,12 @@ pub(super) fn method_section(out: &mut String, run: &RunSummary) {
             || "not given: no concentrations; sizes in pixels".into(),
             |p| match run.run.pixel_size_source.as_deref() {
                 Some("metadata") => format!("{p} µm/px (declared in the image files' metadata)"),
+                Some("grid") => format!(
+                    "{p} µm/px (measured from the chamber's rulings, {} µm apart)",
+                    c.sample
+                        .chamber_grid_pitch_um
+                        .map_or_else(|| "?".into(), |pitch| pitch.to_string())
+                ),
                 _ => format!("{p} µm/px (given by --pixel-size or the config)"),
             },
         ),

@@ -59,7 +59,8 @@ pub struct RunFacts {
     #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty", default)]
     pub metadata: std::collections::BTreeMap<String, String>,
     /// Where `pixel_size_um` came from: `flag` (`--pixel-size` or the
-    /// config) or `metadata` (the files' TIFF/ImageJ/OME tags).
+    /// config), `metadata` (the files' TIFF/ImageJ/OME tags) or `grid` (the
+    /// chamber's rulings at `sample.chamber_grid_pitch_um`).
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub pixel_size_source: Option<String>,
 }

@@ -33,10 +33,12 @@ mod fluorescence;
 mod imaging;
 pub mod looks;
 mod randomize;
+mod rng;
 
 use image::{DynamicImage, ImageBuffer, Luma};
 
 use looks::{DeadLook, LiveLook, Look};
+use rng::Rng;
 use serde::{Deserialize, Serialize};
 
 use crate::classify::CellClass;
@@ -95,6 +97,13 @@ pub struct SynthParams {
     pub depth: SynthDepth,
     /// Draw hemocytometer grid lines.
     pub grid: bool,
+    /// Pixel size, µm/px: with `grid_pitch_um`, the rulings lie
+    /// `grid_pitch_um / pixel_size_um` px apart (unset: 220–280 px at random).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pixel_size_um: Option<f64>,
+    /// Pitch of the rulings, µm (see `pixel_size_um`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub grid_pitch_um: Option<f64>,
     /// Live cells take these looks (at random, equally likely).
     pub live_looks: Vec<LiveLook>,
     /// Dead cells take these looks.
@@ -133,6 +142,8 @@ impl Default for SynthParams {
             read_noise: 0.004,
             depth: SynthDepth::Eight,
             grid: false,
+            pixel_size_um: None,
+            grid_pitch_um: None,
             live_looks: vec![LiveLook::Refractile],
             dead_looks: vec![DeadLook::Dark],
             dead_size_ratio: 1.0,
@@ -186,6 +197,7 @@ impl SynthParams {
         if !(0.2..=5.0).contains(&self.dead_size_ratio) {
             return fail("dead size ratio must lie in 0.2..=5".into());
         }
+        brightfield::ruling_period(self).map_err(InvalidSynthParams)?;
         if !(-0.5..=0.5).contains(&self.colour_cast) {
             return fail("colour cast must lie in -0.5..=0.5".into());
         }
@@ -221,31 +233,6 @@ impl SynthParams {
             (SynthDepth::Eight, None) => ("png", image::ImageFormat::Png),
             (SynthDepth::Twelve | SynthDepth::Sixteen, _) => ("tif", image::ImageFormat::Tiff),
         }
-    }
-}
-
-/// SplitMix64: tiny, fast, and fixed forever, so a seed always renders the same field.
-#[derive(Debug, Clone)]
-struct Rng(u64);
-
-impl Rng {
-    fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn uniform(&mut self) -> f64 {
-        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
-    }
-    fn range(&mut self, lo: f64, hi: f64) -> f64 {
-        lo + (hi - lo) * self.uniform()
-    }
-    fn normal(&mut self) -> f64 {
-        let u1 = self.uniform().max(1e-300);
-        let u2 = self.uniform();
-        (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
     }
 }
 

@@ -65,6 +65,8 @@ pub(super) fn draw(base: &SynthParams, rng: &mut Rng) -> SynthParams {
         read_noise: rng.range(0.002, 0.01),
         depth,
         grid: brightfield && rng.uniform() < 0.3,
+        pixel_size_um: None,
+        grid_pitch_um: None,
         live_looks: some_of(rng, &base.live_looks),
         dead_looks: some_of(rng, &base.dead_looks),
         dead_size_ratio,
