@@ -7,6 +7,7 @@ pub mod plausibility;
 pub mod quality;
 pub mod record;
 pub mod sample;
+pub mod size;
 pub mod spec;
 
 use std::collections::BTreeMap;

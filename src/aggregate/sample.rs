@@ -14,10 +14,10 @@ use serde::{Deserialize, Serialize};
 use super::confidence::{CallConfidence, ConfidenceTally, SampleDiameter};
 use super::interval::{cells_for_precision, poisson_95, wilson_95};
 use super::quality::{flag_tally, QualityFlag};
+use super::size::{MeanDiameters, SizeHistogram, SizeTally};
 use super::spec::SampleVerdict;
 use super::Counts;
 use crate::aggregate::record::{round, ImageRecord};
-use crate::classify::CellClass;
 use crate::config::Config;
 
 /// µm³ per mL.
@@ -36,28 +36,6 @@ pub struct Concentration {
     pub total: Estimate,
     pub live: Estimate,
     pub dead: Estimate,
-}
-
-/// Most bins a size histogram has: with the default 2 µm bins that is 4 mm,
-/// far beyond any cell; the last bin also holds every larger cell, so a
-/// fine bin or a huge pixel size cannot make the histogram (and
-/// results.json) grow without bound.
-pub const MAX_HISTOGRAM_BINS: usize = 2_000;
-
-/// Counted cells by equivalent diameter: bin `i` holds [i × bin_um, (i + 1) × bin_um);
-/// the last of [`MAX_HISTOGRAM_BINS`] bins also holds every larger cell.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
-pub struct SizeHistogram {
-    pub bin_um: f64,
-    pub live: Vec<u32>,
-    pub dead: Vec<u32>,
-}
-
-/// Mean equivalent diameter of live and of dead cells, µm.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
-pub struct MeanDiameters {
-    pub live: Option<f64>,
-    pub dead: Option<f64>,
 }
 
 /// Everything reported for one sample.
@@ -87,7 +65,11 @@ pub struct SampleResult {
     pub imaged_volume_ul: Option<f64>,
     /// cells/mL in the original sample, with exact Poisson 95 % intervals.
     pub concentration_per_ml: Option<Concentration>,
+    /// Mean equivalent diameters in µm (null without a pixel size).
     pub mean_diameter_um: MeanDiameters,
+    /// The same in pixels.
+    pub mean_diameter_px: MeanDiameters,
+    /// Live and dead cells by size: in µm, or in pixels without a pixel size.
     pub size_histogram: Option<SizeHistogram>,
     /// Cells in aggregates of two or more / cells.
     pub aggregate_fraction: Option<f64>,
@@ -115,8 +97,7 @@ pub struct SampleAccumulator {
     counts: Counts,
     /// Analysed area of the fields that were analysed, pixels.
     area_px: f64,
-    diameter_sums: [(f64, u32); 2],
-    histogram: [Vec<u32>; 2],
+    sizes: SizeTally,
     confidence: ConfidenceTally,
 }
 
@@ -148,25 +129,8 @@ impl SampleAccumulator {
             None => f64::from(w) * f64::from(h) * (1.0 - excluded),
         };
         self.area_px += area_px;
-        let bin = config.sample.histogram_bin_um;
-        for cell in &record.cells {
-            let slot = match cell.label {
-                CellClass::Live => 0,
-                CellClass::Dead => 1,
-                CellClass::Debris => continue,
-            };
-            if let Some(d) = cell.diameter_um {
-                self.diameter_sums[slot].0 += d;
-                self.diameter_sums[slot].1 += 1;
-                let i = ((d / bin).floor().max(0.0) as usize).min(MAX_HISTOGRAM_BINS - 1);
-                for hist in &mut self.histogram {
-                    if hist.len() <= i {
-                        hist.resize(i + 1, 0);
-                    }
-                }
-                self.histogram[slot][i] += 1;
-            }
-        }
+        self.sizes
+            .add(&record.cells, config.sample.histogram_bin_um);
     }
 
     /// The sample's results; `pre_dilution` overrides the config's (from a
@@ -268,11 +232,11 @@ impl SampleAccumulator {
         warnings.extend(confidence_warnings);
         if config.pixel_size_um.is_some() {
             warnings.extend(super::plausibility::size_warning(
-                &self.histogram,
+                self.sizes.bins(),
                 sc.histogram_bin_um,
             ));
         }
-        let mean = |(sum, n): (f64, u32)| (n > 0).then(|| round(sum / f64::from(n), 2));
+        let (mean_diameter_um, mean_diameter_px) = self.sizes.means();
         let objects = c.total + c.debris;
         SampleResult {
             sample_id: sample_id.to_string(),
@@ -288,15 +252,12 @@ impl SampleAccumulator {
             imaged_area_mm2: area_um2.map(|a| round(a * 1e-6, 6)),
             imaged_volume_ul: volume_ml.map(|v| round(v * 1e3, 6)),
             concentration_per_ml: concentration,
-            mean_diameter_um: MeanDiameters {
-                live: mean(self.diameter_sums[0]),
-                dead: mean(self.diameter_sums[1]),
-            },
-            size_histogram: config.pixel_size_um.map(|_| SizeHistogram {
-                bin_um: sc.histogram_bin_um,
-                live: self.histogram[0].clone(),
-                dead: self.histogram[1].clone(),
-            }),
+            mean_diameter_um,
+            mean_diameter_px,
+            size_histogram: Some(
+                self.sizes
+                    .histogram(config.pixel_size_um.is_some(), sc.histogram_bin_um),
+            ),
             aggregate_fraction: c.aggregate_fraction().map(|f| round(f, 4)),
             debris_fraction: (objects > 0)
                 .then(|| round(f64::from(c.debris) / f64::from(objects), 4)),
@@ -312,6 +273,8 @@ impl SampleAccumulator {
 mod tests {
     use super::*;
     use crate::aggregate::record::{CellRecord, ImageQuality};
+    use crate::aggregate::size::SizeUnit;
+    use crate::classify::CellClass;
     use crate::gate::CountingRegion;
 
     fn field(w: u32, h: u32, live: u32, dead: u32, excluded: f64) -> ImageRecord {
@@ -402,7 +365,9 @@ mod tests {
         acc.add(&ImageRecord::failed("bad.png", "truncated".into()), &c);
         let s = acc.finish("C", None, &c);
         assert_eq!((s.fields, s.fields_failed), (2, 1));
-        assert!(s.concentration_per_ml.is_none() && s.size_histogram.is_none());
+        assert!(s.concentration_per_ml.is_none());
+        // Without a pixel size, sizes are in pixels.
+        assert_eq!(s.size_histogram.map(|h| h.unit), Some(SizeUnit::Px));
         assert_eq!(s.warnings.len(), 2, "{:?}", s.warnings);
         assert_eq!(s.counts.total, 500);
     }
@@ -432,6 +397,7 @@ mod tests {
         assert_eq!(s.mean_diameter_um.live, Some(12.0));
         assert_eq!(s.mean_diameter_um.dead, Some(7.9));
         let h = s.size_histogram.unwrap();
+        assert_eq!((h.unit, h.bin_width), (SizeUnit::Um, 2.0));
         assert_eq!(h.live, [0, 0, 0, 0, 0, 1, 1]);
         assert_eq!(h.dead, [0, 0, 0, 1, 0, 0, 0]);
     }

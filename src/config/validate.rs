@@ -25,7 +25,7 @@ pub const CHAMBER_DEPTH_UM: (f64, f64) = (1.0, 10_000.0);
 
 /// Size-histogram bin widths, µm: a tenth of a micrometre (finer than
 /// optical resolution) to 1 mm; the bin count is capped as well
-/// ([`crate::aggregate::sample::MAX_HISTOGRAM_BINS`]).
+/// ([`crate::aggregate::size::MAX_HISTOGRAM_BINS`]).
 pub const HISTOGRAM_BIN_UM: (f64, f64) = (0.1, 1_000.0);
 
 /// `max_image_pixels`: a gigapixel needs tens of GB of working memory.

@@ -98,7 +98,7 @@ pub fn outer_rings(labels: &LabelImage, label: u32, bbox: [u32; 4]) -> Vec<Vec<V
             }
         }
     }
-    rings.sort_by(|a, b| b.0.cmp(&a.0));
+    rings.sort_by_key(|r| std::cmp::Reverse(r.0));
     rings.into_iter().map(|(_, ring)| ring).collect()
 }
 

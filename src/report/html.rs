@@ -8,7 +8,8 @@ use std::fmt::Write;
 use super::{utc_iso8601, RunSummary};
 use crate::aggregate::quality::QualityFlag;
 use crate::aggregate::record::round;
-use crate::aggregate::sample::{Estimate, SampleResult, SizeHistogram};
+use crate::aggregate::sample::{Estimate, SampleResult};
+use crate::aggregate::size::{SizeHistogram, SizeUnit};
 use crate::aggregate::spec::Verdict;
 
 /// Escapes text for HTML content and attribute values.
@@ -96,6 +97,10 @@ const DEAD_FILL: &str = "#c0392b";
 
 /// A stacked live/dead bar chart of a size histogram, as inline SVG.
 fn histogram_svg(h: &SizeHistogram) -> String {
+    let unit = match h.unit {
+        SizeUnit::Um => "µm",
+        SizeUnit::Px => "px",
+    };
     let bins = h.live.len().max(h.dead.len());
     let count = |v: &[u32], i: usize| v.get(i).copied().unwrap_or(0);
     let cells = |i: usize| count(&h.live, i) + count(&h.dead, i);
@@ -141,13 +146,13 @@ fn histogram_svg(h: &SizeHistogram) -> String {
         ] {
             let _ = write!(
                 svg,
-                "<rect x=\"{:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"{:.1}\" fill=\"{fill}\"><title>{:.0}–{:.0} µm: {c} {class}</title></rect>",
+                "<rect x=\"{:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"{:.1}\" fill=\"{fill}\"><title>{:.0}–{:.0} {unit}: {c} {class}</title></rect>",
                 x + 1.0,
                 y(base + c),
                 (bar - 2.0).max(1.0),
                 y(base) - y(base + c),
-                i as f64 * h.bin_um,
-                (i + 1) as f64 * h.bin_um
+                i as f64 * h.bin_width,
+                (i + 1) as f64 * h.bin_width
             );
         }
         if k % label_every == 0 {
@@ -155,13 +160,13 @@ fn histogram_svg(h: &SizeHistogram) -> String {
                 svg,
                 "<text x=\"{x:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{:.0}</text>",
                 top + plot_h + 14.0,
-                i as f64 * h.bin_um
+                i as f64 * h.bin_width
             );
         }
     }
     let _ = write!(
         svg,
-        "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\">equivalent diameter, µm</text><text x=\"12\" y=\"{:.1}\" transform=\"rotate(-90 12 {:.1})\" text-anchor=\"middle\">cells</text>",
+        "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\">equivalent diameter, {unit}</text><text x=\"12\" y=\"{:.1}\" transform=\"rotate(-90 12 {:.1})\" text-anchor=\"middle\">cells</text>",
         left + plot_w / 2.0,
         height - 4.0,
         top + plot_h / 2.0,
@@ -302,7 +307,7 @@ fn banner(out: &mut String, run: &RunSummary) {
 }
 
 fn samples_table(out: &mut String, run: &RunSummary) {
-    out.push_str("<h2>Samples</h2><table><tr><th>Sample</th><th>Verdict</th><th>Fields</th><th>Cells (live / dead)</th><th>Viability % (95 % CI)</th><th>Viable cells/mL (95 % CI)</th><th>Total cells/mL (95 % CI)</th><th>Mean diameter µm live / dead</th><th>Aggregates %</th><th>Debris %</th><th>Fields flagged</th></tr>");
+    out.push_str("<h2>Samples</h2><table><tr><th>Sample</th><th>Verdict</th><th>Fields</th><th>Cells (live / dead)</th><th>Viability % (95 % CI)</th><th>Viable cells/mL (95 % CI)</th><th>Total cells/mL (95 % CI)</th><th>Mean diameter live / dead (µm, else px)</th><th>Aggregates %</th><th>Debris %</th><th>Fields flagged</th></tr>");
     for s in run.samples {
         let fields = if s.fields_failed > 0 {
             format!(
@@ -313,7 +318,12 @@ fn samples_table(out: &mut String, run: &RunSummary) {
             s.fields.to_string()
         };
         let na = || "<span class=\"muted\">n/a</span>".to_string();
-        let diameter = |d: Option<f64>| d.map_or_else(|| "–".into(), |d| format!("{d:.1}"));
+        // In µm with a pixel size, else in pixels, marked.
+        let diameter = |um: Option<f64>, px: Option<f64>| match (um, px) {
+            (Some(d), _) => format!("{d:.1}"),
+            (None, Some(d)) => format!("{d:.1} px"),
+            (None, None) => "–".into(),
+        };
         let _ = write!(
             out,
             "<tr><td>{}</td><td>{}</td><td class=\"num\">{fields}</td><td class=\"num\">{} ({} / {})</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{} / {}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
@@ -327,8 +337,8 @@ fn samples_table(out: &mut String, run: &RunSummary) {
                 .map_or_else(na, |c| ci(&c.live, sci)),
             s.concentration_per_ml
                 .map_or_else(na, |c| ci(&c.total, sci)),
-            diameter(s.mean_diameter_um.live),
-            diameter(s.mean_diameter_um.dead),
+            diameter(s.mean_diameter_um.live, s.mean_diameter_px.live),
+            diameter(s.mean_diameter_um.dead, s.mean_diameter_px.dead),
             s.aggregate_fraction.map_or_else(na, percent),
             s.debris_fraction.map_or_else(na, percent),
             s.fields_flagged,
@@ -406,9 +416,7 @@ fn sample_section(out: &mut String, run: &RunSummary, index: usize, s: &SampleRe
     out.push_str("<h3>Cell size distribution</h3>");
     match &s.size_histogram {
         Some(h) => out.push_str(&histogram_svg(h)),
-        None => {
-            out.push_str("<p class=\"muted\">No size histogram: the pixel size is not known.</p>")
-        }
+        None => out.push_str("<p class=\"muted\">No size histogram.</p>"),
     }
     let fields: Vec<_> = run.fields.iter().filter(|f| f.sample == index).collect();
     let thumbs: Vec<_> = fields
@@ -581,7 +589,8 @@ mod tests {
     #[test]
     fn histogram_plots_only_the_occupied_bins_with_both_classes() {
         let h = SizeHistogram {
-            bin_um: 2.0,
+            unit: SizeUnit::Um,
+            bin_width: 2.0,
             live: vec![0, 0, 3, 5, 1],
             dead: vec![0, 0, 0, 2, 0, 0],
         };

@@ -65,7 +65,8 @@ pub struct RecordText {
 ///
 /// ```
 /// use cellvia::{aggregate::BatchSummary, classify::ModelInfo, config::Config};
-/// use cellvia::report::{stream::{ResultsStream, TailParts}, ImageRecord, Results, RunFacts, Software};
+/// use cellvia::aggregate::record::ImageRecord;
+/// use cellvia::report::{stream::{ResultsStream, TailParts}, Results, RunFacts, Software};
 /// let model = ModelInfo { name: "m".into(), sha256: "00".into(), path: "m.onnx".into() };
 /// let run = RunFacts { started_unix_s: 0.0, finished_unix_s: 1.0, host: "h".into(), threads: 1, operator: None, metadata: Default::default(), pixel_size_source: None };
 /// let record = ImageRecord::failed("a.png", "a.png: truncated".into());
