@@ -60,6 +60,13 @@ pub struct SizeTally {
 impl SizeTally {
     /// Adds the counted cells of one field; `bin_um` is the histogram's bin
     /// width when the cells have µm diameters.
+    ///
+    /// ```
+    /// use cellvia::{aggregate::record::ImageRecord, aggregate::size::SizeTally};
+    /// let mut tally = SizeTally::default();
+    /// tally.add(&ImageRecord::failed("a.png", "unreadable".into()).cells, 2.0);
+    /// assert_eq!(tally.means().1.live, None); // no cells, no mean
+    /// ```
     pub fn add(&mut self, cells: &[CellRecord], bin_um: f64) {
         for cell in cells {
             let slot = match cell.label {
@@ -87,7 +94,8 @@ impl SizeTally {
         }
     }
 
-    /// Mean diameters in µm (none without a pixel size) and in pixels.
+    /// Mean diameters in µm (none without a pixel size) and in pixels,
+    /// rounded to 0.01; see [`SizeTally::add`].
     pub fn means(&self) -> (MeanDiameters, MeanDiameters) {
         let mean = |(sum, n): (f64, u32)| (n > 0).then(|| round(sum / f64::from(n), 2));
         let of = |sums: &[(f64, u32); 2]| MeanDiameters {
@@ -119,7 +127,8 @@ impl SizeTally {
         }
     }
 
-    /// Live and dead counts per bin.
+    /// Live and dead counts per bin, for the plausibility check
+    /// ([`crate::aggregate::plausibility::size_warning`]).
     pub fn bins(&self) -> &[Vec<u32>; 2] {
         &self.histogram
     }
