@@ -481,10 +481,7 @@ fn analyze_field(
         let outlines: Vec<Outline> = classes
             .iter()
             .zip(&gates)
-            .map(|(&class, gate)| match gate {
-                Some(_) => Outline::Gated,
-                None => Outline::from(class),
-            })
+            .map(|(&class, &gate)| Outline::of(class, gate))
             .collect();
         let region = config.gate.counting_region.as_ref();
         crate::report::overlay::render(&cands.intensity, &cands.labels, &outlines, &counts, region)

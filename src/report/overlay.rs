@@ -8,7 +8,7 @@ use image::{Rgb, RgbImage};
 use super::font::{draw_text, CHAR_WIDTH, LINE_HEIGHT};
 use crate::aggregate::Counts;
 use crate::classify::CellClass;
-use crate::gate::CountingRegion;
+use crate::gate::{CountingRegion, GateReason};
 use crate::image_types::{FloatImage, LabelImage};
 
 /// How an object is outlined.
@@ -32,6 +32,21 @@ impl From<CellClass> for Outline {
 }
 
 impl Outline {
+    /// How an object of `class` is drawn: as a gated-out cell when a gate
+    /// left it out of the count.
+    ///
+    /// ```
+    /// use cellvia::{classify::CellClass, gate::GateReason, report::overlay::Outline};
+    /// assert_eq!(Outline::of(CellClass::Dead, None), Outline::Dead);
+    /// assert_eq!(Outline::of(CellClass::Live, Some(GateReason::Circularity)), Outline::Gated);
+    /// ```
+    pub fn of(class: CellClass, gate: Option<GateReason>) -> Self {
+        match gate {
+            Some(_) => Outline::Gated,
+            None => Outline::from(class),
+        }
+    }
+
     /// The object's outline colour, also given to exported outlines.
     ///
     /// ```

@@ -44,10 +44,7 @@ fn feature(object: &Outlined) -> Value {
         _ => json!({ "type": "MultiPolygon", "coordinates": polygons }),
     };
     let r = object.record;
-    let outline = match r.gated_out {
-        Some(_) => Outline::Gated,
-        None => Outline::from(r.label),
-    };
+    let outline = Outline::of(r.label, r.gated_out);
     let mut measurements = Map::new();
     let mut put = |name: &str, value: Option<f64>| {
         if let Some(v) = value {

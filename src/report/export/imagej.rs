@@ -57,16 +57,10 @@ pub fn roi_set(size: (u32, u32), objects: &[Outlined]) -> Result<Vec<u8>, Export
             class_name(object.record).replace(' ', "-")
         );
         zip.start_file(format!("{name}.roi"), options)?;
-        zip.write_all(&roi(ring, &name, outline_of(object).colour().0))?;
+        let outline = Outline::of(object.record.label, object.record.gated_out);
+        zip.write_all(&roi(ring, &name, outline.colour().0))?;
     }
     Ok(zip.finish()?.into_inner())
-}
-
-fn outline_of(object: &Outlined) -> Outline {
-    match object.record.gated_out {
-        Some(_) => Outline::Gated,
-        None => Outline::from(object.record.label),
-    }
 }
 
 /// One `.roi` file: header, vertex offsets (all x, then all y), header 2
