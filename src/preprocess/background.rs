@@ -100,8 +100,14 @@ fn interpolation_table(n_px: u32, centres: &[f32]) -> Vec<(usize, usize, f32)> {
         .collect()
 }
 
+/// The histogram bin of `v`: `(v.clamp(0, 1) × 1023).round()`, with the
+/// rounding done on the integer part and the exact fraction, since
+/// `f32::round` is a library call on baseline x86-64 (2.4 % of a field's CPU).
 fn bin(v: f32) -> usize {
-    ((v.clamp(0.0, 1.0) * (MEDIAN_BINS - 1) as f32).round() as usize).min(MEDIAN_BINS - 1)
+    let x = v.clamp(0.0, 1.0) * (MEDIAN_BINS - 1) as f32;
+    let whole = x as usize;
+    let up = usize::from(x - whole as f32 >= 0.5);
+    (whole + up).min(MEDIAN_BINS - 1)
 }
 
 fn histogram_median(hist: &[u32], n: u32) -> f32 {
@@ -121,6 +127,13 @@ mod tests {
     use super::*;
 
     proptest::proptest! {
+        /// The integer rounding in `bin` is `f32::round`'s, for any value.
+        #[test]
+        fn bin_rounds_like_f32_round(v in proptest::prop_oneof![proptest::num::f32::ANY, 0.0f32..1.0]) {
+            let expected = ((v.clamp(0.0, 1.0) * (MEDIAN_BINS - 1) as f32).round() as usize).min(MEDIAN_BINS - 1);
+            proptest::prop_assert_eq!(bin(v), expected);
+        }
+
         /// The one-pass interpolation table equals a search per pixel.
         #[test]
         fn interpolation_table_matches_a_search_per_pixel(n_px in 1u32..300, block in 1u32..80) {

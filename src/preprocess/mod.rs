@@ -140,22 +140,29 @@ pub fn flatten(intensity: &FloatImage, typical_diameter: f64) -> Flattened {
     let bands = remove_rulings(&mut contrast);
     let smooth_sigma = (typical_diameter / 20.0).max(0.7) as f32;
     let mut z = gaussian_blur(&contrast, smooth_sigma);
-    let row = w as usize;
-    let in_band: Vec<bool> = (0..z.as_raw().len())
-        .map(|i| bands.contains(i % row, i / row))
-        .collect();
-    let (mut band_values, mut field_values) = (Vec::new(), Vec::new());
-    for (&v, &band) in z.as_raw().iter().zip(&in_band) {
-        if band {
-            band_values.push(v);
-        } else {
-            field_values.push(v);
+    let noise_sigma;
+    if bands.columns.iter().chain(&bands.rows).any(|&b| b) {
+        let in_band: Vec<bool> = bands
+            .rows
+            .iter()
+            .flat_map(|&row| bands.columns.iter().map(move |&column| row || column))
+            .collect();
+        let (mut band_values, mut field_values) = (Vec::new(), Vec::new());
+        for (&v, &band) in z.as_raw().iter().zip(&in_band) {
+            if band {
+                band_values.push(v);
+            } else {
+                field_values.push(v);
+            }
         }
-    }
-    let noise_sigma = robust_sigma(&field_values).max(MIN_NOISE_SIGMA);
-    let band_sigma = robust_sigma(&band_values).max(noise_sigma);
-    for (v, &band) in z.as_mut().iter_mut().zip(&in_band) {
-        *v /= if band { band_sigma } else { noise_sigma };
+        noise_sigma = robust_sigma(&field_values).max(MIN_NOISE_SIGMA);
+        let band_sigma = robust_sigma(&band_values).max(noise_sigma);
+        for (v, &band) in z.as_mut().iter_mut().zip(&in_band) {
+            *v /= if band { band_sigma } else { noise_sigma };
+        }
+    } else {
+        noise_sigma = robust_sigma(z.as_raw()).max(MIN_NOISE_SIGMA);
+        z.as_mut().iter_mut().for_each(|v| *v /= noise_sigma);
     }
     Flattened {
         contrast,

@@ -19,49 +19,66 @@ use crate::image_types::{FloatImage, Mask};
 pub fn distance_to_background(mask: &Mask) -> FloatImage {
     let (w, h) = (mask.width() as usize, mask.height() as usize);
     let inside = mask.as_raw();
-    // 1. Vertical distance to the nearest background pixel in the column.
+    // 1. Vertical distance to the nearest background pixel in the column,
+    //    a row at a time (whole-row loops vectorise).
     let mut vertical = vec![u32::MAX; w * h];
     for y in 0..h {
-        for x in 0..w {
-            let i = y * w + x;
-            vertical[i] = if inside[i] == 0 {
-                0
-            } else if y > 0 {
-                vertical[i - w].saturating_add(1)
-            } else {
-                u32::MAX
-            };
+        let (done, rest) = vertical.split_at_mut(y * w);
+        let row = &mut rest[..w];
+        let inside_row = &inside[y * w..(y + 1) * w];
+        match done.chunks_exact(w.max(1)).next_back() {
+            Some(above) => {
+                for ((v, &m), &up) in row.iter_mut().zip(inside_row).zip(above) {
+                    *v = if m == 0 { 0 } else { up.saturating_add(1) };
+                }
+            }
+            None => {
+                for (v, &m) in row.iter_mut().zip(inside_row) {
+                    *v = if m == 0 { 0 } else { u32::MAX };
+                }
+            }
         }
     }
     for y in (0..h.saturating_sub(1)).rev() {
-        for x in 0..w {
-            let i = y * w + x;
-            vertical[i] = vertical[i].min(vertical[i + w].saturating_add(1));
+        let (upper, lower) = vertical.split_at_mut((y + 1) * w);
+        for (v, &below) in upper[y * w..].iter_mut().zip(&lower[..w]) {
+            *v = (*v).min(below.saturating_add(1));
         }
     }
-    // 2. Along each row: min over v of (x - v)² + vertical(v)².
+    // 2. Along each row: min over v of (x - v)² + vertical(v)². Only object
+    //    runs need it, and for a run only the columns from the background
+    //    pixel before it to the one after it: any farther column is farther
+    //    than those, which are at vertical distance 0.
     let mut out = vec![0.0f32; w * h];
     let mut f = vec![0.0f64; w];
     let mut envelope = Envelope::with_capacity(w);
     for y in 0..h {
         let row = &vertical[y * w..(y + 1) * w];
-        if row.iter().all(|&v| v == 0) {
-            continue; // all background: distances stay 0
+        let mut x = 0;
+        while x < w {
+            if row[x] == 0 {
+                x += 1;
+                continue;
+            }
+            let start = x;
+            while x < w && row[x] != 0 {
+                x += 1;
+            }
+            let (lo, hi) = (start.saturating_sub(1), (x + 1).min(w));
+            for (fx, &v) in f[lo..hi].iter_mut().zip(&row[lo..hi]) {
+                *fx = if v == u32::MAX {
+                    f64::INFINITY
+                } else {
+                    f64::from(v) * f64::from(v)
+                };
+            }
+            envelope.squared_distances(&f[lo..hi], lo, &mut out[y * w + lo..y * w + hi]);
         }
-        for (fx, &v) in f.iter_mut().zip(row) {
-            *fx = if v == u32::MAX {
-                f64::INFINITY
-            } else {
-                f64::from(v) * f64::from(v)
-            };
-        }
-        envelope.squared_distances(&f, &mut out[y * w..(y + 1) * w]);
     }
     FloatImage::from_raw(mask.width(), mask.height(), out)
         .unwrap_or_else(|| FloatImage::new(mask.width(), mask.height()))
 }
 
-/// Lower envelope of the parabolas `(x - v)² + f(v)`, reused across rows.
 struct Envelope {
     centres: Vec<usize>,
     starts: Vec<f64>,
@@ -75,12 +92,14 @@ impl Envelope {
         }
     }
 
-    /// Writes `sqrt(min_v (x - v)² + f(v))` for every x; infinite `f` are absent.
-    fn squared_distances(&mut self, f: &[f64], out: &mut [f32]) {
+    /// Writes `sqrt(min_v (x - v)² + f(v))` for every x; infinite `f` are
+    /// absent. `f[i]` and `out[i]` are column `offset + i` of the row (the
+    /// arithmetic is on row columns, as for a whole row).
+    fn squared_distances(&mut self, f: &[f64], offset: usize, out: &mut [f32]) {
         self.centres.clear();
         self.starts.clear();
         let crossing = |f: &[f64], p: usize, q: usize| {
-            let (pf, qf) = (p as f64, q as f64);
+            let (pf, qf) = ((offset + p) as f64, (offset + q) as f64);
             ((f[q] + qf * qf) - (f[p] + pf * pf)) / (2.0 * (qf - pf))
         };
         for q in 0..f.len() {
@@ -107,12 +126,12 @@ impl Envelope {
         }
         let mut k = 0;
         for (x, o) in out.iter_mut().enumerate() {
-            let xf = x as f64;
+            let xf = (offset + x) as f64;
             while k + 1 < self.centres.len() && self.starts[k + 1] < xf {
                 k += 1;
             }
             let v = self.centres[k];
-            let d = xf - v as f64;
+            let d = xf - (offset + v) as f64;
             *o = ((d * d + f[v]) as f32).sqrt();
         }
     }

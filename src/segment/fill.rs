@@ -1,5 +1,6 @@
 //! Hole filling: background regions enclosed by an object become part of it.
 
+use super::runs::{Components, Connectivity};
 use crate::image_types::{Mask, MASK_ON};
 
 /// Fills 4-connected background regions that do not touch the image edge and
@@ -24,77 +25,19 @@ pub fn fill_holes(mask: &mut Mask, max_hole_area: usize) {
     if w == 0 || h == 0 {
         return;
     }
+    let background = Components::of(mask.as_raw(), w, |&v| v == 0, Connectivity::Four);
+    // Per background region: its area, and whether it reaches the image edge
+    // (then it is never a hole).
+    let mut area = vec![0usize; background.count as usize];
+    let mut open = vec![false; background.count as usize];
+    for (run, &c) in background.runs.iter().zip(&background.component) {
+        area[c as usize] += run.x1 - run.x0;
+        open[c as usize] |= run.y == 0 || run.y == h - 1 || run.x0 == 0 || run.x1 == w;
+    }
     let data = mask.as_mut();
-    let mut seen = vec![false; data.len()];
-    let mut runs = Vec::new();
-    // 1. Background reachable from the edge is never a hole: mark it.
-    let edge = (0..w)
-        .flat_map(|x| [(x, 0), (x, h - 1)])
-        .chain((0..h).flat_map(|y| [(0, y), (w - 1, y)]));
-    for (x, y) in edge {
-        flood(data, w, h, &mut seen, (x, y), &mut runs);
-    }
-    // 2. Every other background region is enclosed: fill it if small enough.
-    for start in 0..data.len() {
-        if data[start] != 0 || seen[start] {
-            continue;
-        }
-        flood(data, w, h, &mut seen, (start % w, start / w), &mut runs);
-        let area: usize = runs.iter().map(|&(_, x0, x1)| x1 - x0 + 1).sum();
-        if area > 0 && area <= max_hole_area {
-            for &(y, x0, x1) in &runs {
-                data[y * w + x0..=y * w + x1].fill(MASK_ON);
-            }
-        }
-    }
-}
-
-/// Scanline flood fill over unseen background from `start` (nothing if that
-/// pixel is set or seen): marks it seen and leaves its horizontal runs
-/// `(y, x_first, x_last)` in `runs`. 4-connected.
-fn flood(
-    data: &[u8],
-    w: usize,
-    h: usize,
-    seen: &mut [bool],
-    start: (usize, usize),
-    runs: &mut Vec<(usize, usize, usize)>,
-) {
-    runs.clear();
-    let open = |seen: &[bool], i: usize| data[i] == 0 && !seen[i];
-    if !open(seen, start.1 * w + start.0) {
-        return;
-    }
-    let mut stack = vec![start];
-    while let Some((x, y)) = stack.pop() {
-        if !open(seen, y * w + x) {
-            continue;
-        }
-        let row = y * w;
-        let (mut x0, mut x1) = (x, x);
-        while x0 > 0 && open(seen, row + x0 - 1) {
-            x0 -= 1;
-        }
-        while x1 + 1 < w && open(seen, row + x1 + 1) {
-            x1 += 1;
-        }
-        seen[row + x0..=row + x1].fill(true);
-        runs.push((y, x0, x1));
-        for ny in [y.wrapping_sub(1), y + 1] {
-            if ny >= h {
-                continue;
-            }
-            let mut nx = x0;
-            while nx <= x1 {
-                if open(seen, ny * w + nx) {
-                    stack.push((nx, ny));
-                    while nx <= x1 && open(seen, ny * w + nx) {
-                        nx += 1;
-                    }
-                } else {
-                    nx += 1;
-                }
-            }
+    for (run, &c) in background.runs.iter().zip(&background.component) {
+        if !open[c as usize] && area[c as usize] <= max_hole_area {
+            data[run.y * w + run.x0..run.y * w + run.x1].fill(MASK_ON);
         }
     }
 }

@@ -1,5 +1,6 @@
 //! Connected-component labelling and relabelling to contiguous ids.
 
+use super::runs::{Components, Connectivity};
 use crate::image_types::{LabelImage, Mask};
 
 /// Labels 8-connected objects of a mask 1..=n in raster order of their first pixel.
@@ -11,73 +12,14 @@ use crate::image_types::{LabelImage, Mask};
 /// assert_eq!(labels.as_raw(), &[1, 0, 2, 2, 0]);
 /// ```
 pub fn label_components(mask: &Mask) -> (LabelImage, u32) {
-    let (w, h) = (mask.width() as usize, mask.height() as usize);
-    let on = mask.as_raw();
     let mut labels = LabelImage::new(mask.width(), mask.height());
+    let w = mask.width() as usize;
+    let found = Components::of(mask.as_raw(), w, |&v| v != 0, Connectivity::Eight);
     let out = labels.as_mut();
-    // Pass 1: provisional labels from the already-seen neighbours (W, NW, N,
-    // NE), with equivalences in a union-find forest.
-    let mut parent: Vec<u32> = vec![0];
-    for y in 0..h {
-        for x in 0..w {
-            let i = y * w + x;
-            if on[i] == 0 {
-                continue;
-            }
-            let mut label = 0u32;
-            let mut join = |other: u32, label: &mut u32| {
-                if other == 0 {
-                    return;
-                }
-                if *label == 0 {
-                    *label = other;
-                } else {
-                    union(&mut parent, *label, other);
-                }
-            };
-            if x > 0 {
-                join(out[i - 1], &mut label);
-            }
-            if y > 0 {
-                let up = i - w;
-                if x > 0 {
-                    join(out[up - 1], &mut label);
-                }
-                join(out[up], &mut label);
-                if x + 1 < w {
-                    join(out[up + 1], &mut label);
-                }
-            }
-            if label == 0 {
-                label = parent.len() as u32;
-                parent.push(label);
-            }
-            out[i] = label;
-        }
+    for (run, &component) in found.runs.iter().zip(&found.component) {
+        out[run.y * w + run.x0..run.y * w + run.x1].fill(component + 1);
     }
-    // Pass 2: every provisional label to its root.
-    for v in out.iter_mut().filter(|v| **v != 0) {
-        *v = find(&mut parent, *v);
-    }
-    let n = relabel_sequential(&mut labels);
-    (labels, n)
-}
-
-fn find(parent: &mut [u32], mut a: u32) -> u32 {
-    while parent[a as usize] != a {
-        let grand = parent[parent[a as usize] as usize];
-        parent[a as usize] = grand;
-        a = grand;
-    }
-    a
-}
-
-fn union(parent: &mut [u32], a: u32, b: u32) {
-    let (ra, rb) = (find(parent, a), find(parent, b));
-    if ra != rb {
-        let (low, high) = (ra.min(rb), ra.max(rb));
-        parent[high as usize] = low;
-    }
+    (labels, found.count)
 }
 
 /// Renumbers labels 1..=n in raster order of first appearance; returns n.

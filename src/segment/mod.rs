@@ -49,6 +49,7 @@ pub mod label;
 pub mod lines;
 pub mod morphology;
 pub mod regions;
+pub mod runs;
 pub mod scale;
 pub mod seeds;
 pub mod threshold;
@@ -150,15 +151,21 @@ pub fn segment(
                 && !(cfg.discard_border_objects && r.touches_border)
         })
         .collect();
-    for v in labels.as_mut().iter_mut() {
-        if *v != 0 && !keep[(*v - 1) as usize] {
-            *v = 0;
+    // Labels are in raster order of first pixel, so the kept objects keep
+    // their order and are renumbered 1..=n in one lookup pass; an object's
+    // statistics do not depend on its neighbours (its outline treats any
+    // other label as background).
+    let mut new_id = vec![0u32; keep.len() + 1];
+    let mut n = 0;
+    for (id, &k) in new_id[1..].iter_mut().zip(&keep) {
+        if k {
+            n += 1;
+            *id = n;
         }
     }
-    let n = label::relabel_sequential(&mut labels);
-    // Labels are in raster order of first pixel, so the kept objects keep
-    // their order and are renumbered 1..=n; an object's statistics do not
-    // depend on its neighbours (its outline treats any other label as background).
+    for v in labels.as_mut().iter_mut() {
+        *v = new_id[*v as usize];
+    }
     let regions: Vec<Region> = all
         .into_iter()
         .zip(&keep)

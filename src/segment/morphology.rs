@@ -24,10 +24,15 @@ fn running<const MAX: bool>(mask: &mut Mask, radius: usize) {
         .zip(across.chunks_exact_mut(w))
     {
         dst.copy_from_slice(src);
+        // Right and left neighbours in separate loops: one loop updating
+        // both `dst[x]` and `dst[x + shift]` carries a dependency from one
+        // iteration to the next and does not vectorise.
         for shift in 1..=radius.min(w - 1) {
-            for x in 0..w - shift {
-                dst[x] = op(dst[x], src[x + shift]);
-                dst[x + shift] = op(dst[x + shift], src[x]);
+            for (d, &s) in dst.iter_mut().zip(&src[shift..]) {
+                *d = op(*d, s);
+            }
+            for (d, &s) in dst[shift..].iter_mut().zip(src) {
+                *d = op(*d, s);
             }
         }
     }

@@ -128,16 +128,18 @@ pub fn object_diameters(intensity: &FloatImage, appearance: Appearance) -> Vec<f
     let (w, h) = intensity.dimensions();
     let block = (w.min(h) / BLOCK_FRACTION).max(MIN_BLOCK_PX);
     let background = block_median_background(intensity, block);
-    let mut deviation = FloatImage::from_fn(w, h, |x, y| {
-        let (i, b) = (
-            intensity.get_pixel(x, y).0[0],
-            background.get_pixel(x, y).0[0],
-        );
-        image::Luma([match appearance {
-            Appearance::Brightfield => (i - b) / b.max(0.02),
-            Appearance::Fluorescent => i - b,
-        }])
-    });
+    let deviation_of = |(&i, &b): (&f32, &f32)| match appearance {
+        Appearance::Brightfield => (i - b) / b.max(0.02),
+        Appearance::Fluorescent => i - b,
+    };
+    let deviation: Vec<f32> = intensity
+        .as_raw()
+        .iter()
+        .zip(background.as_raw())
+        .map(deviation_of)
+        .collect();
+    let mut deviation =
+        FloatImage::from_raw(w, h, deviation).unwrap_or_else(|| FloatImage::new(w, h));
     if appearance == Appearance::Brightfield {
         remove_rulings(&mut deviation);
     }

@@ -1,7 +1,6 @@
 //! Thresholds: Otsu's level for a histogram, and hysteresis on |z|.
 
-use std::collections::VecDeque;
-
+use super::runs::{Components, Connectivity};
 use crate::image_types::{FloatImage, Mask, MASK_ON};
 
 /// Otsu's threshold: the bin index `t` that maximises the between-class
@@ -88,32 +87,23 @@ pub fn otsu_mask(z: &FloatImage, floor: f32) -> Mask {
 /// assert!(cellvia::segment::threshold::hysteresis(&weak, 2.0, 8.0).as_raw().iter().all(|&v| v == 0));
 /// ```
 pub fn hysteresis(z: &FloatImage, low: f32, high: f32) -> Mask {
-    let (w, h) = z.dimensions();
-    let (wi, hi) = (w as i64, h as i64);
+    let w = z.width() as usize;
+    // Components of |z| >= low, kept where one reaches `high`. (With
+    // `high < low` every pixel in between is a seed of its own and joins
+    // its neighbours, hence the lower of the two.)
+    let reach = low.min(high);
+    let found = Components::of(z.as_raw(), w, |v| v.abs() >= reach, Connectivity::Eight);
     let values = z.as_raw();
-    let mut mask = Mask::new(w, h);
-    let out = mask.as_mut();
-    let mut queue = VecDeque::new();
-    for (i, v) in values.iter().enumerate() {
-        if v.abs() >= high {
-            out[i] = MASK_ON;
-            queue.push_back(i);
-        }
+    let mut seeded = vec![false; found.count as usize];
+    for (run, &c) in found.runs.iter().zip(&found.component) {
+        let row = &values[run.y * w..(run.y + 1) * w];
+        seeded[c as usize] |= row[run.x0..run.x1].iter().any(|v| v.abs() >= high);
     }
-    while let Some(i) = queue.pop_front() {
-        let (x, y) = ((i as i64) % wi, (i as i64) / wi);
-        for dy in -1..=1 {
-            for dx in -1..=1 {
-                let (nx, ny) = (x + dx, y + dy);
-                if nx < 0 || ny < 0 || nx >= wi || ny >= hi {
-                    continue;
-                }
-                let j = (ny * wi + nx) as usize;
-                if out[j] == 0 && values[j].abs() >= low {
-                    out[j] = MASK_ON;
-                    queue.push_back(j);
-                }
-            }
+    let mut mask = Mask::new(z.width(), z.height());
+    let out = mask.as_mut();
+    for (run, &c) in found.runs.iter().zip(&found.component) {
+        if seeded[c as usize] {
+            out[run.y * w + run.x0..run.y * w + run.x1].fill(MASK_ON);
         }
     }
     mask
@@ -212,9 +202,16 @@ mod tests {
 
     proptest! {
         #[test]
-        fn hysteresis_matches_reference(values in proptest::collection::vec(-10.0f32..10.0, 64)) {
-            let z = FloatImage::from_raw(8, 8, values).unwrap();
-            prop_assert_eq!(hysteresis(&z, 3.0, 7.0).into_raw(), hysteresis_reference(&z, 3.0, 7.0));
+        fn hysteresis_matches_reference(
+            w in 1u32..16,
+            values in proptest::collection::vec(-10.0f32..10.0, 1..200),
+            low in 0.0f32..8.0,
+            high in 0.0f32..10.0,
+        ) {
+            let h = values.len() as u32 / w;
+            prop_assume!(h > 0);
+            let z = FloatImage::from_raw(w, h, values[..(w * h) as usize].to_vec()).unwrap();
+            prop_assert_eq!(hysteresis(&z, low, high).into_raw(), hysteresis_reference(&z, low, high));
         }
     }
 }

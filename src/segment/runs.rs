@@ -1,0 +1,199 @@
+//! Connected components of run-length encoded rows: the engine behind
+//! labelling, hole filling and hysteresis.
+//!
+//! A row is cut into runs of pixels that pass a test, and a run joins the
+//! runs of the row above that it overlaps (4-connectivity) or touches
+//! diagonally (8-connectivity), in a union-find forest over runs. The work
+//! is one sequential scan of the pixels plus a little per run, where a
+//! pixel-by-pixel flood or queue pays for every pixel's neighbours: on a
+//! 2048×1536 field with 250 cells, the floods of hole filling, the queue of
+//! hysteresis and a pixel-wise two-pass labelling were 20 % of the CPU.
+
+/// Which neighbours join: edge neighbours only, or corners too.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Connectivity {
+    Four,
+    Eight,
+}
+
+/// A horizontal run of passing pixels: row `y`, columns `x0..x1`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Run {
+    pub y: usize,
+    pub x0: usize,
+    pub x1: usize,
+}
+
+/// The runs of an image in raster order, and each run's component.
+/// Components are numbered 0.. in raster order of their first pixel.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Components {
+    pub runs: Vec<Run>,
+    /// `component[i]`: the component of `runs[i]`.
+    pub component: Vec<u32>,
+    pub count: u32,
+}
+
+impl Components {
+    /// Runs of a `w`-wide row-major raster whose pixels pass `test`, joined
+    /// into components.
+    ///
+    /// ```
+    /// use cellvia::segment::runs::{Components, Connectivity};
+    /// // Two diagonal pixels: one component with corners, two without.
+    /// let pixels = [1u8, 0, 0, 1];
+    /// assert_eq!(Components::of(&pixels, 2, |&p| p != 0, Connectivity::Eight).count, 1);
+    /// assert_eq!(Components::of(&pixels, 2, |&p| p != 0, Connectivity::Four).count, 2);
+    /// ```
+    pub fn of<T>(
+        pixels: &[T],
+        w: usize,
+        test: impl Fn(&T) -> bool,
+        connectivity: Connectivity,
+    ) -> Self {
+        let mut runs = Vec::new();
+        let mut parent: Vec<u32> = Vec::new();
+        // Runs of the previous row: runs[above.0..above.1].
+        let mut above = (0, 0);
+        // A run of row y touches one of row y - 1 when their column ranges,
+        // widened by `reach` for corners, overlap.
+        let reach = usize::from(connectivity == Connectivity::Eight);
+        for (y, row) in pixels.chunks_exact(w.max(1)).enumerate() {
+            let first = runs.len();
+            let mut x = 0;
+            while x < row.len() {
+                if !test(&row[x]) {
+                    x += 1;
+                    continue;
+                }
+                let x0 = x;
+                while x < row.len() && test(&row[x]) {
+                    x += 1;
+                }
+                runs.push(Run { y, x0, x1: x });
+                parent.push((runs.len() - 1) as u32);
+            }
+            // Join this row's runs to the overlapping runs above (both sorted).
+            let mut k = above.0;
+            for i in first..runs.len() {
+                let run = runs[i];
+                while k < above.1 && runs[k].x1 + reach <= run.x0 {
+                    k += 1;
+                }
+                let mut j = k;
+                while j < above.1 && runs[j].x0 < run.x1 + reach {
+                    union(&mut parent, i as u32, j as u32);
+                    j += 1;
+                }
+            }
+            above = (first, runs.len());
+        }
+        // Roots are each set's first run (unions keep the lower index), so
+        // numbering roots in order numbers components in raster order.
+        let mut component = vec![0u32; runs.len()];
+        let mut count = 0;
+        for i in 0..runs.len() {
+            let root = find(&mut parent, i as u32) as usize;
+            if root == i {
+                component[i] = count;
+                count += 1;
+            } else {
+                component[i] = component[root];
+            }
+        }
+        Self {
+            runs,
+            component,
+            count,
+        }
+    }
+}
+
+fn find(parent: &mut [u32], mut a: u32) -> u32 {
+    while parent[a as usize] != a {
+        let grand = parent[parent[a as usize] as usize];
+        parent[a as usize] = grand;
+        a = grand;
+    }
+    a
+}
+
+fn union(parent: &mut [u32], a: u32, b: u32) {
+    let (ra, rb) = (find(parent, a), find(parent, b));
+    if ra != rb {
+        let (low, high) = (ra.min(rb), ra.max(rb));
+        parent[high as usize] = low;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Slow reference: a breadth-first flood per component, components
+    /// numbered by their first pixel in raster order; per pixel its component.
+    fn reference(on: &[bool], w: usize, connectivity: Connectivity) -> Vec<Option<u32>> {
+        let h = on.len() / w;
+        let mut id = vec![None; on.len()];
+        let mut next = 0;
+        for start in 0..on.len() {
+            if !on[start] || id[start].is_some() {
+                continue;
+            }
+            id[start] = Some(next);
+            let mut queue = std::collections::VecDeque::from([start]);
+            while let Some(i) = queue.pop_front() {
+                let (x, y) = ((i % w) as i64, (i / w) as i64);
+                for (dx, dy) in [
+                    (-1, -1),
+                    (0, -1),
+                    (1, -1),
+                    (-1, 0),
+                    (1, 0),
+                    (-1, 1),
+                    (0, 1),
+                    (1, 1),
+                ] {
+                    if connectivity == Connectivity::Four && dx != 0 && dy != 0 {
+                        continue;
+                    }
+                    let (nx, ny) = (x + dx, y + dy);
+                    if nx < 0 || ny < 0 || nx >= w as i64 || ny >= h as i64 {
+                        continue;
+                    }
+                    let j = (ny * w as i64 + nx) as usize;
+                    if on[j] && id[j].is_none() {
+                        id[j] = Some(next);
+                        queue.push_back(j);
+                    }
+                }
+            }
+            next += 1;
+        }
+        id
+    }
+
+    proptest! {
+        #[test]
+        fn components_match_a_flood(
+            w in 1usize..20,
+            h in 1usize..20,
+            bits in proptest::collection::vec(proptest::bool::weighted(0.55), 400),
+            eight in proptest::bool::ANY,
+        ) {
+            let on = &bits[..w * h];
+            let connectivity = if eight { Connectivity::Eight } else { Connectivity::Four };
+            let c = Components::of(on, w, |&b| b, connectivity);
+            let mut per_pixel = vec![None; w * h];
+            for (run, &comp) in c.runs.iter().zip(&c.component) {
+                for x in run.x0..run.x1 {
+                    per_pixel[run.y * w + x] = Some(comp);
+                }
+            }
+            let expected = reference(on, w, connectivity);
+            prop_assert_eq!(c.count, expected.iter().flatten().max().map_or(0, |m| m + 1));
+            prop_assert_eq!(per_pixel, expected);
+        }
+    }
+}
