@@ -11,7 +11,7 @@
 
 use image::DynamicImage;
 
-use super::median_in_place;
+use super::median_of;
 use crate::image_types::FloatImage;
 
 /// Below this luma (of full scale) the ratio is mostly noise; clamped.
@@ -58,7 +58,7 @@ pub fn dye_excess(image: &DynamicImage) -> Option<FloatImage> {
     if !colour {
         return None;
     }
-    let cast = median_in_place(&mut excess.clone());
+    let cast = median_of(&excess);
     let (w, h) = rgb.dimensions();
     FloatImage::from_raw(w, h, excess.into_iter().map(|v| v - cast).collect())
 }
