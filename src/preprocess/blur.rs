@@ -24,30 +24,33 @@ pub fn gaussian_blur(image: &FloatImage, sigma: f32) -> FloatImage {
     // Horizontal pass tap by tap over a row padded with its edge values:
     // each output adds the same terms in the same order as a clamped
     // per-pixel dot product (the reference in the tests), but the inner
-    // loop vectorises.
-    let mut tmp = vec![0.0f32; src.len()];
+    // loop vectorises. Horizontally blurred rows are kept only while the
+    // vertical pass needs them, in a ring of 2r + 1 rows, not a whole plane.
+    let (w, h) = (w as usize, h as usize);
     let pad = radius as usize;
-    let mut padded = vec![0.0f32; w as usize + 2 * pad];
-    for (row, out_row) in src
-        .chunks_exact(w as usize)
-        .zip(tmp.chunks_exact_mut(w as usize))
-    {
-        let (first, last) = (row[0], row[row.len() - 1]);
-        padded[..pad].fill(first);
-        padded[pad..pad + row.len()].copy_from_slice(row);
-        padded[pad + row.len()..].fill(last);
-        for (k, &weight) in kernel.iter().enumerate() {
-            for (o, &v) in out_row.iter_mut().zip(&padded[k..]) {
-                *o += weight * v;
-            }
-        }
-    }
+    let taps = kernel.len();
+    let mut padded = vec![0.0f32; w + 2 * pad];
+    let mut ring = vec![0.0f32; taps * w];
+    let mut blurred_rows = 0; // rows 0..blurred_rows have been through the ring
     let mut out = vec![0.0f32; src.len()];
-    for y in 0..h {
+    for (y, dst_row) in out.chunks_exact_mut(w).enumerate() {
+        while blurred_rows <= (y + pad).min(h - 1) {
+            let row = &src[blurred_rows * w..(blurred_rows + 1) * w];
+            padded[..pad].fill(row[0]);
+            padded[pad..pad + w].copy_from_slice(row);
+            padded[pad + w..].fill(row[w - 1]);
+            let slot = &mut ring[(blurred_rows % taps) * w..(blurred_rows % taps + 1) * w];
+            slot.fill(0.0);
+            for (k, &weight) in kernel.iter().enumerate() {
+                for (o, &v) in slot.iter_mut().zip(&padded[k..]) {
+                    *o += weight * v;
+                }
+            }
+            blurred_rows += 1;
+        }
         for (k, &weight) in kernel.iter().enumerate() {
-            let yy = (y + k as i64 - radius).clamp(0, h - 1);
-            let src_row = &tmp[(yy * w) as usize..((yy + 1) * w) as usize];
-            let dst_row = &mut out[(y * w) as usize..((y + 1) * w) as usize];
+            let yy = (y + k).saturating_sub(pad).min(h - 1);
+            let src_row = &ring[(yy % taps) * w..(yy % taps + 1) * w];
             for (d, s) in dst_row.iter_mut().zip(src_row) {
                 *d += weight * s;
             }

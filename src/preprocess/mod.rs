@@ -134,6 +134,9 @@ pub fn flatten(intensity: &FloatImage, typical_diameter: f64) -> Flattened {
         .collect();
     let excluded_fraction = excluded as f32 / contrast_data.len().max(1) as f32;
     let illumination_spread = illumination_spread(&background, dark);
+    // Freed before the blur: the peak working set is the field's few
+    // full-size planes alive at once.
+    drop(background);
     let (w, h) = intensity.dimensions();
     let mut contrast =
         FloatImage::from_raw(w, h, contrast_data).unwrap_or_else(|| FloatImage::new(w, h));

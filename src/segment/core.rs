@@ -27,13 +27,8 @@ use crate::image_types::{FloatImage, Mask};
 /// assert_eq!(core.get_pixel(15, 24).0[0], 0);   // halo left out
 /// ```
 pub fn dark_core(z: &FloatImage, mask: &Mask, cfg: &SegmentConfig, max_hole_area: usize) -> Mask {
-    let dark = FloatImage::from_raw(
-        z.width(),
-        z.height(),
-        z.as_raw().iter().map(|v| (-v).max(0.0)).collect(),
-    )
-    .unwrap_or_else(|| FloatImage::new(z.width(), z.height()));
-    let mut core = super::filled_objects(&dark, cfg, max_hole_area);
+    // The dark part of z, max(-z, 0), is read on the fly by the threshold.
+    let mut core = super::filled_objects(z, cfg, max_hole_area, |v| (-v).max(0.0).abs());
     for (c, m) in core.as_mut().iter_mut().zip(mask.as_raw()) {
         if *m == 0 {
             *c = 0;

@@ -20,62 +20,60 @@ pub fn distance_to_background(mask: &Mask) -> FloatImage {
     let (w, h) = (mask.width() as usize, mask.height() as usize);
     let inside = mask.as_raw();
     // 1. Vertical distance to the nearest background pixel in the column,
-    //    a row at a time (whole-row loops vectorise).
-    let mut vertical = vec![u32::MAX; w * h];
+    //    a row at a time (whole-row loops vectorise). Integers below 2^24
+    //    are exact in f32; no background in a column leaves infinity.
+    let mut distance = vec![f32::INFINITY; w * h];
     for y in 0..h {
-        let (done, rest) = vertical.split_at_mut(y * w);
+        let (done, rest) = distance.split_at_mut(y * w);
         let row = &mut rest[..w];
         let inside_row = &inside[y * w..(y + 1) * w];
         match done.chunks_exact(w.max(1)).next_back() {
             Some(above) => {
                 for ((v, &m), &up) in row.iter_mut().zip(inside_row).zip(above) {
-                    *v = if m == 0 { 0 } else { up.saturating_add(1) };
+                    *v = if m == 0 { 0.0 } else { up + 1.0 };
                 }
             }
             None => {
                 for (v, &m) in row.iter_mut().zip(inside_row) {
-                    *v = if m == 0 { 0 } else { u32::MAX };
+                    *v = if m == 0 { 0.0 } else { f32::INFINITY };
                 }
             }
         }
     }
     for y in (0..h.saturating_sub(1)).rev() {
-        let (upper, lower) = vertical.split_at_mut((y + 1) * w);
+        let (upper, lower) = distance.split_at_mut((y + 1) * w);
         for (v, &below) in upper[y * w..].iter_mut().zip(&lower[..w]) {
-            *v = (*v).min(below.saturating_add(1));
+            *v = v.min(below + 1.0);
         }
     }
-    // 2. Along each row: min over v of (x - v)² + vertical(v)². Only object
-    //    runs need it, and for a run only the columns from the background
-    //    pixel before it to the one after it: any farther column is farther
-    //    than those, which are at vertical distance 0.
-    let mut out = vec![0.0f32; w * h];
+    // 2. Along each row, in place: min over v of (x - v)² + vertical(v)².
+    //    Only object runs need it, and for a run only the columns from the
+    //    background pixel before it to the one after it: any farther column
+    //    is farther than those, which are at vertical distance 0.
     let mut f = vec![0.0f64; w];
     let mut envelope = Envelope::with_capacity(w);
-    for y in 0..h {
-        let row = &vertical[y * w..(y + 1) * w];
+    for row in distance.chunks_exact_mut(w.max(1)) {
         let mut x = 0;
         while x < w {
-            if row[x] == 0 {
+            if row[x] == 0.0 {
                 x += 1;
                 continue;
             }
             let start = x;
-            while x < w && row[x] != 0 {
+            while x < w && row[x] != 0.0 {
                 x += 1;
             }
+            // The run's own values are read into `f` before the envelope
+            // overwrites them; the columns it writes beyond the run are
+            // background, which stay 0.
             let (lo, hi) = (start.saturating_sub(1), (x + 1).min(w));
             for (fx, &v) in f[lo..hi].iter_mut().zip(&row[lo..hi]) {
-                *fx = if v == u32::MAX {
-                    f64::INFINITY
-                } else {
-                    f64::from(v) * f64::from(v)
-                };
+                *fx = f64::from(v) * f64::from(v);
             }
-            envelope.squared_distances(&f[lo..hi], lo, &mut out[y * w + lo..y * w + hi]);
+            envelope.squared_distances(&f[lo..hi], lo, &mut row[lo..hi]);
         }
     }
-    FloatImage::from_raw(mask.width(), mask.height(), out)
+    FloatImage::from_raw(mask.width(), mask.height(), distance)
         .unwrap_or_else(|| FloatImage::new(mask.width(), mask.height()))
 }
 

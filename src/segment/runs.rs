@@ -51,6 +51,27 @@ impl Components {
         test: impl Fn(&T) -> bool,
         connectivity: Connectivity,
     ) -> Self {
+        let rows = pixels.len() / w.max(1);
+        Self::where_true(w, rows, |y, x| test(&pixels[y * w + x]), connectivity)
+    }
+
+    /// Runs of a `w`×`h` raster where `test(y, x)` holds, joined into
+    /// components (for tests that read more than one image).
+    ///
+    /// ```
+    /// use cellvia::segment::runs::{Components, Connectivity};
+    /// let (a, b) = ([1u8, 1, 0, 1], [0u8, 1, 0, 1]);
+    /// // Set in `a` but not in `b`: only pixel 0.
+    /// let only_a = Components::where_true(4, 1, |_, x| a[x] != 0 && b[x] == 0, Connectivity::Four);
+    /// assert_eq!(only_a.runs.len(), 1);
+    /// assert_eq!((only_a.runs[0].x0, only_a.runs[0].x1), (0, 1));
+    /// ```
+    pub fn where_true(
+        w: usize,
+        h: usize,
+        test: impl Fn(usize, usize) -> bool,
+        connectivity: Connectivity,
+    ) -> Self {
         let mut runs = Vec::new();
         let mut parent: Vec<u32> = Vec::new();
         // Runs of the previous row: runs[above.0..above.1].
@@ -58,16 +79,16 @@ impl Components {
         // A run of row y touches one of row y - 1 when their column ranges,
         // widened by `reach` for corners, overlap.
         let reach = usize::from(connectivity == Connectivity::Eight);
-        for (y, row) in pixels.chunks_exact(w.max(1)).enumerate() {
+        for y in 0..if w == 0 { 0 } else { h } {
             let first = runs.len();
             let mut x = 0;
-            while x < row.len() {
-                if !test(&row[x]) {
+            while x < w {
+                if !test(y, x) {
                     x += 1;
                     continue;
                 }
                 let x0 = x;
-                while x < row.len() && test(&row[x]) {
+                while x < w && test(y, x) {
                     x += 1;
                 }
                 runs.push(Run { y, x0, x1: x });

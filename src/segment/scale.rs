@@ -138,12 +138,14 @@ pub fn object_diameters(intensity: &FloatImage, appearance: Appearance) -> Vec<f
         .zip(background.as_raw())
         .map(deviation_of)
         .collect();
+    drop(background);
     let mut deviation =
         FloatImage::from_raw(w, h, deviation).unwrap_or_else(|| FloatImage::new(w, h));
     if appearance == Appearance::Brightfield {
         remove_rulings(&mut deviation);
     }
     let mut z = gaussian_blur(&deviation, SMOOTH_SIGMA);
+    drop(deviation);
     let sigma = robust_sigma(z.as_raw()).max(1e-6);
     z.as_mut().iter_mut().for_each(|v| *v /= sigma);
     let mut mask = threshold::hysteresis(&z, EXTENT_SIGMA, SEED_SIGMA);

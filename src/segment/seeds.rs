@@ -33,6 +33,12 @@ const SUPPRESSION_RADIUS_FRACTION: f32 = 0.75;
 /// assert_eq!(seeds.len(), 2);
 /// ```
 pub fn find_seeds(distance: &FloatImage, min_radius: f32, min_separation: f32) -> Vec<Seed> {
+    strongest_apart(local_maxima(distance, min_radius), min_separation)
+}
+
+/// The 3×3 local maxima of `distance` of at least `min_radius`, in raster
+/// order (pixels beyond the image edge do not count).
+pub(crate) fn local_maxima(distance: &FloatImage, min_radius: f32) -> Vec<Seed> {
     let (w, h) = (distance.width() as i64, distance.height() as i64);
     let d = distance.as_raw();
     let mut candidates = Vec::new();
@@ -57,6 +63,13 @@ pub fn find_seeds(distance: &FloatImage, min_radius: f32, min_separation: f32) -
             }
         }
     }
+    candidates
+}
+
+/// Seeds from candidates in raster order: strongest first (ties in raster
+/// order), each suppressing weaker ones closer than
+/// `max(min_separation, 0.75 × its radius)`.
+pub(crate) fn strongest_apart(mut candidates: Vec<Seed>, min_separation: f32) -> Vec<Seed> {
     // Stable sort keeps raster order among equal radii.
     candidates.sort_by(|a, b| b.radius.total_cmp(&a.radius));
     let mut seeds: Vec<Seed> = Vec::new();

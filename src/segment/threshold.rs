@@ -57,8 +57,14 @@ const OTSU_BINS: usize = 256;
 /// assert_eq!(m.get_pixel(15, 5).0[0], 0);
 /// ```
 pub fn otsu_mask(z: &FloatImage, floor: f32) -> Mask {
+    otsu_mask_by(z, floor, f32::abs)
+}
+
+/// [`otsu_mask`] on `magnitude(z)` instead of `|z|` (read on the fly, so
+/// no image of magnitudes is made).
+pub fn otsu_mask_by(z: &FloatImage, floor: f32, magnitude: impl Fn(f32) -> f32) -> Mask {
     let bin_width = OTSU_MAX_Z / OTSU_BINS as f32;
-    let bin = |v: f32| ((v.abs() / bin_width) as usize).min(OTSU_BINS - 1);
+    let bin = |v: f32| ((magnitude(v) / bin_width) as usize).min(OTSU_BINS - 1);
     let mut hist = vec![0u32; OTSU_BINS];
     for &v in z.as_raw() {
         hist[bin(v)] += 1;
@@ -67,7 +73,7 @@ pub fn otsu_mask(z: &FloatImage, floor: f32) -> Mask {
     let data = z
         .as_raw()
         .iter()
-        .map(|v| if v.abs() >= level { MASK_ON } else { 0 })
+        .map(|&v| if magnitude(v) >= level { MASK_ON } else { 0 })
         .collect();
     Mask::from_raw(z.width(), z.height(), data).unwrap_or_else(|| Mask::new(z.width(), z.height()))
 }
@@ -87,17 +93,28 @@ pub fn otsu_mask(z: &FloatImage, floor: f32) -> Mask {
 /// assert!(cellvia::segment::threshold::hysteresis(&weak, 2.0, 8.0).as_raw().iter().all(|&v| v == 0));
 /// ```
 pub fn hysteresis(z: &FloatImage, low: f32, high: f32) -> Mask {
+    hysteresis_by(z, low, high, f32::abs)
+}
+
+/// [`hysteresis`] on `magnitude(z)` instead of `|z|` (read on the fly, so
+/// no image of magnitudes is made).
+pub fn hysteresis_by(z: &FloatImage, low: f32, high: f32, magnitude: impl Fn(f32) -> f32) -> Mask {
     let w = z.width() as usize;
     // Components of |z| >= low, kept where one reaches `high`. (With
     // `high < low` every pixel in between is a seed of its own and joins
     // its neighbours, hence the lower of the two.)
     let reach = low.min(high);
-    let found = Components::of(z.as_raw(), w, |v| v.abs() >= reach, Connectivity::Eight);
+    let found = Components::of(
+        z.as_raw(),
+        w,
+        |&v| magnitude(v) >= reach,
+        Connectivity::Eight,
+    );
     let values = z.as_raw();
     let mut seeded = vec![false; found.count as usize];
     for (run, &c) in found.runs.iter().zip(&found.component) {
         let row = &values[run.y * w..(run.y + 1) * w];
-        seeded[c as usize] |= row[run.x0..run.x1].iter().any(|v| v.abs() >= high);
+        seeded[c as usize] |= row[run.x0..run.x1].iter().any(|&v| magnitude(v) >= high);
     }
     let mut mask = Mask::new(z.width(), z.height());
     let out = mask.as_mut();
