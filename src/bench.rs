@@ -33,6 +33,8 @@ pub struct StageSeconds {
     pub measure: f64,
     pub classify: f64,
     pub report: f64,
+    /// Drawing and PNG-encoding overlays (0 unless asked for).
+    pub overlay: f64,
 }
 
 impl From<&StageTimes> for StageSeconds {
@@ -44,6 +46,7 @@ impl From<&StageTimes> for StageSeconds {
             measure: t.measure.as_secs_f64(),
             classify: t.classify.as_secs_f64(),
             report: t.report.as_secs_f64(),
+            overlay: t.overlay.as_secs_f64(),
         }
     }
 }
@@ -90,11 +93,22 @@ struct Pass {
     objects: u64,
 }
 
+/// How `bench` runs: threads, whether to measure thread scaling, and
+/// whether each field's overlay is drawn and encoded as `analyze
+/// --overlays always` does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BenchOptions {
+    pub threads: usize,
+    pub scaling: bool,
+    pub overlays: bool,
+}
+
 fn pipeline_pass(
     inputs: &[BenchInput],
     config: &Config,
     viability: &Viability,
     threads: usize,
+    overlays: bool,
 ) -> Result<Pass, SchedulerError> {
     let start = Instant::now();
     let mut pass = Pass {
@@ -110,14 +124,22 @@ fn pipeline_pass(
         inputs,
         threads,
         |input| {
-            analyze(
+            let mut analysis = analyze(
                 &input.label,
                 Source::Image(&input.bytes),
                 config,
                 viability,
-                false,
+                overlays,
                 None,
-            )
+            );
+            // Encoded on the worker, as `analyze` does.
+            if let Some(overlay) = analysis.overlay.take() {
+                let t = Instant::now();
+                let png = crate::report::overlay::encode_png(&overlay);
+                analysis.times.overlay += t.elapsed();
+                std::hint::black_box(png.map(|p| p.len()).unwrap_or(0));
+            }
+            analysis
         },
         |_, analysis| {
             // What `analyze` writes per image: a JSON record and CSV rows.
@@ -179,9 +201,9 @@ pub fn scaling_threads(threads: usize) -> Vec<usize> {
     out
 }
 
-/// Measures the pipeline on `inputs` with `threads` threads (after one
-/// warm-up pass that also loads ONNX sessions), the decode floor, and, with
-/// `scaling`, the throughput at each of [`scaling_threads`].
+/// Measures the pipeline on `inputs` with `options.threads` threads (after
+/// one warm-up pass that also loads ONNX sessions), the decode floor, and,
+/// with `options.scaling`, the throughput at each of [`scaling_threads`].
 ///
 /// ```no_run
 /// use cellvia::{bench, classify::Viability, Config};
@@ -189,7 +211,8 @@ pub fn scaling_threads(threads: usize) -> Vec<usize> {
 /// let viability = Viability::for_config(&config)?;
 /// let bytes = cellvia::io::read_bytes("field.png".as_ref())?;
 /// let inputs = [bench::BenchInput { label: "field.png".into(), bytes }];
-/// let report = bench::run(&inputs, &config, &viability, 2, true)?;
+/// let options = bench::BenchOptions { threads: 2, scaling: true, overlays: false };
+/// let report = bench::run(&inputs, &config, &viability, options)?;
 /// println!("{:.1} images/s, {:.1}x the decode floor", report.images_per_s, report.ratio_to_floor);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
@@ -197,21 +220,21 @@ pub fn run(
     inputs: &[BenchInput],
     config: &Config,
     viability: &Viability,
-    threads: usize,
-    scaling: bool,
+    options: BenchOptions,
 ) -> Result<BenchReport, SchedulerError> {
-    let threads = threads.max(1);
-    pipeline_pass(inputs, config, viability, threads)?;
+    let threads = options.threads.max(1);
+    let overlays = options.overlays;
+    pipeline_pass(inputs, config, viability, threads, overlays)?;
     crate::io::reset_peak_rss();
     let (floor_wall, megapixels) = decode_pass(inputs, config, threads)?;
-    let main = pipeline_pass(inputs, config, viability, threads)?;
+    let main = pipeline_pass(inputs, config, viability, threads, overlays)?;
     let mut points = Vec::new();
-    if scaling {
+    if options.scaling {
         for t in scaling_threads(threads) {
             let wall = if t == threads {
                 main.wall
             } else {
-                pipeline_pass(inputs, config, viability, t)?.wall
+                pipeline_pass(inputs, config, viability, t, overlays)?.wall
             };
             points.push((t, per_second(inputs.len() as f64, wall)));
         }

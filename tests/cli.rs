@@ -362,11 +362,14 @@ fn bench_json_reports_every_field() {
             "8",
             "--threads",
             "2",
+            "--overlays",
             "--json",
         ])
         .assert()
         .code(0);
     let report: Value = serde_json::from_slice(&assert.get_output().stdout).unwrap();
+    // Overlays were asked for, so drawing and encoding them took time.
+    assert!(report["stages"]["overlay"].as_f64().unwrap() > 0.0);
     for key in [
         "images_per_s",
         "megapixels_per_s",

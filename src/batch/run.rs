@@ -181,32 +181,43 @@ pub fn run(request: BatchRequest, observer: &mut dyn Observer) -> Result<BatchOu
             }
             let overlay = want_overlays || want_thumbnail[index];
             let diameter = diameters.as_ref().map(|d| &d[index]);
-            Some(analyze_field(field, &config, &viability, overlay, diameter))
+            let mut analysis = analyze_field(field, &config, &viability, overlay, diameter);
+            // Encoded here, on the worker: in the ordered sink below, PNG
+            // encoding ran on one thread for all workers.
+            let pictures = analysis.overlay.take().map(|overlay| Pictures {
+                overlay: want_overlays.then(|| report::overlay::encode_png(&overlay)),
+                thumbnail: want_thumbnail[index].then(|| {
+                    report::overlay::encode_png(&report::overlay::thumbnail(
+                        &overlay,
+                        THUMBNAIL_SIDE,
+                    ))
+                }),
+            });
+            Some((analysis, pictures))
         },
-        |position, analysis: Option<ImageAnalysis>| {
-            let Some(analysis) = analysis else { return };
+        |position, done: Option<(ImageAnalysis, Option<Pictures>)>| {
+            let Some((analysis, pictures)) = done else {
+                return;
+            };
             let index = range.start + position;
             let record = analysis.record;
             let path = fields[index].path();
             let mut files: Vec<FieldFile> = Vec::new();
             let mut thumbnail_png = None;
-            if let Some(overlay) = analysis.overlay {
-                if want_overlays {
-                    match report::overlay::encode_png(&overlay) {
-                        Ok(bytes) => files.push(FieldFile {
-                            folder: Folder::Overlays,
-                            name: overlay_name(index, path),
-                            bytes,
-                        }),
-                        Err(e) => assembly.fail(e.into()),
-                    }
+            if let Some(pictures) = pictures {
+                match pictures.overlay {
+                    Some(Ok(bytes)) => files.push(FieldFile {
+                        folder: Folder::Overlays,
+                        name: overlay_name(index, path),
+                        bytes,
+                    }),
+                    Some(Err(e)) => assembly.fail(e.into()),
+                    None => {}
                 }
-                if want_thumbnail[index] {
-                    let small = report::overlay::thumbnail(&overlay, THUMBNAIL_SIDE);
-                    match report::overlay::encode_png(&small) {
-                        Ok(png) => thumbnail_png = Some(png),
-                        Err(e) => assembly.fail(e.into()),
-                    }
+                match pictures.thumbnail {
+                    Some(Ok(png)) => thumbnail_png = Some(png),
+                    Some(Err(e)) => assembly.fail(e.into()),
+                    None => {}
                 }
             }
             if let Some(e) = &record.error {
@@ -268,4 +279,10 @@ pub fn run(request: BatchRequest, observer: &mut dyn Observer) -> Result<BatchOu
         shard: request.shard.map(|s| s.to_string()),
         merged: Vec::new(),
     })
+}
+
+/// A field's overlay and report thumbnail, encoded as PNG where asked for.
+struct Pictures {
+    overlay: Option<Result<Vec<u8>, image::ImageError>>,
+    thumbnail: Option<Result<Vec<u8>, image::ImageError>>,
 }

@@ -44,6 +44,10 @@ pub struct BenchArgs {
     /// Skip the thread-scaling table (one timed pass instead of several).
     #[arg(long)]
     no_scaling: bool,
+    /// Also draw and PNG-encode each field's overlay, as `analyze
+    /// --overlays always` does; its cost is the `overlay` stage.
+    #[arg(long)]
+    overlays: bool,
     /// Print the report as JSON.
     #[arg(long)]
     json: bool,
@@ -140,7 +144,12 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<u8> {
     };
     anyhow::ensure!(!inputs.is_empty(), "no images found in the given paths");
     let viability = Viability::for_config(&config)?;
-    let report = bench::run(&inputs, &config, &viability, threads, !args.no_scaling)?;
+    let options = bench::BenchOptions {
+        threads,
+        scaling: !args.no_scaling,
+        overlays: args.overlays,
+    };
+    let report = bench::run(&inputs, &config, &viability, options)?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
@@ -157,7 +166,7 @@ fn table(r: &BenchReport) -> String {
          pipeline  {:>9.1} images/s  {:>8.1} Mpx/s  {:>9.0} cells/s  {:>9.0} objects/s\n\
          floor     {:>9.1} images/s  (decode only, same images and threads)\n\
          ratio     {:>9.2} x the floor\n\
-         stages (ms of CPU per image): decode {:.2}, preprocess {:.2}, segment {:.2}, measure {:.2}, classify {:.2}, report {:.2}\n",
+         stages (ms of CPU per image): decode {:.2}, preprocess {:.2}, segment {:.2}, measure {:.2}, classify {:.2}, report {:.2}, overlay {:.2}\n",
         r.images,
         r.megapixels,
         r.images_failed,
@@ -174,6 +183,7 @@ fn table(r: &BenchReport) -> String {
         per_image_ms(s.measure),
         per_image_ms(s.classify),
         per_image_ms(s.report),
+        per_image_ms(s.overlay),
     );
     if let Some(bytes) = r.peak_rss_bytes {
         out.push_str(&format!("peak RSS  {:>9.1} MB\n", bytes as f64 / 1e6));

@@ -162,3 +162,79 @@ pub(super) fn parts(mask: &Mask) -> Components {
         Connectivity::Eight,
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::DiameterRange;
+    use proptest::prelude::*;
+
+    /// Slow reference: declumping on whole-image planes (one distance map,
+    /// one seed search, one flood for the field).
+    fn declump_whole_image(
+        mask: &Mask,
+        core: &Mask,
+        diameter: DiameterRange,
+        separation: f64,
+    ) -> (LabelImage, u32) {
+        let dist = super::super::distance::distance_to_background(core);
+        let seeds = super::super::seeds::find_seeds(
+            &dist,
+            (super::super::SEED_MIN_RADIUS_FRACTION * diameter.min) as f32,
+            (separation * diameter.min) as f32,
+        );
+        let mut labels = super::super::watershed::watershed(mask, &dist, &seeds);
+        let unreached = Mask::from_fn(mask.width(), mask.height(), |x, y| {
+            let unreached = mask.get_pixel(x, y).0[0] != 0 && labels.get_pixel(x, y).0[0] == 0;
+            image::Luma([if unreached { 255 } else { 0 }])
+        });
+        let (extra, _) = super::super::label::label_components(&unreached);
+        for (l, e) in labels.as_mut().iter_mut().zip(extra.as_raw()) {
+            if *e != 0 {
+                *l = seeds.len() as u32 + e;
+            }
+        }
+        let n = super::super::label::relabel_sequential(&mut labels);
+        (labels, n)
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+        /// Declumping part by part equals declumping the whole image; it
+        /// neither loses nor invents mask pixels, and labels are 1..=n, each
+        /// used, whatever part of the mask the core covers.
+        #[test]
+        fn declump_partitions_the_mask(
+            discs in proptest::collection::vec((4.0f32..44.0, 4.0f32..44.0, 2.0f32..9.0), 1..6),
+            core_fraction in 0.3f32..=1.0,
+            speckle in proptest::collection::vec(proptest::bool::weighted(0.1), 48 * 48),
+        ) {
+            let within = |x: u32, y: u32, scale: f32| discs
+                .iter()
+                .any(|&(cx, cy, r)| (x as f32 - cx).powi(2) + (y as f32 - cy).powi(2) <= (scale * r).powi(2));
+            let mask = Mask::from_fn(48, 48, |x, y| image::Luma([if within(x, y, 1.0) { 255 } else { 0 }]));
+            // A core like the dark core: smaller discs inside the mask.
+            // Some mask pixels join the core at random, for ragged cores.
+            let core = Mask::from_fn(48, 48, |x, y| {
+                let ragged = within(x, y, 1.0) && speckle[(y * 48 + x) as usize];
+                image::Luma([if within(x, y, core_fraction) || ragged { 255 } else { 0 }])
+            });
+            let d = DiameterRange { min: 6.0, max: 20.0 };
+            let (labels, n) = super::super::declump(&mask, &core, &parts(&mask), d, 0.6);
+            let (reference, n_reference) = declump_whole_image(&mask, &core, d, 0.6);
+            prop_assert_eq!(n, n_reference);
+            prop_assert_eq!(&labels, &reference);
+            for (m, l) in mask.as_raw().iter().zip(labels.as_raw()) {
+                prop_assert_eq!(*m != 0, *l != 0);
+            }
+            let mut used = vec![false; n as usize];
+            for &l in labels.as_raw() {
+                if l != 0 {
+                    prop_assert!(l <= n);
+                    used[(l - 1) as usize] = true;
+                }
+            }
+            prop_assert!(used.iter().all(|&u| u));
+        }
+    }
+}
