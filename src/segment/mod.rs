@@ -142,18 +142,17 @@ pub fn segment(
     } else {
         label::label_components(&mask)
     };
-    let all = regions::regions(&labels, n);
     let min_area = disc_area(MIN_AREA_DIAMETER_FRACTION * diameter.min);
     let max_area = disc_area(MAX_AREA_DIAMETER_FACTOR * diameter.max);
+    let size_and_place = |r: &Region| {
+        let area = f64::from(r.area);
+        area >= min_area && area <= max_area && !(cfg.discard_border_objects && r.touches_border)
+    };
+    // Outlines only for objects the other filters keep.
+    let all = regions::regions_traced_where(&labels, n, size_and_place);
     let keep: Vec<bool> = all
         .iter()
-        .map(|r| {
-            let area = f64::from(r.area);
-            area >= min_area
-                && area <= max_area
-                && r.circularity() >= cfg.min_circularity
-                && !(cfg.discard_border_objects && r.touches_border)
-        })
+        .map(|r| size_and_place(r) && r.circularity() >= cfg.min_circularity)
         .collect();
     // Labels are in raster order of first pixel, so the kept objects keep
     // their order and are renumbered 1..=n in one lookup pass; an object's

@@ -29,7 +29,7 @@ impl Region {
     /// assert!((r.equivalent_diameter() - 20.0).abs() < 0.01);
     /// ```
     pub fn equivalent_diameter(&self) -> f64 {
-        (4.0 * f64::from(self.area) / std::f64::consts::PI).sqrt()
+        equivalent_diameter(self.area)
     }
 
     /// 4π·area/perimeter² of the smoothed outline: below 1 for any shape,
@@ -42,6 +42,16 @@ impl Region {
     }
 }
 
+/// The diameter of a disc of `area` pixels.
+///
+/// ```
+/// assert_eq!(cellvia::segment::regions::equivalent_diameter(0), 0.0);
+/// assert!((cellvia::segment::regions::equivalent_diameter(314) - 20.0).abs() < 0.01);
+/// ```
+pub fn equivalent_diameter(area: u32) -> f64 {
+    (4.0 * f64::from(area) / std::f64::consts::PI).sqrt()
+}
+
 /// Statistics of labels 1..=n; entry `i` describes label `i + 1`.
 ///
 /// ```
@@ -52,6 +62,25 @@ impl Region {
 /// assert!(r[0].touches_border);
 /// ```
 pub fn regions(labels: &LabelImage, n: u32) -> Vec<Region> {
+    regions_traced_where(labels, n, |_| true)
+}
+
+/// [`regions`], with the outline (perimeter and outline area, the costly
+/// part) traced only for regions `trace` accepts; the others keep 0 there
+/// (circularity 0). For callers that drop regions on area or position first.
+///
+/// ```
+/// use cellvia::segment::regions::regions_traced_where;
+/// let l = cellvia::image_types::LabelImage::from_raw(4, 1, vec![1, 0, 2, 2]).unwrap();
+/// let r = regions_traced_where(&l, 2, |r| r.area >= 2);
+/// assert_eq!(r[0].perimeter, 0.0);
+/// assert!(r[1].perimeter > 0.0);
+/// ```
+pub fn regions_traced_where(
+    labels: &LabelImage,
+    n: u32,
+    trace: impl Fn(&Region) -> bool,
+) -> Vec<Region> {
     let (w, h) = labels.dimensions();
     let mut sums = vec![(0u32, 0u64, 0u64, [u32::MAX, u32::MAX, 0, 0], false); n as usize];
     let data = labels.as_raw();
@@ -74,20 +103,19 @@ pub fn regions(labels: &LabelImage, n: u32) -> Vec<Region> {
         .map(|(i, &(area, sx, sy, bbox, border))| {
             let label = i as u32 + 1;
             let a = f64::from(area.max(1));
-            let (perimeter, outline_area) = if area == 0 {
-                (0.0, 0.0)
-            } else {
-                outline(labels, label, bbox)
-            };
-            Region {
+            let mut region = Region {
                 label,
                 area,
                 centroid: (sx as f64 / a, sy as f64 / a),
                 bbox,
-                perimeter,
-                outline_area,
+                perimeter: 0.0,
+                outline_area: 0.0,
                 touches_border: border,
+            };
+            if area > 0 && trace(&region) {
+                (region.perimeter, region.outline_area) = outline(labels, label, bbox);
             }
+            region
         })
         .collect()
 }

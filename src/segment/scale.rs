@@ -13,7 +13,8 @@
 use crate::image_types::FloatImage;
 use crate::preprocess::{block_median_background, gaussian_blur, remove_rulings, robust_sigma};
 
-use super::{fill, label, morphology, regions, threshold, Appearance};
+use super::runs::{Components, Connectivity};
+use super::{fill, morphology, regions, threshold, Appearance};
 
 /// First-pass thresholds in noise sigmas: stricter than the segmenter's own,
 /// since nothing here knows what size of speck to ignore.
@@ -151,17 +152,31 @@ pub fn object_diameters(intensity: &FloatImage, appearance: Appearance) -> Vec<f
     let mut mask = threshold::hysteresis(&z, EXTENT_SIGMA, SEED_SIGMA);
     morphology::close(&mut mask, 1);
     fill::fill_holes(&mut mask, (w as usize * h as usize) / 4);
-    let (labels, n) = label::label_components(&mask);
-    regions::regions(&labels, n)
-        .iter()
-        .filter(|r| {
-            let [x0, y0, x1, y1] = r.bbox;
-            let box_area = f64::from(x1 - x0 + 1) * f64::from(y1 - y0 + 1);
-            !r.touches_border
-                && r.equivalent_diameter() >= MIN_OBJECT_DIAMETER_PX
-                && f64::from(r.area) >= MIN_BOX_FILL * box_area
+    // Area, box and edge contact straight from the mask's runs: the
+    // estimate needs no label image and no outlines.
+    let (w, h) = (w as usize, h as usize);
+    let parts = Components::of(mask.as_raw(), w, |&v| v != 0, Connectivity::Eight);
+    let mut extents = vec![(0usize, [usize::MAX, usize::MAX, 0, 0], false); parts.count as usize];
+    for (run, &p) in parts.runs.iter().zip(&parts.component) {
+        let (area, b, border) = &mut extents[p as usize];
+        *area += run.x1 - run.x0;
+        *b = [
+            b[0].min(run.x0),
+            b[1].min(run.y),
+            b[2].max(run.x1 - 1),
+            b[3].max(run.y),
+        ];
+        *border |= run.x0 == 0 || run.x1 == w || run.y == 0 || run.y == h - 1;
+    }
+    extents
+        .into_iter()
+        .filter(|&(area, [x0, y0, x1, y1], border)| {
+            let box_area = ((x1 - x0 + 1) * (y1 - y0 + 1)) as f64;
+            !border
+                && regions::equivalent_diameter(area as u32) >= MIN_OBJECT_DIAMETER_PX
+                && area as f64 >= MIN_BOX_FILL * box_area
         })
-        .map(regions::Region::equivalent_diameter)
+        .map(|(area, _, _)| regions::equivalent_diameter(area as u32))
         .collect()
 }
 
