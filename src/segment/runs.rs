@@ -51,8 +51,19 @@ impl Components {
         test: impl Fn(&T) -> bool,
         connectivity: Connectivity,
     ) -> Self {
-        let rows = pixels.len() / w.max(1);
-        Self::where_true(w, rows, |y, x| test(&pixels[y * w + x]), connectivity)
+        let rows = if w == 0 { 0 } else { pixels.len() / w };
+        // Scanning a row slice for where the test flips runs without
+        // bounds checks (the index-based scan cost twice as much).
+        Self::build(rows, connectivity, |y, runs| {
+            let row = &pixels[y * w..(y + 1) * w];
+            let mut x = 0;
+            while let Some(skip) = row[x..].iter().position(&test) {
+                let x0 = x + skip;
+                let len = row[x0..].iter().position(|p| !test(p)).unwrap_or(w - x0);
+                x = x0 + len;
+                runs.push(Run { y, x0, x1: x });
+            }
+        })
     }
 
     /// Runs of a `w`×`h` raster where `test(y, x)` holds, joined into
@@ -72,15 +83,7 @@ impl Components {
         test: impl Fn(usize, usize) -> bool,
         connectivity: Connectivity,
     ) -> Self {
-        let mut runs = Vec::new();
-        let mut parent: Vec<u32> = Vec::new();
-        // Runs of the previous row: runs[above.0..above.1].
-        let mut above = (0, 0);
-        // A run of row y touches one of row y - 1 when their column ranges,
-        // widened by `reach` for corners, overlap.
-        let reach = usize::from(connectivity == Connectivity::Eight);
-        for y in 0..if w == 0 { 0 } else { h } {
-            let first = runs.len();
+        Self::build(if w == 0 { 0 } else { h }, connectivity, |y, runs| {
             let mut x = 0;
             while x < w {
                 if !test(y, x) {
@@ -92,8 +95,28 @@ impl Components {
                     x += 1;
                 }
                 runs.push(Run { y, x0, x1: x });
-                parent.push((runs.len() - 1) as u32);
             }
+        })
+    }
+
+    /// Runs row by row from `runs_of_row(y, runs)` (which appends row `y`'s
+    /// runs in column order), joined into components.
+    fn build(
+        h: usize,
+        connectivity: Connectivity,
+        mut runs_of_row: impl FnMut(usize, &mut Vec<Run>),
+    ) -> Self {
+        let mut runs = Vec::new();
+        let mut parent: Vec<u32> = Vec::new();
+        // Runs of the previous row: runs[above.0..above.1].
+        let mut above = (0, 0);
+        // A run of row y touches one of row y - 1 when their column ranges,
+        // widened by `reach` for corners, overlap.
+        let reach = usize::from(connectivity == Connectivity::Eight);
+        for y in 0..h {
+            let first = runs.len();
+            runs_of_row(y, &mut runs);
+            parent.extend(first as u32..runs.len() as u32);
             // Join this row's runs to the overlapping runs above (both sorted).
             let mut k = above.0;
             for i in first..runs.len() {
