@@ -51,7 +51,7 @@ impl Components {
         test: impl Fn(&T) -> bool,
         connectivity: Connectivity,
     ) -> Self {
-        let rows = if w == 0 { 0 } else { pixels.len() / w };
+        let rows = pixels.len().checked_div(w).unwrap_or(0);
         // Scanning a row slice for where the test flips runs without
         // bounds checks (the index-based scan cost twice as much).
         Self::build(rows, connectivity, |y, runs| {
