@@ -71,10 +71,13 @@ pub fn regions(labels: &LabelImage, n: u32) -> Vec<Region> {
 ///
 /// ```
 /// use cellvia::segment::regions::regions_traced_where;
-/// let l = cellvia::image_types::LabelImage::from_raw(4, 1, vec![1, 0, 2, 2]).unwrap();
+/// // Label 1: one pixel; label 2: a 4×4 square.
+/// let l = cellvia::image_types::LabelImage::from_fn(10, 10, |x, y| {
+///     image::Luma([if (x, y) == (0, 0) { 1 } else if (3..7).contains(&x) && (3..7).contains(&y) { 2 } else { 0 }])
+/// });
 /// let r = regions_traced_where(&l, 2, |r| r.area >= 2);
 /// assert_eq!(r[0].perimeter, 0.0);
-/// assert!(r[1].perimeter > 0.0);
+/// assert!(r[1].perimeter > 0.0 && r[1].circularity() > 0.8);
 /// ```
 pub fn regions_traced_where(
     labels: &LabelImage,
