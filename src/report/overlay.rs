@@ -182,6 +182,7 @@ fn paint_field(
         })
         .unzip();
     let mut boxes = vec![[u32::MAX, u32::MAX, 0, 0]; outlines.len()];
+    let mut greys: Vec<u8> = Vec::with_capacity(w);
     let lab = labels.as_raw();
     for (y, (pixels, values)) in out
         .as_mut()
@@ -189,8 +190,11 @@ fn paint_field(
         .zip(intensity.as_raw().chunks_exact(w.max(1)))
         .enumerate()
     {
-        for (px, &v) in pixels.chunks_exact_mut(3).zip(values) {
-            px.fill(grey(v));
+        // Grey levels first, in a loop that vectorises, then spread to RGB.
+        greys.clear();
+        greys.extend(values.iter().map(|&v| grey(v)));
+        for (px, &g) in pixels.chunks_exact_mut(3).zip(&greys) {
+            px.copy_from_slice(&[g, g, g]);
         }
         if region.is_some() {
             for (x, px) in pixels.chunks_exact_mut(3).enumerate() {
