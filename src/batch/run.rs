@@ -185,12 +185,9 @@ pub fn run(request: BatchRequest, observer: &mut dyn Observer) -> Result<BatchOu
             // Encoded here, on the worker: in the ordered sink below, PNG
             // encoding ran on one thread for all workers.
             let pictures = analysis.overlay.take().map(|overlay| Pictures {
-                overlay: want_overlays.then(|| report::overlay::encode_png(&overlay)),
+                overlay: want_overlays.then(|| report::png::encode_png(&overlay)),
                 thumbnail: want_thumbnail[index].then(|| {
-                    report::overlay::encode_png(&report::overlay::thumbnail(
-                        &overlay,
-                        THUMBNAIL_SIDE,
-                    ))
+                    report::png::encode_png(&report::overlay::thumbnail(&overlay, THUMBNAIL_SIDE))
                 }),
             });
             Some((analysis, pictures))

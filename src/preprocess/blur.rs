@@ -10,12 +10,7 @@ use crate::image_types::FloatImage;
 /// assert!((b.get_pixel(0, 4).0[0] - 2.0).abs() < 1e-5);
 /// ```
 pub fn gaussian_blur(image: &FloatImage, sigma: f32) -> FloatImage {
-    let radius = (3.0 * sigma).ceil() as i64;
-    let kernel: Vec<f32> = (-radius..=radius)
-        .map(|i| (-(i * i) as f32 / (2.0 * sigma * sigma)).exp())
-        .collect();
-    let total: f32 = kernel.iter().sum();
-    let kernel: Vec<f32> = kernel.iter().map(|k| k / total).collect();
+    let (radius, kernel) = kernel(sigma);
     let (w, h) = (image.width() as i64, image.height() as i64);
     let src = image.as_raw();
     if w == 0 || h == 0 {
@@ -60,18 +55,24 @@ pub fn gaussian_blur(image: &FloatImage, sigma: f32) -> FloatImage {
         .unwrap_or_else(|| FloatImage::new(image.width(), image.height()))
 }
 
+/// The normalised Gaussian taps for `sigma`, out to 3 sigma each side, and
+/// that radius.
+fn kernel(sigma: f32) -> (i64, Vec<f32>) {
+    let radius = (3.0 * sigma).ceil() as i64;
+    let taps: Vec<f32> = (-radius..=radius)
+        .map(|i| (-(i * i) as f32 / (2.0 * sigma * sigma)).exp())
+        .collect();
+    let total: f32 = taps.iter().sum();
+    (radius, taps.iter().map(|k| k / total).collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     /// Slow reference: a clamped dot product per pixel, rows then columns.
     fn reference(image: &FloatImage, sigma: f32) -> Vec<f32> {
-        let radius = (3.0 * sigma).ceil() as i64;
-        let kernel: Vec<f32> = (-radius..=radius)
-            .map(|i| (-(i * i) as f32 / (2.0 * sigma * sigma)).exp())
-            .collect();
-        let total: f32 = kernel.iter().sum();
-        let kernel: Vec<f32> = kernel.iter().map(|k| k / total).collect();
+        let (radius, kernel) = kernel(sigma);
         let (w, h) = (i64::from(image.width()), i64::from(image.height()));
         let at =
             |v: &[f32], x: i64, y: i64| v[(y.clamp(0, h - 1) * w + x.clamp(0, w - 1)) as usize];

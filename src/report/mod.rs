@@ -13,6 +13,7 @@ pub mod font;
 pub mod html;
 mod method;
 pub mod overlay;
+pub mod png;
 pub mod stream;
 
 use serde::{Deserialize, Serialize};
