@@ -12,13 +12,20 @@ use crate::image_types::{LabelImage, Mask};
 /// assert_eq!(labels.as_raw(), &[1, 0, 2, 2, 0]);
 /// ```
 pub fn label_components(mask: &Mask) -> (LabelImage, u32) {
-    let mut labels = LabelImage::new(mask.width(), mask.height());
-    let w = mask.width() as usize;
-    let found = Components::of(mask.as_raw(), w, |&v| v != 0, Connectivity::Eight);
-    let out = labels.as_mut();
-    for (run, &component) in found.runs.iter().zip(&found.component) {
-        out[run.y * w + run.x0..run.y * w + run.x1].fill(component + 1);
-    }
+    let found = Components::of(
+        mask.as_raw(),
+        mask.width() as usize,
+        |&v| v != 0,
+        Connectivity::Eight,
+    );
+    labelled(&found, mask.width(), mask.height())
+}
+
+/// The label image of components found by [`Components::of`] (component
+/// `c` is label `c + 1`) and their count.
+pub fn labelled(found: &Components, width: u32, height: u32) -> (LabelImage, u32) {
+    let mut labels = LabelImage::new(width, height);
+    found.paint(&mut labels, 1);
     (labels, found.count)
 }
 

@@ -45,23 +45,14 @@ impl Window {
 
 /// The widened, clipped bounding box of each part.
 fn windows(parts: &Components, w: usize, h: usize) -> Vec<Window> {
-    let mut boxes = vec![(usize::MAX, usize::MAX, 0, 0); parts.count as usize];
-    for (run, &p) in parts.runs.iter().zip(&parts.component) {
-        let b = &mut boxes[p as usize];
-        *b = (
-            b.0.min(run.x0),
-            b.1.min(run.y),
-            b.2.max(run.x1),
-            b.3.max(run.y + 1),
-        );
-    }
-    boxes
+    parts
+        .extents()
         .into_iter()
-        .map(|(x0, y0, x1, y1)| Window {
-            x0: x0.saturating_sub(1),
-            y0: y0.saturating_sub(1),
-            x1: (x1 + 1).min(w),
-            y1: (y1 + 1).min(h),
+        .map(|e| Window {
+            x0: e.x0.saturating_sub(1),
+            y0: e.y0.saturating_sub(1),
+            x1: (e.x1 + 1).min(w),
+            y1: (e.y1 + 1).min(h),
         })
         .collect()
 }

@@ -140,7 +140,7 @@ pub fn segment(
             Appearance::Fluorescent => declump(&mask, &mask, &parts, diameter, cfg.seed_separation),
         }
     } else {
-        label::label_components(&mask)
+        label::labelled(&parts, mask.width(), mask.height())
     };
     let min_area = disc_area(MIN_AREA_DIAMETER_FRACTION * diameter.min);
     let max_area = disc_area(MAX_AREA_DIAMETER_FACTOR * diameter.max);
@@ -244,11 +244,7 @@ fn declump(
         |y, x| mask.as_raw()[y * w + x] != 0 && labels.as_raw()[y * w + x] == 0,
         Connectivity::Eight,
     );
-    let offset = seeds.len() as u32;
-    let out = labels.as_mut();
-    for (run, &part) in unreached.runs.iter().zip(&unreached.component) {
-        out[run.y * w + run.x0..run.y * w + run.x1].fill(offset + part + 1);
-    }
+    unreached.paint(&mut labels, seeds.len() as u32 + 1);
     let n = label::relabel_sequential(&mut labels);
     (labels, n)
 }

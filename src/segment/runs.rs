@@ -9,6 +9,8 @@
 //! 2048×1536 field with 250 cells, the floods of hole filling, the queue of
 //! hysteresis and a pixel-wise two-pass labelling were 20 % of the CPU.
 
+use crate::image_types::LabelImage;
+
 /// Which neighbours join: edge neighbours only, or corners too.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Connectivity {
@@ -150,6 +152,65 @@ impl Components {
             component,
             count,
         }
+    }
+}
+
+/// A component's pixel count and bounding box: columns `x0..x1`, rows
+/// `y0..y1`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Extent {
+    pub area: usize,
+    pub x0: usize,
+    pub y0: usize,
+    pub x1: usize,
+    pub y1: usize,
+}
+
+impl Components {
+    /// Writes component `c` into `labels` as label `first + c` over its runs
+    /// (other pixels are left as they are).
+    ///
+    /// ```
+    /// use cellvia::segment::runs::{Components, Connectivity};
+    /// let pixels = [1u8, 0, 1];
+    /// let mut labels = cellvia::image_types::LabelImage::new(3, 1);
+    /// Components::of(&pixels, 3, |&p| p != 0, Connectivity::Eight).paint(&mut labels, 5);
+    /// assert_eq!(labels.as_raw(), &[5, 0, 6]);
+    /// ```
+    pub fn paint(&self, labels: &mut LabelImage, first: u32) {
+        let w = labels.width() as usize;
+        let out = labels.as_mut();
+        for (run, &c) in self.runs.iter().zip(&self.component) {
+            out[run.y * w + run.x0..run.y * w + run.x1].fill(first + c);
+        }
+    }
+
+    /// Each component's area and bounding box, by component number.
+    ///
+    /// ```
+    /// use cellvia::segment::runs::{Components, Connectivity};
+    /// let pixels = [0u8, 1, 1, 0, 1, 0];
+    /// let e = Components::of(&pixels, 3, |&p| p != 0, Connectivity::Eight).extents();
+    /// assert_eq!((e[0].area, e[0].x0, e[0].y0, e[0].x1, e[0].y1), (3, 1, 0, 3, 2));
+    /// ```
+    pub fn extents(&self) -> Vec<Extent> {
+        let empty = Extent {
+            area: 0,
+            x0: usize::MAX,
+            y0: usize::MAX,
+            x1: 0,
+            y1: 0,
+        };
+        let mut extents = vec![empty; self.count as usize];
+        for (run, &c) in self.runs.iter().zip(&self.component) {
+            let e = &mut extents[c as usize];
+            e.area += run.x1 - run.x0;
+            e.x0 = e.x0.min(run.x0);
+            e.y0 = e.y0.min(run.y);
+            e.x1 = e.x1.max(run.x1);
+            e.y1 = e.y1.max(run.y + 1);
+        }
+        extents
     }
 }
 

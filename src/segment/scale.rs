@@ -152,31 +152,21 @@ pub fn object_diameters(intensity: &FloatImage, appearance: Appearance) -> Vec<f
     let mut mask = threshold::hysteresis(&z, EXTENT_SIGMA, SEED_SIGMA);
     morphology::close(&mut mask, 1);
     fill::fill_holes(&mut mask, (w as usize * h as usize) / 4);
-    // Area, box and edge contact straight from the mask's runs: the
-    // estimate needs no label image and no outlines.
+    // Area and box straight from the mask's runs: the estimate needs no
+    // label image and no outlines. An object touches the image edge exactly
+    // when its box does.
     let (w, h) = (w as usize, h as usize);
-    let parts = Components::of(mask.as_raw(), w, |&v| v != 0, Connectivity::Eight);
-    let mut extents = vec![(0usize, [usize::MAX, usize::MAX, 0, 0], false); parts.count as usize];
-    for (run, &p) in parts.runs.iter().zip(&parts.component) {
-        let (area, b, border) = &mut extents[p as usize];
-        *area += run.x1 - run.x0;
-        *b = [
-            b[0].min(run.x0),
-            b[1].min(run.y),
-            b[2].max(run.x1 - 1),
-            b[3].max(run.y),
-        ];
-        *border |= run.x0 == 0 || run.x1 == w || run.y == 0 || run.y == h - 1;
-    }
-    extents
+    Components::of(mask.as_raw(), w, |&v| v != 0, Connectivity::Eight)
+        .extents()
         .into_iter()
-        .filter(|&(area, [x0, y0, x1, y1], border)| {
-            let box_area = ((x1 - x0 + 1) * (y1 - y0 + 1)) as f64;
+        .filter(|e| {
+            let border = e.x0 == 0 || e.y0 == 0 || e.x1 == w || e.y1 == h;
+            let box_area = ((e.x1 - e.x0) * (e.y1 - e.y0)) as f64;
             !border
-                && regions::equivalent_diameter(area as u32) >= MIN_OBJECT_DIAMETER_PX
-                && area as f64 >= MIN_BOX_FILL * box_area
+                && regions::equivalent_diameter(e.area as u32) >= MIN_OBJECT_DIAMETER_PX
+                && e.area as f64 >= MIN_BOX_FILL * box_area
         })
-        .map(|(area, _, _)| regions::equivalent_diameter(area as u32))
+        .map(|e| regions::equivalent_diameter(e.area as u32))
         .collect()
 }
 
