@@ -173,10 +173,11 @@ fn diameter_setting_does_not_move_viability() {
 }
 
 /// A fluorescence composite analysed as trypan-blue brightfield is refused
-/// (`wrong_assay`), not counted as "0 cells", and an ordinary trypan field
-/// of the same scene raises no low-confidence warning. (The novelty score
-/// does not flag the composite lifted onto a lit background: its blobs are
-/// called debris, not novel; see the model card's leave-one-look-out note.)
+/// (`wrong_assay`), not counted as "0 cells"; lifted onto a lit grey
+/// background it is analysed, and its blobs, all called debris (not novel:
+/// see the model card's leave-one-look-out note), make the sample low
+/// confidence. An ordinary trypan field of the same scene raises no such
+/// warning.
 #[test]
 fn a_fluorescence_field_under_trypan_is_refused_and_a_trypan_one_is_not() {
     use cellvia::synth::SynthMode;
@@ -192,6 +193,27 @@ fn a_fluorescence_field_under_trypan_is_refused_and_a_trypan_one_is_not() {
     let error = refused.error.unwrap_or_default();
     assert!(error.contains("wrong_assay"), "{error}");
     assert!(refused.counts.is_none());
+    let low_confidence = |record: &ImageRecord| {
+        let mut acc = cellvia::aggregate::sample::SampleAccumulator::default();
+        acc.add(record, &config);
+        let sample = acc.finish("s", None, &config);
+        let warned = sample
+            .warnings
+            .iter()
+            .any(|w| w.starts_with("low confidence"));
+        (warned, sample.warnings)
+    };
+    let grey = aopi.image.to_luma8();
+    let lifted = image::DynamicImage::ImageLuma8(image::GrayImage::from_fn(
+        grey.width(),
+        grey.height(),
+        |x, y| image::Luma([150 + (f32::from(grey.get_pixel(x, y).0[0]) * 0.4) as u8]),
+    ));
+    let record = analyze_bytes("f", &png(&lifted), &config, &classifier);
+    let counts = record.counts.unwrap();
+    assert!(counts.debris > 10 * counts.total, "{counts:?}");
+    let (warned, warnings) = low_confidence(&record);
+    assert!(warned, "{warnings:?}");
     // An ordinary trypan field of the same scene raises no such warning.
     let trypan = render(&SynthParams {
         seed: 3,
@@ -199,15 +221,6 @@ fn a_fluorescence_field_under_trypan_is_refused_and_a_trypan_one_is_not() {
         ..Default::default()
     });
     let record = analyze_bytes("f", &png(&trypan.image), &config, &classifier);
-    let mut acc = cellvia::aggregate::sample::SampleAccumulator::default();
-    acc.add(&record, &config);
-    let sample = acc.finish("s", None, &config);
-    assert!(
-        !sample
-            .warnings
-            .iter()
-            .any(|w| w.starts_with("low confidence")),
-        "{:?}",
-        sample.warnings
-    );
+    let (warned, warnings) = low_confidence(&record);
+    assert!(!warned, "{warnings:?}");
 }

@@ -14,7 +14,10 @@
 //!
 //! Beyond `classify.max_uncertain_fraction` or `classify.max_novel_fraction`
 //! the sample gets a `low confidence` warning, which makes it INVALID under
-//! a release spec.
+//! a release spec. So does a sample whose objects were mostly called debris
+//! (`classify.max_debris_fraction`, [`debris_warning`]): the count then
+//! rests on the few objects left, and the usual cause is a wrong assay,
+//! focus or setting, not a dirty preparation.
 
 use serde::{Deserialize, Serialize};
 
@@ -217,4 +220,25 @@ impl ConfidenceTally {
         }
         (diameter, calls, warnings)
     }
+}
+
+/// A `low confidence` warning when more than `max_debris` of a sample's
+/// `objects` (counted cells and debris) were called debris.
+///
+/// ```
+/// use cellvia::aggregate::confidence::debris_warning;
+/// assert!(debris_warning(57, 100, 0.85).is_none());
+/// assert!(debris_warning(2864, 2937, 0.85).unwrap().starts_with("low confidence"));
+/// assert!(debris_warning(0, 0, 0.85).is_none());
+/// ```
+pub fn debris_warning(debris: u32, objects: u32, max_debris: f64) -> Option<String> {
+    let fraction = f64::from(debris) / f64::from(objects.max(1));
+    (fraction > max_debris).then(|| {
+        format!(
+            "{LOW_CONFIDENCE}: {:.1} % of the {objects} objects were called debris, above {:.1} %; \
+             check the assay, focus and settings",
+            100.0 * fraction,
+            100.0 * max_debris
+        )
+    })
 }

@@ -230,6 +230,11 @@ impl SampleAccumulator {
             config.classify.max_novel_fraction,
         );
         warnings.extend(confidence_warnings);
+        warnings.extend(super::confidence::debris_warning(
+            c.debris,
+            c.total + c.debris,
+            config.classify.max_debris_fraction,
+        ));
         if config.pixel_size_um.is_some() {
             warnings.extend(super::plausibility::size_warning(
                 self.sizes.bins(),

@@ -41,6 +41,7 @@ pub const SETTING_DOCS: &[SettingDoc] = &[
     SettingDoc { key: "classify.model", meaning: "ONNX viability model (unset: the shipped models/cellvia-viability-v3.onnx)", example: "\"models/cellvia-viability-v3.onnx\"" },
     doc("classify.batch_size", "crops per ONNX inference call"),
     doc("classify.max_uncertain_fraction", "a sample with a larger share of uncertain live/dead calls (P(live) 0.2-0.8) is warned 'low confidence' (INVALID under a spec)"),
+    doc("classify.max_debris_fraction", "a sample with a larger share of its objects called debris is warned 'low confidence' (INVALID under a spec)"),
     doc("classify.max_novel_fraction", "a sample with a larger share of objects unlike the model's training images (novelty > 1) is warned 'low confidence' (INVALID under a spec)"),
     doc("aopi.ao_suffix", "(aopi) files named STEM + ao_suffix pair with STEM + pi_suffix (any image extension, case-insensitive); other images are RGB composites"),
     doc("aopi.pi_suffix", "(aopi) see ao_suffix"),

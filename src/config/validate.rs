@@ -190,6 +190,7 @@ impl Config {
         for (key, v) in [
             ("classify.max_uncertain_fraction", cl.max_uncertain_fraction),
             ("classify.max_novel_fraction", cl.max_novel_fraction),
+            ("classify.max_debris_fraction", cl.max_debris_fraction),
         ] {
             if !(0.0..=1.0).contains(&v) {
                 return Err(invalid(key, "must lie in 0..=1"));

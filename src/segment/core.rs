@@ -28,7 +28,8 @@ use crate::image_types::{FloatImage, Mask};
 /// ```
 pub fn dark_core(z: &FloatImage, mask: &Mask, cfg: &SegmentConfig, max_hole_area: usize) -> Mask {
     // The dark part of z, max(-z, 0), is read on the fly by the threshold.
-    let mut core = super::filled_objects(z, cfg, max_hole_area, |v| (-v).max(0.0).abs());
+    let mut core =
+        super::filled_objects(z, cfg, max_hole_area, usize::MAX, |v| (-v).max(0.0).abs());
     for (c, m) in core.as_mut().iter_mut().zip(mask.as_raw()) {
         if *m == 0 {
             *c = 0;

@@ -87,6 +87,29 @@ pub(crate) fn strongest_apart(mut candidates: Vec<Seed>, min_separation: f32) ->
     seeds
 }
 
+/// `seeds` followed by those of `candidates` (in raster order) apart from
+/// every seed kept so far, strongest first: closer than
+/// `max(min_separation, 0.75 × the larger radius)` is too close.
+pub(crate) fn add_apart(
+    mut seeds: Vec<Seed>,
+    mut candidates: Vec<Seed>,
+    min_separation: f32,
+) -> Vec<Seed> {
+    candidates.sort_by(|a, b| b.radius.total_cmp(&a.radius));
+    for c in candidates {
+        let suppressed = seeds.iter().any(|s| {
+            let reach = min_separation.max(SUPPRESSION_RADIUS_FRACTION * s.radius.max(c.radius));
+            let dx = s.x as f32 - c.x as f32;
+            let dy = s.y as f32 - c.y as f32;
+            dx * dx + dy * dy < reach * reach
+        });
+        if !suppressed {
+            seeds.push(c);
+        }
+    }
+    seeds
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

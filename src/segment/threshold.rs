@@ -93,12 +93,27 @@ pub fn otsu_mask_by(z: &FloatImage, floor: f32, magnitude: impl Fn(f32) -> f32) 
 /// assert!(cellvia::segment::threshold::hysteresis(&weak, 2.0, 8.0).as_raw().iter().all(|&v| v == 0));
 /// ```
 pub fn hysteresis(z: &FloatImage, low: f32, high: f32) -> Mask {
-    hysteresis_by(z, low, high, f32::abs)
+    hysteresis_by(z, low, high, usize::MAX, f32::abs)
 }
 
 /// [`hysteresis`] on `magnitude(z)` instead of `|z|` (read on the fly, so
-/// no image of magnitudes is made).
-pub fn hysteresis_by(z: &FloatImage, low: f32, high: f32, magnitude: impl Fn(f32) -> f32) -> Mask {
+/// no image of magnitudes is made), also keeping every component of at
+/// least `seedless_area` pixels above `low` that never reaches `high`.
+///
+/// ```
+/// use cellvia::image_types::FloatImage;
+/// // A faint 6-pixel run and a faint 2-pixel one: only the larger is kept.
+/// let z = FloatImage::from_raw(9, 1, vec![3.0, 3.0, 3.0, 3.0, 3.0, 3.0, 0.0, 3.0, 3.0]).unwrap();
+/// let m = cellvia::segment::threshold::hysteresis_by(&z, 2.0, 8.0, 5, f32::abs);
+/// assert_eq!(m.as_raw(), &[255, 255, 255, 255, 255, 255, 0, 0, 0]);
+/// ```
+pub fn hysteresis_by(
+    z: &FloatImage,
+    low: f32,
+    high: f32,
+    seedless_area: usize,
+    magnitude: impl Fn(f32) -> f32,
+) -> Mask {
     let w = z.width() as usize;
     // Components of |z| >= low, kept where one reaches `high`. (With
     // `high < low` every pixel in between is a seed of its own and joins
@@ -115,6 +130,9 @@ pub fn hysteresis_by(z: &FloatImage, low: f32, high: f32, magnitude: impl Fn(f32
     for (run, &c) in found.runs.iter().zip(&found.component) {
         let row = &values[run.y * w..(run.y + 1) * w];
         seeded[c as usize] |= row[run.x0..run.x1].iter().any(|&v| magnitude(v) >= high);
+    }
+    for (s, e) in seeded.iter_mut().zip(found.extents()) {
+        *s |= e.area >= seedless_area;
     }
     let mut mask = Mask::new(z.width(), z.height());
     let out = mask.as_mut();
