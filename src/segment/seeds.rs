@@ -69,22 +69,10 @@ pub(crate) fn local_maxima(distance: &FloatImage, min_radius: f32) -> Vec<Seed> 
 /// Seeds from candidates in raster order: strongest first (ties in raster
 /// order), each suppressing weaker ones closer than
 /// `max(min_separation, 0.75 × its radius)`.
-pub(crate) fn strongest_apart(mut candidates: Vec<Seed>, min_separation: f32) -> Vec<Seed> {
-    // Stable sort keeps raster order among equal radii.
-    candidates.sort_by(|a, b| b.radius.total_cmp(&a.radius));
-    let mut seeds: Vec<Seed> = Vec::new();
-    for c in candidates {
-        let suppressed = seeds.iter().any(|s| {
-            let reach = min_separation.max(SUPPRESSION_RADIUS_FRACTION * s.radius);
-            let dx = s.x as f32 - c.x as f32;
-            let dy = s.y as f32 - c.y as f32;
-            dx * dx + dy * dy < reach * reach
-        });
-        if !suppressed {
-            seeds.push(c);
-        }
-    }
-    seeds
+pub(crate) fn strongest_apart(candidates: Vec<Seed>, min_separation: f32) -> Vec<Seed> {
+    // Taken strongest first, every kept seed is at least as strong as the
+    // candidate, so the larger radius is the kept seed's.
+    add_apart(Vec::new(), candidates, min_separation)
 }
 
 /// `seeds` followed by those of `candidates` (in raster order) apart from
@@ -95,6 +83,7 @@ pub(crate) fn add_apart(
     mut candidates: Vec<Seed>,
     min_separation: f32,
 ) -> Vec<Seed> {
+    // Stable sort keeps raster order among equal radii.
     candidates.sort_by(|a, b| b.radius.total_cmp(&a.radius));
     for c in candidates {
         let suppressed = seeds.iter().any(|s| {
