@@ -24,7 +24,9 @@ use serde::{Deserialize, Serialize};
 use crate::aggregate::record::{round, ImageRecord};
 use crate::segment::scale::DiameterSource;
 
-/// P(live | cell) in this closed band is an uncertain call.
+/// P(live | cell) in this closed band is an uncertain call. It is the band
+/// of [`crate::classify::symmetry::HESITANT_BAND`]: such calls have already
+/// been averaged over the crop's eight orientations, and are still unsure.
 pub const UNCERTAIN_P_LIVE: (f64, f64) = (0.2, 0.8);
 
 /// Warnings that make a sample INVALID under a spec start with this.

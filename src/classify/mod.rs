@@ -8,6 +8,7 @@ pub mod aopi;
 pub mod field_mode;
 pub mod novelty;
 pub mod onnx;
+pub mod symmetry;
 
 use serde::{Deserialize, Serialize};
 
@@ -46,20 +47,29 @@ pub struct ClassProbabilities {
 }
 
 impl ClassProbabilities {
-    /// The most probable class (ties: live, then dead).
+    /// The call on one object, in two steps: a cell when P(live) + P(dead)
+    /// ≥ P(debris), then live when P(live) ≥ P(dead). Counting asks first
+    /// whether an object is a cell at all; a three-way argmax would call
+    /// (0.3, 0.3, 0.4) debris though the model gives it 60 % of being a
+    /// cell. Measured with model v3 against the argmax: held-out LDC count
+    /// error −4.6 % instead of −5.5 %, dense synthetic fields −2.1 % instead
+    /// of −2.2 %, no precision lost (`scripts/accuracy.py`).
     ///
     /// ```
     /// use cellvia::classify::{CellClass, ClassProbabilities};
     /// let p = ClassProbabilities { live: 0.2, dead: 0.7, debris: 0.1 };
     /// assert_eq!(p.class(), CellClass::Dead);
+    /// // Debris is the likeliest single class, but a cell is likelier still.
+    /// let p = ClassProbabilities { live: 0.05, dead: 0.47, debris: 0.48 };
+    /// assert_eq!(p.class(), CellClass::Dead);
     /// ```
     pub fn class(&self) -> CellClass {
-        if self.live >= self.dead && self.live >= self.debris {
-            CellClass::Live
-        } else if self.dead >= self.debris {
-            CellClass::Dead
-        } else {
+        if self.live + self.dead < self.debris {
             CellClass::Debris
+        } else if self.live >= self.dead {
+            CellClass::Live
+        } else {
+            CellClass::Dead
         }
     }
 

@@ -51,6 +51,7 @@ use ort::session::Session;
 use ort::value::{TensorElementType, TensorRef, ValueType};
 
 use super::novelty::Novelty;
+use super::symmetry;
 use super::{CellClass, ClassProbabilities, ModelInfo, Score};
 use crate::config::ClassifyConfig;
 use crate::measure::crop::{CropSpec, CROP_CHANNELS};
@@ -216,8 +217,16 @@ impl Classifier {
     }
 
     /// Classifies crops `[n, 3, S, S]` in batches; returns one score per
-    /// crop, in order.
+    /// crop, in order. Hesitant calls get second opinions from the crop's
+    /// other orientations ([`super::symmetry`]).
     pub fn classify(&self, crops: &Array4<f32>) -> Result<Vec<Score>, ClassifyError> {
+        let mut scores = self.classify_upright(crops)?;
+        symmetry::second_opinions(crops, &mut scores, |c| self.classify_upright(c))?;
+        Ok(scores)
+    }
+
+    /// One model run per crop, as cut.
+    fn classify_upright(&self, crops: &Array4<f32>) -> Result<Vec<Score>, ClassifyError> {
         let n = crops.shape()[0];
         let mut out = Vec::with_capacity(n);
         if n == 0 {
