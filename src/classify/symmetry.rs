@@ -19,7 +19,7 @@
 //! score. The set of hesitant crops depends on the crop alone, so results
 //! stay the same whatever the thread count.
 
-use ndarray::{Array4, ArrayView4, Axis};
+use ndarray::{s, Array4, ArrayView4, Axis};
 
 use super::{ClassProbabilities, Score};
 
@@ -49,7 +49,7 @@ pub fn is_hesitant(p: &ClassProbabilities) -> bool {
     inside(cell) || (cell >= HESITANT_BAND.1 && inside(p.p_live_given_cell()))
 }
 
-/// Crops `[n, channels, S, S]` in orientation `t` (0..8): transposed when
+/// Square crops `[n, channels, S, S]` in orientation `t` (0..8): transposed when
 /// bit 2 is set, then rows reversed for bit 0 and columns for bit 1.
 /// Orientation 0 is the crops themselves.
 ///
@@ -98,8 +98,20 @@ pub(crate) fn second_opinions<E>(
             [p.live, p.dead, p.debris]
         })
         .collect();
+    // One run over all seven re-orientations: a few hesitant crops per
+    // field would otherwise make seven tiny batches, each paying the
+    // runtime's per-call overhead.
+    let k = hesitant.len();
+    let (_, channels, side, _) = subset.dim();
+    let mut stacked = Array4::zeros(((ORIENTATIONS - 1) * k, channels, side, side));
     for t in 1..ORIENTATIONS {
-        for (sum, s) in sums.iter_mut().zip(score(&oriented(subset.view(), t))?) {
+        stacked
+            .slice_mut(s![(t - 1) * k..t * k, .., .., ..])
+            .assign(&oriented(subset.view(), t));
+    }
+    let rescored = score(&stacked)?;
+    for turn in rescored.chunks_exact(hesitant.len()) {
+        for (sum, s) in sums.iter_mut().zip(turn) {
             let p = s.probabilities;
             sum[0] += p.live;
             sum[1] += p.dead;
@@ -175,7 +187,7 @@ mod tests {
         })
         .unwrap();
         assert_eq!(rescored, 1);
-        assert_eq!(batches, vec![1; ORIENTATIONS - 1]);
+        assert_eq!(batches, vec![ORIENTATIONS - 1]);
         let p = scores[1].probabilities;
         assert!((p.live - (0.5 + 7.0 * 0.1) / 8.0).abs() < 1e-6);
         assert!((p.dead - (0.4 + 7.0 * 0.8) / 8.0).abs() < 1e-6);
