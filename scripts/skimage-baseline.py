@@ -4,16 +4,19 @@
 Per field: read, flatten the lamp (Gaussian background of a few cell
 diameters), Otsu threshold on |contrast|, fill holes, drop specks, distance
 transform, peak_local_max seeds, watershed, region properties, and a
-mean-intensity rule for live/dead. Fields go to a process pool (one process
-per core by default), as cellvia spreads them over its threads.
+mean-intensity rule for live/dead. Fields go to a pool of processes (2 by
+default, the cores of the machine the README's figures come from), as
+cellvia spreads them over its threads.
 
     python3 scripts/skimage-baseline.py FIELDS/ [--processes 2] [--diameter 20]
 
 Prints the wall time (reading included) and, where `cellvia synth` wrote a
-`<stem>.truth.json` beside a field, detection precision/recall/F1 against it
-(a detection matches the nearest unmatched true cell whose radius contains
-it), so speed is compared at a known accuracy. Needs numpy, scipy,
-scikit-image and Pillow; nothing here is part of cellvia.
+`<stem>.truth.json` (disc truth) beside a field, detection
+precision/recall/F1 against it, matched as `cellvia eval` does (pairs of a
+detection inside a true cell's radius, nearest first, each used once), so
+speed is compared at a known accuracy. Label masks (`*.labels.png`) are
+skipped. Needs numpy, scipy, scikit-image ≥ 0.26 (`max_size` of
+`remove_small_objects`) and Pillow; nothing here is part of cellvia.
 """
 import argparse
 import json
@@ -58,19 +61,22 @@ def analyse(args):
 
 
 def score(cells, truth):
-    true = [(c["x"], c["y"], c["region"].get("radius", 0.0)) for c in truth["cells"]]
-    used = set()
-    matched = 0
-    for x, y, _ in cells:
-        best = None
-        for i, (tx, ty, r) in enumerate(true):
-            d = np.hypot(x - tx, y - ty)
-            if i not in used and d <= max(r, 1.0) and (best is None or d < best[0]):
-                best = (d, i)
-        if best is not None:
-            used.add(best[1])
-            matched += 1
-    return matched, len(cells), len(true)
+    """Matched detections, detections and true cells: candidate pairs of a
+    detection within a true cell's radius, taken nearest first, each
+    detection and true cell at most once."""
+    true = [(c["x"], c["y"], c["region"]["radius"]) for c in truth["cells"]]
+    pairs = sorted(
+        (np.hypot(x - tx, y - ty), d, t)
+        for d, (x, y, _) in enumerate(cells)
+        for t, (tx, ty, r) in enumerate(true)
+        if np.hypot(x - tx, y - ty) <= r
+    )
+    used_d, used_t = set(), set()
+    for _, d, t in pairs:
+        if d not in used_d and t not in used_t:
+            used_d.add(d)
+            used_t.add(t)
+    return len(used_d), len(cells), len(true)
 
 
 def main():
@@ -79,7 +85,10 @@ def main():
     ap.add_argument("--processes", type=int, default=2)
     ap.add_argument("--diameter", type=float, default=20.0, help="typical cell diameter, px")
     args = ap.parse_args()
-    fields = sorted(p for p in args.folder.iterdir() if p.suffix.lower() in EXTENSIONS)
+    fields = sorted(
+        p for p in args.folder.iterdir()
+        if p.suffix.lower() in EXTENSIONS and not p.name.endswith(".labels.png")
+    )
     start = time.perf_counter()
     with Pool(args.processes) as pool:
         results = pool.map(analyse, [(p, args.diameter) for p in fields], chunksize=1)
@@ -88,7 +97,8 @@ def main():
           f"{args.processes} processes)")
     tp = counted = true = 0
     for path, cells in results:
-        truth_path = pathlib.Path(path).with_suffix("").with_suffix(".truth.json")
+        field = pathlib.Path(path)
+        truth_path = field.with_name(field.stem + ".truth.json")
         if truth_path.exists():
             m, c, t = score(cells, json.loads(truth_path.read_text()))
             tp, counted, true = tp + m, counted + c, true + t

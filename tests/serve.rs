@@ -503,7 +503,11 @@ fn a_run_interrupted_by_kill_9_completes_after_a_restart() {
         if run["state"] == "running" && run["progress"]["done"].as_u64().unwrap_or(0) > 10 {
             break;
         }
-        assert_eq!(run["state"], "running", "finished before the kill: {run}");
+        // A first poll may come before a worker has picked the run up.
+        assert!(
+            run["state"] == "queued" || run["state"] == "running",
+            "finished before the kill: {run}"
+        );
         assert!(started.elapsed() < Duration::from_secs(60));
         std::thread::sleep(Duration::from_millis(10));
     }

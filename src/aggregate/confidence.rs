@@ -25,8 +25,9 @@ use crate::aggregate::record::{round, ImageRecord};
 use crate::segment::scale::DiameterSource;
 
 /// P(live | cell) in this closed band is an uncertain call. It is the band
-/// of [`crate::classify::symmetry::HESITANT_BAND`]: such calls have already
-/// been averaged over the crop's eight orientations, and are still unsure.
+/// of [`crate::classify::symmetry::HESITANT_BAND`], so a model call reported
+/// uncertain has (but at the band's very edges) already been averaged over
+/// its crop's eight orientations and is still unsure.
 pub const UNCERTAIN_P_LIVE: (f64, f64) = (0.2, 0.8);
 
 /// Warnings that make a sample INVALID under a spec start with this.
@@ -243,4 +244,20 @@ pub fn debris_warning(debris: u32, objects: u32, max_debris: f64) -> Option<Stri
             100.0 * max_debris
         )
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Calls averaged over their orientations for hesitating are the calls
+    /// reported as uncertain when they still hesitate.
+    #[test]
+    fn the_uncertain_band_is_the_classifiers_hesitant_band() {
+        let (low, high) = crate::classify::symmetry::HESITANT_BAND;
+        assert_eq!(
+            (UNCERTAIN_P_LIVE.0 as f32, UNCERTAIN_P_LIVE.1 as f32),
+            (low, high)
+        );
+    }
 }

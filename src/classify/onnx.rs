@@ -76,37 +76,6 @@ pub enum ClassifyError {
     Inference(String),
 }
 
-/// Library file name of ONNX Runtime on this platform.
-const RUNTIME_FILE: &str = if cfg!(target_os = "macos") {
-    "libonnxruntime.dylib"
-} else if cfg!(target_os = "windows") {
-    "onnxruntime.dll"
-} else {
-    "libonnxruntime.so"
-};
-
-/// Where ONNX Runtime is looked for, in order.
-pub fn runtime_candidates() -> Vec<PathBuf> {
-    if let Some(p) = std::env::var_os("ORT_DYLIB_PATH").filter(|p| !p.is_empty()) {
-        return vec![PathBuf::from(p)];
-    }
-    let mut out = Vec::new();
-    if let Some(dir) = std::env::current_exe()
-        .ok()
-        .and_then(|e| e.parent().map(Path::to_path_buf))
-    {
-        out.push(dir.join(RUNTIME_FILE));
-        out.push(dir.join("..").join("lib").join(RUNTIME_FILE));
-    }
-    out.push(
-        Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("vendor")
-            .join("onnxruntime")
-            .join(RUNTIME_FILE),
-    );
-    out
-}
-
 static ENVIRONMENT: OnceLock<Environment> = OnceLock::new();
 static ENVIRONMENT_INIT: Mutex<()> = Mutex::new(());
 
@@ -118,7 +87,7 @@ fn environment() -> Result<Environment, ClassifyError> {
     if let Some(env) = ENVIRONMENT.get() {
         return Ok(env.clone());
     }
-    let candidates = runtime_candidates();
+    let candidates = super::runtime::runtime_candidates();
     let Some(path) = crate::io::first_existing_file(candidates.iter().cloned()) else {
         let tried = candidates
             .iter()
@@ -248,6 +217,13 @@ impl Classifier {
                         .map_err(|e| ClassifyError::Inference(e.to_string()))
                 };
                 let probs = extract(0)?;
+                let rows = probs.shape().first().copied().unwrap_or(0);
+                if rows != end - start {
+                    return Err(ClassifyError::Inference(format!(
+                        "model gave {rows} rows for {} crops",
+                        end - start
+                    )));
+                }
                 let features = match &self.novelty {
                     Some(_) => Some(extract(1)?),
                     None => None,
