@@ -1,6 +1,7 @@
 //! Cutting the classifier's input tensor: resampled three-channel crops
-//! per object, windows of their own size. `cargo bench --bench crop`
-use cellvia::measure::crop::{crops, CropSource, DEFAULT_CROP_SPEC};
+//! per object, windows of their own size, the contrast recomputed for
+//! each window as in the pipeline. `cargo bench --bench crop`
+use cellvia::measure::crop::{crops, CropSource, FlattenedContrast, DEFAULT_CROP_SPEC};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 
 mod common;
@@ -13,7 +14,10 @@ fn bench(c: &mut Criterion) {
         g.bench_function(BenchmarkId::new("crops", &f.name), |b| {
             b.iter(|| {
                 let source = CropSource {
-                    contrast: &f.contrast,
+                    contrast: &FlattenedContrast {
+                        contrast: &f.contrast,
+                        intensity: &f.intensity,
+                    },
                     dye: None,
                     labels: &f.segmentation.labels,
                 };

@@ -9,7 +9,7 @@ use std::io::Cursor;
 use cellvia::config::DiameterRange;
 use cellvia::image_types::{FloatImage, Mask};
 use cellvia::measure::{
-    crop::{crops, CropSource},
+    crop::{crops, CropSource, FlattenedContrast},
     measure, ObjectMeasurement,
 };
 use cellvia::segment::{distance::distance_to_background, Segmentation};
@@ -27,7 +27,7 @@ pub struct Fixture {
     pub config: Config,
     pub diameter: DiameterRange,
     pub intensity: FloatImage,
-    pub contrast: FloatImage,
+    pub contrast: preprocess::Contrast,
     pub z: FloatImage,
     pub mask: Mask,
     pub distance: FloatImage,
@@ -72,7 +72,10 @@ pub fn fixture(width: u32, height: u32, cells: u32) -> Fixture {
     let spec = cellvia::measure::crop::DEFAULT_CROP_SPEC;
     let crops = crops(
         &CropSource {
-            contrast: &flat.contrast,
+            contrast: &FlattenedContrast {
+                contrast: &flat.contrast,
+                intensity: &intensity,
+            },
             dye: None,
             labels: &segmentation.labels,
         },

@@ -474,6 +474,7 @@ def main():
     ap.add_argument("--stem-stride", type=int, choices=(1, 2), default=1,
                     help="1: full-resolution first conv + max-pool; 2: stride-2 first conv (faster, less accurate)")
     ap.add_argument("--crop-context", type=float, help="crop window in object diameters (default: cellvia's)")
+    ap.add_argument("--crop-size", type=int, help="crop side in pixels, a multiple of 8 (default: cellvia's)")
     ap.add_argument("--synth-fields", type=int, default=400, help="domain-randomised training fields")
     ap.add_argument("--init", type=Path, help="start from this model's weights (fine-tuning)")
     ap.add_argument("--synth-live-looks", help="live looks of the training fields (comma-separated; "
@@ -488,7 +489,7 @@ def main():
     # Cached fields and crops are only valid for the cellvia build, crop
     # window and field count that made them: anything else regenerates them.
     key = (hashlib.sha256(args.cellvia.read_bytes()).hexdigest()
-           + f" crop-context={args.crop_context} synth-fields={args.synth_fields}"
+           + f" crop-context={args.crop_context} crop-size={args.crop_size} synth-fields={args.synth_fields}"
            + f" looks={args.synth_live_looks}/{args.synth_dead_looks}")
     key_file = work / "cache-key"
     if not key_file.exists() or key_file.read_text() != key:
@@ -515,6 +516,7 @@ def main():
         if not folder.exists():
             resample_ldc(args.ldc, folder, factor, ldc_images[::LDC_SCALE_STRIDE])
     extra = ["--crop-context", args.crop_context] if args.crop_context else []
+    extra += ["--crop-size", args.crop_size] if args.crop_size else []
     sources = [("ds-ldc", args.ldc, [])]
     sources += [(f"ds-ldc-x{f}", work / f"ldc-x{f}", []) for f in LDC_SCALES]
     sources += [(f"ds-{n}", work / n, ["--diameter-per-field"]) for n in synth_sets]

@@ -48,6 +48,10 @@ pub struct DatasetArgs {
     /// Crop window in the object's own diameters (default: the shipped model's).
     #[arg(long)]
     crop_context: Option<f64>,
+    /// Side of the square crop in pixels, a multiple of 8 from 16 to 64
+    /// (default: the shipped model's).
+    #[arg(long)]
+    crop_size: Option<usize>,
 }
 
 /// `--diameter auto` for a set of images (`dataset`, `validate`): each
@@ -121,6 +125,13 @@ pub fn run(args: &DatasetArgs) -> anyhow::Result<u8> {
             "--crop-context must lie in (0.5, 6]"
         );
         spec.context = context;
+    }
+    if let Some(size) = args.crop_size {
+        anyhow::ensure!(
+            (16..=64).contains(&size) && size % 8 == 0,
+            "--crop-size must be a multiple of 8 from 16 to 64 (the model pools three times)"
+        );
+        spec.size = size;
     }
     let mut crops: Vec<u8> = Vec::new();
     let mut csv = csv::Writer::from_writer(Vec::new());

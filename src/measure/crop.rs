@@ -10,7 +10,10 @@
 use ndarray::Array4;
 
 use super::ObjectMeasurement;
+use image::ImageBuffer;
+
 use crate::image_types::{FloatImage, LabelImage};
+use crate::preprocess::Contrast;
 
 /// How crops are cut; part of a model's input contract, read from its metadata.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -35,11 +38,48 @@ pub const CROP_CHANNELS: usize = 3;
 /// something that looks like a cell of 16.
 pub const MIN_WINDOW_PX: f64 = 8.0;
 
+/// Where crops read the flattened image's contrast: a window of it on
+/// request, so the field's whole plane need not be kept.
+pub trait ContrastWindows: std::fmt::Debug {
+    /// The field's width and height.
+    fn dimensions(&self) -> (u32, u32);
+    /// Columns `x0..x1`, rows `y0..y1` (within the field).
+    fn window(&self, x0: u32, y0: u32, x1: u32, y1: u32) -> FloatImage;
+}
+
+/// A plane of contrast (tests, benches, data made without flattening).
+impl ContrastWindows for FloatImage {
+    fn dimensions(&self) -> (u32, u32) {
+        ImageBuffer::dimensions(self)
+    }
+
+    fn window(&self, x0: u32, y0: u32, x1: u32, y1: u32) -> FloatImage {
+        image::imageops::crop_imm(self, x0, y0, x1 - x0, y1 - y0).to_image()
+    }
+}
+
+/// A flattened field's [`Contrast`], recomputed from its intensity.
+#[derive(Debug, Clone, Copy)]
+pub struct FlattenedContrast<'a> {
+    pub contrast: &'a Contrast,
+    pub intensity: &'a FloatImage,
+}
+
+impl ContrastWindows for FlattenedContrast<'_> {
+    fn dimensions(&self) -> (u32, u32) {
+        self.intensity.dimensions()
+    }
+
+    fn window(&self, x0: u32, y0: u32, x1: u32, y1: u32) -> FloatImage {
+        self.contrast.window(self.intensity, x0, y0, x1, y1)
+    }
+}
+
 /// The images crops are cut from.
 #[derive(Debug, Clone, Copy)]
 pub struct CropSource<'a> {
     /// Weber contrast of the flattened image.
-    pub contrast: &'a FloatImage,
+    pub contrast: &'a dyn ContrastWindows,
     /// Blue excess ([`crate::preprocess::dye`]); `None` for gray images.
     pub dye: Option<&'a FloatImage>,
     pub labels: &'a LabelImage,
@@ -71,19 +111,31 @@ pub struct CropSource<'a> {
 pub fn crops(source: &CropSource, objects: &[ObjectMeasurement], spec: &CropSpec) -> Array4<f32> {
     let n = spec.size;
     let mut out = Array4::<f32>::zeros((objects.len(), CROP_CHANNELS, n, n));
-    let (w, h) = (
-        source.contrast.width() as i64,
-        source.contrast.height() as i64,
-    );
+    let (width, height) = source.contrast.dimensions();
+    let (w, h) = (i64::from(width), i64::from(height));
     let label_data = source.labels.as_raw();
     for (k, obj) in objects.iter().enumerate() {
         let window = (spec.context * obj.diameter_px).max(MIN_WINDOW_PX);
         let step = window / n as f64;
+        let sample_at = |centre: f64, i: usize| centre + (i as f64 + 0.5 - n as f64 / 2.0) * step;
+        // The pixels the bilinear samples read: from the first sample's
+        // floor to the last's floor + 1, within the image.
+        let span = |centre: f64, side: u32| {
+            let first = sample_at(centre, 0).floor().clamp(0.0, f64::from(side)) as u32;
+            let last = (sample_at(centre, n - 1).floor() + 2.0).clamp(0.0, f64::from(side)) as u32;
+            (first, last.max(first))
+        };
+        let ((x0, x1), (y0, y1)) = (span(obj.x, width), span(obj.y, height));
+        let contrast = Patch {
+            values: source.contrast.window(x0, y0, x1, y1),
+            x0: i64::from(x0),
+            y0: i64::from(y0),
+        };
         for row in 0..n {
-            let sy = obj.y + (row as f64 + 0.5 - n as f64 / 2.0) * step;
+            let sy = sample_at(obj.y, row);
             for col in 0..n {
-                let sx = obj.x + (col as f64 + 0.5 - n as f64 / 2.0) * step;
-                let c = bilinear(source.contrast.as_raw(), w, h, sx, sy) * spec.contrast_scale;
+                let sx = sample_at(obj.x, col);
+                let c = contrast.bilinear(sx, sy) * spec.contrast_scale;
                 out[[k, 0, row, col]] = c.clamp(-spec.clip, spec.clip);
                 let (nx, ny) = (sx.round() as i64, sy.round() as i64);
                 let inside = nx >= 0 && ny >= 0 && nx < w && ny < h;
@@ -100,16 +152,53 @@ pub fn crops(source: &CropSource, objects: &[ObjectMeasurement], spec: &CropSpec
     out
 }
 
+/// A window of a plane at (`x0`, `y0`), read in the plane's coordinates:
+/// as the plane would be wherever the window covers it, 0 elsewhere (the
+/// window covers every pixel of the image a crop's samples read).
+struct Patch {
+    values: FloatImage,
+    x0: i64,
+    y0: i64,
+}
+
+impl Patch {
+    fn bilinear(&self, x: f64, y: f64) -> f32 {
+        let (w, h) = self.values.dimensions();
+        let (w, h) = (i64::from(w), i64::from(h));
+        let values = self.values.as_raw();
+        bilinear_with(
+            |x, y| {
+                let (x, y) = (x - self.x0, y - self.y0);
+                if x < 0 || y < 0 || x >= w || y >= h {
+                    0.0
+                } else {
+                    values[(y * w + x) as usize]
+                }
+            },
+            x,
+            y,
+        )
+    }
+}
+
 /// Bilinear sample of a `w × h` plane at (`x`, `y`) in pixel-centre
 /// coordinates; outside the image reads 0.
 fn bilinear(values: &[f32], w: i64, h: i64, x: f64, y: f64) -> f32 {
-    let at = |x: i64, y: i64| -> f32 {
-        if x < 0 || y < 0 || x >= w || y >= h {
-            0.0
-        } else {
-            values[(y * w + x) as usize]
-        }
-    };
+    bilinear_with(
+        |x, y| {
+            if x < 0 || y < 0 || x >= w || y >= h {
+                0.0
+            } else {
+                values[(y * w + x) as usize]
+            }
+        },
+        x,
+        y,
+    )
+}
+
+/// Bilinear sample at (`x`, `y`) of the pixels `at` reads.
+fn bilinear_with(at: impl Fn(i64, i64) -> f32, x: f64, y: f64) -> f32 {
     let (x0, y0) = (x.floor(), y.floor());
     let (tx, ty) = ((x - x0) as f32, (y - y0) as f32);
     let (xi, yi) = (x0 as i64, y0 as i64);
@@ -132,3 +221,65 @@ pub const DEFAULT_CROP_SPEC: CropSpec = CropSpec {
     dye_scale: 3.0,
     clip: 4.0,
 };
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::measure::measure;
+    use crate::segment::regions::regions;
+    use proptest::prelude::*;
+
+    /// The contrast channel as cut before windows: bilinear samples of the
+    /// whole plane.
+    fn reference_contrast(
+        plane: &FloatImage,
+        obj: &ObjectMeasurement,
+        spec: &CropSpec,
+    ) -> Vec<f32> {
+        let n = spec.size;
+        let (w, h) = (i64::from(plane.width()), i64::from(plane.height()));
+        let step = (spec.context * obj.diameter_px).max(MIN_WINDOW_PX) / n as f64;
+        let mut out = Vec::new();
+        for row in 0..n {
+            let sy = obj.y + (row as f64 + 0.5 - n as f64 / 2.0) * step;
+            for col in 0..n {
+                let sx = obj.x + (col as f64 + 0.5 - n as f64 / 2.0) * step;
+                let c = bilinear(plane.as_raw(), w, h, sx, sy) * spec.contrast_scale;
+                out.push(c.clamp(-spec.clip, spec.clip));
+            }
+        }
+        out
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+        /// Reading windows gives the crops the whole plane gives, for
+        /// objects anywhere, at the edges included.
+        #[test]
+        fn windows_give_the_whole_planes_crops(
+            w in 4u32..90, h in 4u32..90, seed in 0u32..1000,
+            boxes in proptest::collection::vec((0u32..90, 0u32..90, 1u32..30, 1u32..30), 1..6),
+            context in 0.6f64..6.0,
+        ) {
+            let mut labels = LabelImage::new(w, h);
+            for (id, &(x, y, bw, bh)) in boxes.iter().enumerate() {
+                for yy in y.min(h - 1)..(y + bh).min(h) {
+                    for xx in x.min(w - 1)..(x + bw).min(w) {
+                        labels.put_pixel(xx, yy, image::Luma([id as u32 + 1]));
+                    }
+                }
+            }
+            let plane = FloatImage::from_fn(w, h, |x, y| {
+                image::Luma([((x * 31 + y * 17 + seed) % 97) as f32 / 97.0 - 0.5])
+            });
+            let objects = measure(&labels, &regions(&labels, boxes.len() as u32), &plane);
+            let spec = CropSpec { context, ..DEFAULT_CROP_SPEC };
+            let cut = crops(&CropSource { contrast: &plane, dye: None, labels: &labels }, &objects, &spec);
+            for (k, obj) in objects.iter().enumerate() {
+                let got: Vec<u32> = cut.slice(ndarray::s![k, 0, .., ..]).iter().map(|v| v.to_bits()).collect();
+                let want: Vec<u32> = reference_contrast(&plane, obj, &spec).iter().map(|v| v.to_bits()).collect();
+                prop_assert_eq!(got, want);
+            }
+        }
+    }
+}

@@ -18,76 +18,123 @@ pub(super) fn background_block(typical_diameter: f64) -> u32 {
 
 /// Median of each `block`×`block` tile, interpolated bilinearly between tile centres.
 pub(crate) fn block_median_background(image: &FloatImage, block: u32) -> FloatImage {
-    let (w, h) = image.dimensions();
-    let nx = w.div_ceil(block).max(1);
-    let ny = h.div_ceil(block).max(1);
-    let mut medians = vec![0.0f32; (nx * ny) as usize];
-    // Even and odd pixels count into separate histograms: neighbours share
-    // a bin, and with one histogram every increment waits for the last.
-    let (mut even, mut odd) = (vec![0u32; MEDIAN_BINS], vec![0u32; MEDIAN_BINS]);
-    let mut bins: Vec<u16> = Vec::with_capacity(block as usize);
-    for by in 0..ny {
-        for bx in 0..nx {
-            even.fill(0);
-            odd.fill(0);
-            let (x0, y0) = (bx * block, by * block);
-            let (x1, y1) = ((x0 + block).min(w), (y0 + block).min(h));
-            for row in image
-                .as_raw()
-                .chunks_exact(w as usize)
-                .take(y1 as usize)
-                .skip(y0 as usize)
-            {
-                // Bins first, in a loop that vectorises, then the counting.
-                bins.clear();
-                bins.extend(row[x0 as usize..x1 as usize].iter().map(|&v| bin(v) as u16));
-                let mut pairs = bins.chunks_exact(2);
-                for pair in &mut pairs {
-                    even[usize::from(pair[0])] += 1;
-                    odd[usize::from(pair[1])] += 1;
+    BlockBackground::of(image, block).plane()
+}
+
+/// The block medians of an image and the tables that interpolate them: the
+/// background at any pixel, without keeping a plane of it.
+#[derive(Debug, Clone)]
+pub(crate) struct BlockBackground {
+    medians: Vec<f32>,
+    nx: usize,
+    /// Per column and per row: the two tile centres blended and the weight
+    /// on the second ([`interpolation_table`]).
+    xs: Vec<(usize, usize, f32)>,
+    ys: Vec<(usize, usize, f32)>,
+}
+
+impl BlockBackground {
+    /// Medians of `block`×`block` tiles of `image`.
+    pub(crate) fn of(image: &FloatImage, block: u32) -> Self {
+        let (w, h) = image.dimensions();
+        let nx = w.div_ceil(block).max(1);
+        let ny = h.div_ceil(block).max(1);
+        let mut medians = vec![0.0f32; (nx * ny) as usize];
+        // Even and odd pixels count into separate histograms: neighbours share
+        // a bin, and with one histogram every increment waits for the last.
+        let (mut even, mut odd) = (vec![0u32; MEDIAN_BINS], vec![0u32; MEDIAN_BINS]);
+        let mut bins: Vec<u16> = Vec::with_capacity(block as usize);
+        for by in 0..ny {
+            for bx in 0..nx {
+                even.fill(0);
+                odd.fill(0);
+                let (x0, y0) = (bx * block, by * block);
+                let (x1, y1) = ((x0 + block).min(w), (y0 + block).min(h));
+                for row in image
+                    .as_raw()
+                    .chunks_exact(w as usize)
+                    .take(y1 as usize)
+                    .skip(y0 as usize)
+                {
+                    // Bins first, in a loop that vectorises, then the counting.
+                    bins.clear();
+                    bins.extend(row[x0 as usize..x1 as usize].iter().map(|&v| bin(v) as u16));
+                    let mut pairs = bins.chunks_exact(2);
+                    for pair in &mut pairs {
+                        even[usize::from(pair[0])] += 1;
+                        odd[usize::from(pair[1])] += 1;
+                    }
+                    for &b in pairs.remainder() {
+                        even[usize::from(b)] += 1;
+                    }
                 }
-                for &b in pairs.remainder() {
-                    even[usize::from(b)] += 1;
-                }
-            }
-            let n = (x1 - x0) * (y1 - y0);
-            medians[(by * nx + bx) as usize] = histogram_median(&even, &odd, n);
-        }
-    }
-    // Tile centres in pixel coordinates. Beyond the outermost centres the
-    // gradient is extrapolated for up to half a tile, so vignetting is
-    // followed right to the image edge.
-    let centre = |i: u32, n_px: u32| -> f32 {
-        let start = i * block;
-        let end = (start + block).min(n_px);
-        0.5 * (start + end) as f32 - 0.5
-    };
-    let cx: Vec<f32> = (0..nx).map(|i| centre(i, w)).collect();
-    let cy: Vec<f32> = (0..ny).map(|i| centre(i, h)).collect();
-    let xs = interpolation_table(w, &cx);
-    let ys = interpolation_table(h, &cy);
-    // Rows of tile medians blended across x, recomputed only when the pair
-    // of tile rows changes.
-    let across = |tile_row: usize| -> Vec<f32> {
-        let m = |xx: usize| medians[tile_row * nx as usize + xx];
-        xs.iter()
-            .map(|&(x0, x1, tx)| m(x0) * (1.0 - tx) + m(x1) * tx)
-            .collect()
-    };
-    let mut out = FloatImage::new(w, h);
-    let mut cached: Option<(usize, usize, Vec<f32>, Vec<f32>)> = None;
-    for (y, row) in out.as_mut().chunks_exact_mut(w as usize).enumerate() {
-        let (y0, y1, ty) = ys[y];
-        if !matches!(&cached, Some((a, b, _, _)) if (*a, *b) == (y0, y1)) {
-            cached = Some((y0, y1, across(y0), across(y1)));
-        }
-        if let Some((_, _, top, bottom)) = &cached {
-            for ((o, &t), &b) in row.iter_mut().zip(top).zip(bottom) {
-                *o = t * (1.0 - ty) + b * ty;
+                let n = (x1 - x0) * (y1 - y0);
+                medians[(by * nx + bx) as usize] = histogram_median(&even, &odd, n);
             }
         }
+        // Tile centres in pixel coordinates. Beyond the outermost centres the
+        // gradient is extrapolated for up to half a tile, so vignetting is
+        // followed right to the image edge.
+        let centre = |i: u32, n_px: u32| -> f32 {
+            let start = i * block;
+            let end = (start + block).min(n_px);
+            0.5 * (start + end) as f32 - 0.5
+        };
+        let cx: Vec<f32> = (0..nx).map(|i| centre(i, w)).collect();
+        let cy: Vec<f32> = (0..ny).map(|i| centre(i, h)).collect();
+        BlockBackground {
+            medians,
+            nx: nx as usize,
+            xs: interpolation_table(w, &cx),
+            ys: interpolation_table(h, &cy),
+        }
     }
-    out
+
+    /// Tile medians of tile row `tile_row` blended across columns `x0..x1`.
+    fn across(&self, tile_row: usize, x0: usize, x1: usize) -> impl Iterator<Item = f32> + '_ {
+        let m = move |xx: usize| self.medians[tile_row * self.nx + xx];
+        self.xs[x0..x1]
+            .iter()
+            .map(move |&(a, b, tx)| m(a) * (1.0 - tx) + m(b) * tx)
+    }
+
+    /// The background of row `y`, columns `x0..x0 + out.len()`, into `out`.
+    pub(crate) fn row_into(&self, y: usize, x0: usize, out: &mut [f32]) {
+        let (y0, y1, ty) = self.ys[y];
+        let x1 = x0 + out.len();
+        for ((o, t), b) in out
+            .iter_mut()
+            .zip(self.across(y0, x0, x1))
+            .zip(self.across(y1, x0, x1))
+        {
+            *o = t * (1.0 - ty) + b * ty;
+        }
+    }
+
+    /// The whole background plane. Rows blended across x are recomputed
+    /// only when the pair of tile rows changes, with the arithmetic of
+    /// [`Self::row_into`], so both give the same bits.
+    pub(crate) fn plane(&self) -> FloatImage {
+        let (w, h) = (self.xs.len(), self.ys.len());
+        let mut out = FloatImage::new(w as u32, h as u32);
+        let mut cached: Option<(usize, usize, Vec<f32>, Vec<f32>)> = None;
+        for (y, row) in out.as_mut().chunks_exact_mut(w).enumerate() {
+            let (y0, y1, ty) = self.ys[y];
+            if !matches!(&cached, Some((a, b, _, _)) if (*a, *b) == (y0, y1)) {
+                let (top, bottom) = (
+                    self.across(y0, 0, w).collect(),
+                    self.across(y1, 0, w).collect(),
+                );
+                cached = Some((y0, y1, top, bottom));
+            }
+            if let Some((_, _, top, bottom)) = &cached {
+                for ((o, &t), &b) in row.iter_mut().zip(top).zip(bottom) {
+                    *o = t * (1.0 - ty) + b * ty;
+                }
+            }
+        }
+        out
+    }
 }
 
 /// For each pixel coordinate `0..n_px`, the two tile centres it is blended

@@ -28,6 +28,7 @@
 
 mod background;
 mod blur;
+mod contrast;
 pub mod dye;
 mod grid;
 mod intensity;
@@ -35,11 +36,14 @@ mod lattice;
 mod rulings;
 mod statistics;
 
-use background::background_block;
 pub(crate) use background::block_median_background;
+use background::{background_block, BlockBackground};
 pub use blur::gaussian_blur;
+pub use contrast::Contrast;
+use contrast::{weber, ContrastKind};
 pub use grid::ruling_spacing;
 pub use intensity::{fluorescence_channels, to_intensity};
+use rulings::subtract_ruling_profiles;
 pub use rulings::{remove_rulings, RulingBands};
 pub use statistics::{background_sigma, robust_sigma};
 pub(crate) use statistics::{median_in_place, median_of};
@@ -61,8 +65,9 @@ const MIN_NOISE_SIGMA: f32 = 0.004;
 /// The flattened image and the facts measured while flattening it.
 #[derive(Debug, Clone)]
 pub struct Flattened {
-    /// (intensity − background) / background.
-    pub contrast: FloatImage,
+    /// (intensity − background) / background (fluorescence: intensity −
+    /// background), recomputed from the intensity where it is read.
+    pub contrast: Contrast,
     /// Smoothed contrast in units of its robust noise sigma.
     pub z: FloatImage,
     /// Mean background intensity, 0..=1 (an illumination quality figure).
@@ -110,10 +115,11 @@ fn illumination_spread(background: &FloatImage, lit: f32) -> Option<f32> {
 /// // A left-to-right ramp has no cells: everything flattens to ~0.
 /// let ramp = image::ImageBuffer::from_fn(64, 64, |x, _| image::Luma([0.3 + x as f32 * 0.004]));
 /// let flat = flatten(&ramp, 10.0);
-/// assert!(flat.contrast.pixels().all(|p| p.0[0].abs() < 0.05));
+/// assert!(flat.contrast.plane(&ramp).pixels().all(|p| p.0[0].abs() < 0.05));
 /// ```
 pub fn flatten(intensity: &FloatImage, typical_diameter: f64) -> Flattened {
-    let background = block_median_background(intensity, background_block(typical_diameter));
+    let blocks = BlockBackground::of(intensity, background_block(typical_diameter));
+    let background = blocks.plane();
     let background_mean =
         background.as_raw().iter().sum::<f32>() / background.as_raw().len().max(1) as f32;
     let median_background = median_of(background.as_raw()).max(MIN_BACKGROUND);
@@ -124,12 +130,8 @@ pub fn flatten(intensity: &FloatImage, typical_diameter: f64) -> Flattened {
         .iter()
         .zip(background.as_raw())
         .map(|(&i, &b)| {
-            if b < dark {
-                excluded += 1;
-                return 0.0;
-            }
-            let b = b.max(MIN_BACKGROUND);
-            (i - b) / b
+            excluded += usize::from(b < dark);
+            weber(i, b, dark)
         })
         .collect();
     let excluded_fraction = excluded as f32 / contrast_data.len().max(1) as f32;
@@ -140,9 +142,10 @@ pub fn flatten(intensity: &FloatImage, typical_diameter: f64) -> Flattened {
     let (w, h) = intensity.dimensions();
     let mut contrast =
         FloatImage::from_raw(w, h, contrast_data).unwrap_or_else(|| FloatImage::new(w, h));
-    let bands = remove_rulings(&mut contrast);
+    let (bands, rulings) = subtract_ruling_profiles(&mut contrast);
     let smooth_sigma = (typical_diameter / 20.0).max(0.7) as f32;
     let mut z = gaussian_blur(&contrast, smooth_sigma);
+    drop(contrast);
     let noise_sigma;
     if bands.columns.iter().chain(&bands.rows).any(|&b| b) {
         let in_band: Vec<bool> = bands
@@ -172,7 +175,7 @@ pub fn flatten(intensity: &FloatImage, typical_diameter: f64) -> Flattened {
         z.as_mut().iter_mut().for_each(|v| *v /= noise_sigma);
     }
     Flattened {
-        contrast,
+        contrast: Contrast::new(blocks, ContrastKind::Weber { dark }, rulings),
         z,
         background_mean,
         noise_sigma,
@@ -206,10 +209,12 @@ const MIN_FLUORESCENCE_SIGMA: f32 = 0.5 / 255.0;
 /// let flat = flatten_fluorescence(&img, 12.0);
 /// assert!(flat.z.get_pixel(30, 30).0[0] > 50.0);
 /// assert_eq!(flat.z.get_pixel(5, 5).0[0].max(0.0), flat.z.get_pixel(5, 5).0[0]);
-/// assert!((flat.contrast.get_pixel(30, 30).0[0] - 0.47).abs() < 0.01);
+/// assert!((flat.contrast.plane(&img).get_pixel(30, 30).0[0] - 0.47).abs() < 0.01);
 /// ```
 pub fn flatten_fluorescence(intensity: &FloatImage, typical_diameter: f64) -> Flattened {
-    let signal = subtract_background(intensity, typical_diameter);
+    let blocks = BlockBackground::of(intensity, background_block(typical_diameter));
+    let contrast = Contrast::new(blocks, ContrastKind::Difference, None);
+    let signal = contrast.plane(intensity);
     let background_mean = {
         let n = intensity.as_raw().len().max(1) as f64;
         let diff: f64 = intensity
@@ -222,12 +227,13 @@ pub fn flatten_fluorescence(intensity: &FloatImage, typical_diameter: f64) -> Fl
     };
     let smooth_sigma = (typical_diameter / 20.0).max(0.7) as f32;
     let mut z = gaussian_blur(&signal, smooth_sigma);
+    drop(signal);
     let noise_sigma = background_sigma(z.as_raw()).max(MIN_FLUORESCENCE_SIGMA);
     for v in z.as_mut() {
         *v = (*v / noise_sigma).max(0.0);
     }
     Flattened {
-        contrast: signal,
+        contrast,
         z,
         background_mean,
         noise_sigma,
@@ -329,9 +335,10 @@ mod tests {
             Luma([vignette + spot])
         });
         let flat = flatten(&img, 12.0);
-        assert!(flat.contrast.get_pixel(60, 60).0[0] < -0.3);
-        assert!(flat.contrast.get_pixel(5, 5).0[0].abs() < 0.05);
-        assert!(flat.contrast.get_pixel(115, 115).0[0].abs() < 0.05);
+        let contrast = flat.contrast.plane(&img);
+        assert!(contrast.get_pixel(60, 60).0[0] < -0.3);
+        assert!(contrast.get_pixel(5, 5).0[0].abs() < 0.05);
+        assert!(contrast.get_pixel(115, 115).0[0].abs() < 0.05);
         assert!(flat.z.get_pixel(60, 60).0[0] < -10.0);
         assert_eq!(flat.excluded_fraction, 0.0);
     }
@@ -343,7 +350,7 @@ mod tests {
         });
         let flat = flatten(&img, 8.0);
         assert!(flat.excluded_fraction > 0.04, "{}", flat.excluded_fraction);
-        assert_eq!(flat.contrast.get_pixel(2, 2).0[0], 0.0);
+        assert_eq!(flat.contrast.plane(&img).get_pixel(2, 2).0[0], 0.0);
     }
 
     proptest::proptest! {

@@ -40,26 +40,36 @@ impl RulingBands {
 /// assert!((c.get_pixel(11, 22).0[0] - 0.3).abs() < 1e-6); // cell kept
 /// ```
 pub fn remove_rulings(contrast: &mut FloatImage) -> RulingBands {
+    subtract_ruling_profiles(contrast).0
+}
+
+/// [`remove_rulings`], also returning the profiles it subtracted (`None`
+/// where nothing was subtracted), so the contrast can be recomputed later.
+pub(super) fn subtract_ruling_profiles(
+    contrast: &mut FloatImage,
+) -> (RulingBands, Option<RulingProfiles>) {
     let Some(profiles) = ruling_profiles(contrast) else {
-        return RulingBands::default();
+        return (RulingBands::default(), None);
     };
     let (columns, rows) = (&profiles.columns, &profiles.rows);
     let bands = RulingBands {
         columns: columns.iter().map(|&p| p != 0.0).collect(),
         rows: rows.iter().map(|&p| p != 0.0).collect(),
     };
-    if bands.columns.iter().chain(&bands.rows).any(|&b| b) {
-        for (row, &r) in contrast.as_mut().chunks_exact_mut(columns.len()).zip(rows) {
-            for (v, &c) in row.iter_mut().zip(columns) {
-                *v -= c + r;
-            }
+    if !bands.columns.iter().chain(&bands.rows).any(|&b| b) {
+        return (bands, None);
+    }
+    for (row, &r) in contrast.as_mut().chunks_exact_mut(columns.len()).zip(rows) {
+        for (v, &c) in row.iter_mut().zip(columns) {
+            *v -= c + r;
         }
     }
-    bands
+    (bands, Some(profiles))
 }
 
 /// The median contrast of each column and row where it marks a ruling, 0
 /// elsewhere.
+#[derive(Debug, Clone)]
 pub(super) struct RulingProfiles {
     pub columns: Vec<f32>,
     pub rows: Vec<f32>,

@@ -28,246 +28,23 @@
 //! model trained on such fields can only rely on what all of them share: the
 //! stain.
 
+mod bodies;
 mod brightfield;
 mod fluorescence;
 mod imaging;
 pub mod looks;
+mod params;
 mod randomize;
 mod rng;
 
 use image::{DynamicImage, ImageBuffer, Luma};
 
-use looks::{DeadLook, LiveLook, Look};
+use bodies::{label_mask, outline_rho, place_free, Body};
+use looks::Look;
+pub use params::{InvalidSynthParams, SynthDepth, SynthMode, SynthParams, MAX_CELLS};
 use rng::Rng;
-use serde::{Deserialize, Serialize};
 
-use crate::classify::CellClass;
 use crate::truth::{Truth, TruthCell, TruthRegion, TRUTH_SCHEMA};
-
-/// Output sample depth.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum SynthDepth {
-    Eight,
-    /// 12-bit samples in a 16-bit container, as many cameras write.
-    Twelve,
-    Sixteen,
-}
-
-/// Imaging mode.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum SynthMode {
-    /// Trypan-blue brightfield, one gray channel.
-    Brightfield,
-    /// AO/PI fluorescence, RGB composite (red = PI, green = AO).
-    Aopi,
-}
-
-/// Most cells a field can hold: labels are written as 16-bit PNG.
-pub const MAX_CELLS: u32 = u16::MAX as u32;
-
-/// What to render.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct SynthParams {
-    pub mode: SynthMode,
-    pub width: u32,
-    pub height: u32,
-    pub cells: u32,
-    /// Fraction of cells that are dead.
-    pub dead_fraction: f64,
-    /// Cell diameter mean and standard deviation, pixels.
-    pub diameter_mean: f64,
-    pub diameter_sd: f64,
-    /// Fraction of cells that sit in clumps (pairs, triples, short chains).
-    pub clump_fraction: f64,
-    pub debris: u32,
-    /// Fraction of cells rendered out of focus.
-    pub defocus_fraction: f64,
-    /// Relative intensity drop from centre to corner.
-    pub vignetting: f64,
-    /// Brightfield lamp level at the centre, 0..=1 of full scale (AO/PI
-    /// fields use a fixed dark level and stain brightness instead).
-    pub background: f64,
-    /// Photons collected at full scale (sets shot noise).
-    pub photons_full_scale: f64,
-    /// Read noise, fraction of full scale.
-    pub read_noise: f64,
-    pub depth: SynthDepth,
-    /// Draw hemocytometer grid lines.
-    pub grid: bool,
-    /// Pixel size, µm/px: with `grid_pitch_um`, the rulings lie
-    /// `grid_pitch_um / pixel_size_um` px apart (unset: 220–280 px at random).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub pixel_size_um: Option<f64>,
-    /// Pitch of the rulings, µm (see `pixel_size_um`).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub grid_pitch_um: Option<f64>,
-    /// Live cells take these looks (at random, equally likely).
-    pub live_looks: Vec<LiveLook>,
-    /// Dead cells take these looks.
-    pub dead_looks: Vec<DeadLook>,
-    /// Dead cells' diameter relative to live cells'.
-    pub dead_size_ratio: f64,
-    /// Brightfield in RGB, dead cells' dye blue (else gray).
-    pub colour: bool,
-    /// Lamp colour: > 0 bluish, < 0 yellowish (RGB brightfield).
-    pub colour_cast: f64,
-    /// Write 8-bit fields as JPEG of this quality (1–100) instead of PNG.
-    pub jpeg_quality: Option<u8>,
-    /// Draw each field's optics and cells at random from its seed
-    /// (domain randomisation); the fields above except size, mode and seed
-    /// are then ignored.
-    pub randomize: bool,
-    pub seed: u64,
-}
-
-impl Default for SynthParams {
-    fn default() -> Self {
-        Self {
-            mode: SynthMode::Brightfield,
-            width: 800,
-            height: 600,
-            cells: 60,
-            dead_fraction: 0.25,
-            diameter_mean: 20.0,
-            diameter_sd: 3.0,
-            clump_fraction: 0.15,
-            debris: 20,
-            defocus_fraction: 0.1,
-            vignetting: 0.2,
-            background: 0.55,
-            photons_full_scale: 4000.0,
-            read_noise: 0.004,
-            depth: SynthDepth::Eight,
-            grid: false,
-            pixel_size_um: None,
-            grid_pitch_um: None,
-            live_looks: vec![LiveLook::Refractile],
-            dead_looks: vec![DeadLook::Dark],
-            dead_size_ratio: 1.0,
-            colour: false,
-            colour_cast: 0.0,
-            jpeg_quality: None,
-            randomize: false,
-            seed: 1,
-        }
-    }
-}
-
-/// Parameters a field cannot be rendered from.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("synthetic field parameters: {0}")]
-pub struct InvalidSynthParams(pub String);
-
-impl SynthParams {
-    /// Checks sizes, counts and fractions before rendering.
-    ///
-    /// ```
-    /// use cellvia::synth::SynthParams;
-    /// assert!(SynthParams::default().validate().is_ok());
-    /// let tiny = SynthParams { width: 8, ..Default::default() };
-    /// assert!(tiny.validate().unwrap_err().to_string().contains("16x16"));
-    /// ```
-    pub fn validate(&self) -> Result<(), InvalidSynthParams> {
-        let fail = |m: String| Err(InvalidSynthParams(m));
-        if self.width < 16 || self.height < 16 {
-            return fail("fields must be at least 16x16 px".into());
-        }
-        if self.cells > MAX_CELLS {
-            return fail(format!("at most {MAX_CELLS} cells per field"));
-        }
-        if !(self.diameter_mean >= 4.0 && self.diameter_sd >= 0.0) {
-            return fail("cell diameter must be at least 4 px".into());
-        }
-        for (name, v) in [
-            ("dead fraction", self.dead_fraction),
-            ("clump fraction", self.clump_fraction),
-            ("defocus fraction", self.defocus_fraction),
-            ("vignetting", self.vignetting),
-        ] {
-            if !(0.0..=1.0).contains(&v) {
-                return fail(format!("{name} must lie in 0..=1"));
-            }
-        }
-        if self.live_looks.is_empty() || self.dead_looks.is_empty() {
-            return fail("give at least one live and one dead look".into());
-        }
-        if !(0.2..=5.0).contains(&self.dead_size_ratio) {
-            return fail("dead size ratio must lie in 0.2..=5".into());
-        }
-        brightfield::ruling_period(self).map_err(InvalidSynthParams)?;
-        if !(-0.5..=0.5).contains(&self.colour_cast) {
-            return fail("colour cast must lie in -0.5..=0.5".into());
-        }
-        match self.jpeg_quality {
-            Some(q) if !(1..=100).contains(&q) => {
-                return fail("JPEG quality must lie in 1..=100".into())
-            }
-            Some(_) if self.depth != SynthDepth::Eight => {
-                return fail("JPEG fields are 8-bit".into())
-            }
-            _ => {}
-        }
-        Ok(())
-    }
-
-    /// Radius range of debris specks, pixels: small specks, and in fields of
-    /// large cells also fragments of up to a fifth of a cell's radius.
-    fn debris_radius(&self) -> (f64, f64) {
-        (1.5, 4.0_f64.max(0.1 * self.diameter_mean))
-    }
-
-    /// Extension and encoding of a field file: 8-bit PNG (JPEG with a
-    /// `jpeg_quality`), else (12/16-bit) TIFF.
-    ///
-    /// ```
-    /// use cellvia::synth::{SynthDepth, SynthParams};
-    /// let p = SynthParams { depth: SynthDepth::Twelve, ..Default::default() };
-    /// assert_eq!(p.file_format(), ("tif", image::ImageFormat::Tiff));
-    /// ```
-    pub fn file_format(&self) -> (&'static str, image::ImageFormat) {
-        match (self.depth, self.jpeg_quality) {
-            (SynthDepth::Eight, Some(_)) => ("jpg", image::ImageFormat::Jpeg),
-            (SynthDepth::Eight, None) => ("png", image::ImageFormat::Png),
-            (SynthDepth::Twelve | SynthDepth::Sixteen, _) => ("tif", image::ImageFormat::Tiff),
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy)]
-struct Body {
-    x: f64,
-    y: f64,
-    radius: f64,
-    look: Look,
-    defocus: f64,
-    /// Outline harmonics (amplitude, phase) for irregular shapes.
-    wobble: [(f64, f64); 2],
-    /// Strength of the object's contrast, 0..1 scale per look.
-    strength: f64,
-}
-
-impl Body {
-    fn class(&self) -> CellClass {
-        match self.look {
-            Look::Live(_) => CellClass::Live,
-            Look::Dead(_) => CellClass::Dead,
-            Look::Debris => CellClass::Debris,
-        }
-    }
-}
-
-fn place_free(rng: &mut Rng, bodies: &[Body], r: f64, w: f64, h: f64) -> Option<(f64, f64)> {
-    (0..200).find_map(|_| {
-        let (x, y) = (rng.range(r, w - r), rng.range(r, h - r));
-        let free = bodies
-            .iter()
-            .all(|b| (b.x - x).hypot(b.y - y) > b.radius + r + 2.0);
-        free.then_some((x, y))
-    })
-}
 
 /// A rendered field: the image, its truth and a label mask.
 #[derive(Debug, Clone, PartialEq)]
@@ -478,42 +255,10 @@ pub fn render(p: &SynthParams) -> SynthField {
     }
 }
 
-/// Normalised radius of a point relative to a body's (wobbly) outline.
-fn outline_rho(b: &Body, dx: f64, dy: f64) -> f64 {
-    let theta = dy.atan2(dx);
-    let outline = 1.0
-        + b.wobble[0].0 * (3.0 * theta + b.wobble[0].1).sin()
-        + b.wobble[1].0 * (5.0 * theta + b.wobble[1].1).sin();
-    dx.hypot(dy) / (b.radius * outline)
-}
-
-fn label_mask(cells: &[Body], width: u32, height: u32) -> ImageBuffer<Luma<u16>, Vec<u16>> {
-    let (w, h) = (width as usize, height as usize);
-    let mut labels = vec![0u16; w * h];
-    let mut nearest = vec![f64::INFINITY; w * h];
-    for (n, b) in cells.iter().enumerate() {
-        let x0 = (b.x - 1.3 * b.radius).floor().max(0.0) as usize;
-        let y0 = (b.y - 1.3 * b.radius).floor().max(0.0) as usize;
-        let x1 = ((b.x + 1.3 * b.radius).ceil() as usize).min(w.saturating_sub(1));
-        let y1 = ((b.y + 1.3 * b.radius).ceil() as usize).min(h.saturating_sub(1));
-        for y in y0..=y1 {
-            for x in x0..=x1 {
-                let rho = outline_rho(b, x as f64 - b.x, y as f64 - b.y);
-                let i = y * w + x;
-                if rho <= 1.0 && rho < nearest[i] {
-                    nearest[i] = rho;
-                    labels[i] = (n + 1).min(usize::from(u16::MAX)) as u16;
-                }
-            }
-        }
-    }
-    ImageBuffer::from_raw(width, height, labels)
-        .unwrap_or_else(|| ImageBuffer::from_pixel(width, height, Luma([0])))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::classify::CellClass;
 
     #[test]
     fn counts_labels_and_depths_follow_params() {
