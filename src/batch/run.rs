@@ -187,7 +187,7 @@ pub fn run(request: BatchRequest, observer: &mut dyn Observer) -> Result<BatchOu
             let pictures = analysis.overlay.take().map(|overlay| Pictures {
                 overlay: want_overlays.then(|| report::png::encode_png(&overlay)),
                 thumbnail: want_thumbnail[index].then(|| {
-                    report::png::encode_png(&report::overlay::thumbnail(&overlay, THUMBNAIL_SIDE))
+                    report::png::encode_png(&report::thumbnail::thumbnail(&overlay, THUMBNAIL_SIDE))
                 }),
             });
             Some((analysis, pictures))

@@ -15,6 +15,7 @@ mod method;
 pub mod overlay;
 pub mod png;
 pub mod stream;
+pub mod thumbnail;
 
 use serde::{Deserialize, Serialize};
 

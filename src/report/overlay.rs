@@ -256,30 +256,6 @@ fn caption_lines(counts: &Counts, width: u32, scale: u32) -> Vec<String> {
     lines
 }
 
-/// A copy of an overlay at most `max_side` pixels on its longer side (never
-/// enlarged), for report thumbnails.
-///
-/// ```
-/// let overlay = image::RgbImage::new(900, 450);
-/// let small = cellvia::report::overlay::thumbnail(&overlay, 240);
-/// assert_eq!(small.dimensions(), (240, 120));
-/// ```
-pub fn thumbnail(image: &RgbImage, max_side: u32) -> RgbImage {
-    let (w, h) = image.dimensions();
-    let longer = w.max(h);
-    if longer <= max_side {
-        return image.clone();
-    }
-    let scale =
-        |v: u32| ((u64::from(v) * u64::from(max_side)).div_ceil(u64::from(longer)) as u32).max(1);
-    image::imageops::resize(
-        image,
-        scale(w),
-        scale(h),
-        image::imageops::FilterType::Triangle,
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
