@@ -212,8 +212,7 @@ const MIN_FLUORESCENCE_SIGMA: f32 = 0.5 / 255.0;
 /// assert!((flat.contrast.plane(&img).get_pixel(30, 30).0[0] - 0.47).abs() < 0.01);
 /// ```
 pub fn flatten_fluorescence(intensity: &FloatImage, typical_diameter: f64) -> Flattened {
-    let blocks = BlockBackground::of(intensity, background_block(typical_diameter));
-    let contrast = Contrast::new(blocks, ContrastKind::Difference, None);
+    let contrast = fluorescence_contrast(intensity, typical_diameter);
     let signal = contrast.plane(intensity);
     let background_mean = {
         let n = intensity.as_raw().len().max(1) as f64;
@@ -252,11 +251,13 @@ pub fn flatten_fluorescence(intensity: &FloatImage, typical_diameter: f64) -> Fl
 /// assert!(s.get_pixel(3, 3).0[0].abs() < 0.01);
 /// ```
 pub fn subtract_background(intensity: &FloatImage, typical_diameter: f64) -> FloatImage {
-    let mut signal = block_median_background(intensity, background_block(typical_diameter));
-    for (b, &i) in signal.as_mut().iter_mut().zip(intensity.as_raw()) {
-        *b = i - *b;
-    }
-    signal
+    fluorescence_contrast(intensity, typical_diameter).plane(intensity)
+}
+
+/// Intensity minus its block-median background, computed where asked for.
+fn fluorescence_contrast(intensity: &FloatImage, typical_diameter: f64) -> Contrast {
+    let blocks = BlockBackground::of(intensity, background_block(typical_diameter));
+    Contrast::new(blocks, ContrastKind::Difference, None)
 }
 
 #[cfg(test)]
