@@ -126,16 +126,15 @@ pub fn crops(source: &CropSource, objects: &[ObjectMeasurement], spec: &CropSpec
             (first, last.max(first))
         };
         let ((x0, x1), (y0, y1)) = (span(obj.x, width), span(obj.y, height));
-        let contrast = Patch {
-            values: source.contrast.window(x0, y0, x1, y1),
-            x0: i64::from(x0),
-            y0: i64::from(y0),
-        };
+        let contrast = source.contrast.window(x0, y0, x1, y1);
+        let contrast_size = (i64::from(x1 - x0), i64::from(y1 - y0));
+        let contrast_at = (i64::from(x0), i64::from(y0));
         for row in 0..n {
             let sy = sample_at(obj.y, row);
             for col in 0..n {
                 let sx = sample_at(obj.x, col);
-                let c = contrast.bilinear(sx, sy) * spec.contrast_scale;
+                let c = bilinear(contrast.as_raw(), contrast_size, contrast_at, sx, sy)
+                    * spec.contrast_scale;
                 out[[k, 0, row, col]] = c.clamp(-spec.clip, spec.clip);
                 let (nx, ny) = (sx.round() as i64, sy.round() as i64);
                 let inside = nx >= 0 && ny >= 0 && nx < w && ny < h;
@@ -143,7 +142,7 @@ pub fn crops(source: &CropSource, objects: &[ObjectMeasurement], spec: &CropSpec
                     out[[k, 1, row, col]] = 1.0;
                 }
                 if let Some(dye) = source.dye {
-                    let d = bilinear(dye.as_raw(), w, h, sx, sy) * spec.dye_scale;
+                    let d = bilinear(dye.as_raw(), (w, h), (0, 0), sx, sy) * spec.dye_scale;
                     out[[k, 2, row, col]] = d.clamp(-spec.clip, spec.clip);
                 }
             }
@@ -152,58 +151,24 @@ pub fn crops(source: &CropSource, objects: &[ObjectMeasurement], spec: &CropSpec
     out
 }
 
-/// A window of a plane at (`x0`, `y0`), read in the plane's coordinates:
-/// as the plane would be wherever the window covers it, 0 elsewhere (the
-/// window covers every pixel of the image a crop's samples read).
-struct Patch {
-    values: FloatImage,
-    x0: i64,
-    y0: i64,
-}
-
-impl Patch {
-    fn bilinear(&self, x: f64, y: f64) -> f32 {
-        let (w, h) = self.values.dimensions();
-        let (w, h) = (i64::from(w), i64::from(h));
-        let values = self.values.as_raw();
-        bilinear_with(
-            |x, y| {
-                let (x, y) = (x - self.x0, y - self.y0);
-                if x < 0 || y < 0 || x >= w || y >= h {
-                    0.0
-                } else {
-                    values[(y * w + x) as usize]
-                }
-            },
-            x,
-            y,
-        )
-    }
-}
-
-/// Bilinear sample of a `w × h` plane at (`x`, `y`) in pixel-centre
-/// coordinates; outside the image reads 0.
-fn bilinear(values: &[f32], w: i64, h: i64, x: f64, y: f64) -> f32 {
-    bilinear_with(
-        |x, y| {
-            if x < 0 || y < 0 || x >= w || y >= h {
-                0.0
-            } else {
-                values[(y * w + x) as usize]
-            }
-        },
-        x,
-        y,
-    )
-}
-
-/// Bilinear sample at (`x`, `y`) of the pixels `at` reads.
-fn bilinear_with(at: impl Fn(i64, i64) -> f32, x: f64, y: f64) -> f32 {
+/// Bilinear sample at (`x`, `y`), pixel-centre coordinates of the image,
+/// of a `size` plane whose first pixel is the image's pixel `at` (a window
+/// of it, or the whole image at (0, 0)); pixels it does not hold read 0.
+fn bilinear(values: &[f32], size: (i64, i64), at: (i64, i64), x: f64, y: f64) -> f32 {
+    let (w, h) = size;
+    let pixel = |x: i64, y: i64| -> f32 {
+        let (x, y) = (x - at.0, y - at.1);
+        if x < 0 || y < 0 || x >= w || y >= h {
+            0.0
+        } else {
+            values[(y * w + x) as usize]
+        }
+    };
     let (x0, y0) = (x.floor(), y.floor());
     let (tx, ty) = ((x - x0) as f32, (y - y0) as f32);
     let (xi, yi) = (x0 as i64, y0 as i64);
-    let top = at(xi, yi) * (1.0 - tx) + at(xi + 1, yi) * tx;
-    let bottom = at(xi, yi + 1) * (1.0 - tx) + at(xi + 1, yi + 1) * tx;
+    let top = pixel(xi, yi) * (1.0 - tx) + pixel(xi + 1, yi) * tx;
+    let bottom = pixel(xi, yi + 1) * (1.0 - tx) + pixel(xi + 1, yi + 1) * tx;
     top * (1.0 - ty) + bottom * ty
 }
 
@@ -244,7 +209,7 @@ mod tests {
             let sy = obj.y + (row as f64 + 0.5 - n as f64 / 2.0) * step;
             for col in 0..n {
                 let sx = obj.x + (col as f64 + 0.5 - n as f64 / 2.0) * step;
-                let c = bilinear(plane.as_raw(), w, h, sx, sy) * spec.contrast_scale;
+                let c = bilinear(plane.as_raw(), (w, h), (0, 0), sx, sy) * spec.contrast_scale;
                 out.push(c.clamp(-spec.clip, spec.clip));
             }
         }
