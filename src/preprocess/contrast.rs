@@ -96,10 +96,7 @@ impl Contrast {
                 }
             }
             if let Some(rulings) = &self.rulings {
-                let r = rulings.rows[y];
-                for (v, &c) in row.iter_mut().zip(&rulings.columns[x0..]) {
-                    *v -= c + r;
-                }
+                rulings.subtract_from_row(row, x0, rulings.rows[y]);
             }
         }
         out

@@ -60,9 +60,7 @@ pub(super) fn subtract_ruling_profiles(
         return (bands, None);
     }
     for (row, &r) in contrast.as_mut().chunks_exact_mut(columns.len()).zip(rows) {
-        for (v, &c) in row.iter_mut().zip(columns) {
-            *v -= c + r;
-        }
+        profiles.subtract_from_row(row, 0, r);
     }
     (bands, Some(profiles))
 }
@@ -73,6 +71,16 @@ pub(super) fn subtract_ruling_profiles(
 pub(super) struct RulingProfiles {
     pub columns: Vec<f32>,
     pub rows: Vec<f32>,
+}
+
+impl RulingProfiles {
+    /// Subtracts the profiles from `row` (columns `x0..` of a row whose
+    /// own profile value is `r`).
+    pub(super) fn subtract_from_row(&self, row: &mut [f32], x0: usize, r: f32) {
+        for (v, &c) in row.iter_mut().zip(&self.columns[x0..]) {
+            *v -= c + r;
+        }
+    }
 }
 
 /// The [`RulingProfiles`] of a contrast image; `None` under 3×3 pixels.
