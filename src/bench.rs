@@ -135,7 +135,7 @@ fn pipeline_pass(
             // Encoded on the worker, as `analyze` does.
             if let Some(overlay) = analysis.overlay.take() {
                 let t = Instant::now();
-                let png = crate::report::png::encode_png(&overlay);
+                let png = overlay.encode_png();
                 analysis.times.overlay += t.elapsed();
                 std::hint::black_box(png.map(|p| p.len()).unwrap_or(0));
             }

@@ -185,7 +185,7 @@ pub fn run(request: BatchRequest, observer: &mut dyn Observer) -> Result<BatchOu
             // Encoded here, on the worker: in the ordered sink below, PNG
             // encoding ran on one thread for all workers.
             let pictures = analysis.overlay.take().map(|overlay| Pictures {
-                overlay: want_overlays.then(|| report::png::encode_png(&overlay)),
+                overlay: want_overlays.then(|| overlay.encode_png()),
                 thumbnail: want_thumbnail[index].then(|| {
                     report::png::encode_png(&report::thumbnail::thumbnail(&overlay, THUMBNAIL_SIDE))
                 }),

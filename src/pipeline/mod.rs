@@ -10,7 +10,7 @@ pub use candidates::{candidates, first_pass_diameters, Candidates};
 
 use std::time::Duration;
 
-use image::RgbImage;
+use crate::report::canvas::Canvas;
 
 use crate::aggregate::record::ImageRecord;
 use crate::classify::{ClassifyError, Viability};
@@ -122,14 +122,14 @@ pub(crate) fn isolated<T>(work: impl FnOnce() -> Result<T, FieldError>) -> Resul
 #[derive(Debug, Clone)]
 pub struct ImageAnalysis {
     pub record: ImageRecord,
-    pub overlay: Option<RgbImage>,
+    pub overlay: Option<Canvas>,
     /// The field's `report.exports`, encoded.
     pub exports: Vec<(ExportKind, Vec<u8>)>,
     pub times: StageTimes,
 }
 
 /// What [`analyze_field`] makes of one field.
-type FieldOutput = (ImageRecord, Option<RgbImage>, Vec<(ExportKind, Vec<u8>)>);
+type FieldOutput = (ImageRecord, Option<Canvas>, Vec<(ExportKind, Vec<u8>)>);
 
 /// Analyses one field; `path` labels the record, `diameter` is as for
 /// [`candidates`]. Never fails: problems become an error record naming the

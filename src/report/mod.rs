@@ -7,6 +7,7 @@
 //! the rest of a results file is byte-identical for identical inputs.
 
 pub mod asm;
+pub mod canvas;
 pub mod csv;
 pub mod export;
 pub mod font;

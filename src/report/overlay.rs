@@ -3,8 +3,9 @@
 //! counting region (cyan) when one is set, each object's id, and the counts
 //! in a caption band below the field.
 
-use image::{Rgb, RgbImage};
+use image::Rgb;
 
+use super::canvas::{Canvas, Mark};
 use super::font::{draw_text, CHAR_WIDTH, LINE_HEIGHT};
 use crate::aggregate::Counts;
 use crate::classify::CellClass;
@@ -54,23 +55,21 @@ impl Outline {
     /// assert_eq!(Outline::Live.colour().0, [0, 220, 0]);
     /// ```
     pub fn colour(self) -> Rgb<u8> {
+        self.mark().colour()
+    }
+
+    fn mark(self) -> Mark {
         match self {
-            Outline::Live => LIVE_COLOUR,
-            Outline::Dead => DEAD_COLOUR,
-            Outline::Debris => DEBRIS_COLOUR,
-            Outline::Gated => GATED_COLOUR,
+            Outline::Live => Mark::Live,
+            Outline::Dead => Mark::Dead,
+            Outline::Debris => Mark::Debris,
+            Outline::Gated => Mark::Gated,
         }
     }
 }
 
-const LIVE_COLOUR: Rgb<u8> = Rgb([0, 220, 0]);
-const DEAD_COLOUR: Rgb<u8> = Rgb([255, 40, 40]);
-/// Magenta: a grey outline vanished on the grey field (issue 16), and
-/// magenta is far from every other outline colour and from any stain.
-const DEBRIS_COLOUR: Rgb<u8> = Rgb([230, 0, 230]);
-const GATED_COLOUR: Rgb<u8> = Rgb([60, 140, 255]);
-const REGION_COLOUR: Rgb<u8> = Rgb([0, 220, 220]);
-const TEXT_COLOUR: Rgb<u8> = Rgb([255, 255, 0]);
+/// Pixels of a row tested at once for holding no object.
+const BACKGROUND_SPAN: usize = 32;
 /// Black margin around caption lines, pixels.
 const CAPTION_MARGIN: u32 = 2;
 /// Gap between an object's box and its id, pixels.
@@ -86,7 +85,7 @@ const ID_GAP: u32 = 2;
 /// use cellvia::{aggregate::Counts, classify::CellClass, image_types::*, report::overlay::{render, Outline}};
 /// let intensity = FloatImage::from_pixel(200, 40, image::Luma([0.5]));
 /// let labels = LabelImage::from_fn(200, 40, |x, y| image::Luma([u32::from((10..20).contains(&x) && (15..25).contains(&y))]));
-/// let img = render(&intensity, &labels, &[Outline::Live], &Counts::from_classes([CellClass::Live]), None);
+/// let img = render(&intensity, &labels, &[Outline::Live], &Counts::from_classes([CellClass::Live]), None).to_rgb();
 /// assert_eq!(img.width(), 200); // native scale; the caption adds rows below
 /// assert!(img.height() > 40);
 /// assert_eq!(img.get_pixel(10, 20).0, [0, 220, 0]); // outline pixel
@@ -97,13 +96,13 @@ pub fn render(
     outlines: &[Outline],
     counts: &Counts,
     region: Option<&CountingRegion>,
-) -> RgbImage {
+) -> Canvas {
     let (w, h) = intensity.dimensions();
     let text_scale = (w / 600).max(1);
     let caption = caption_lines(counts, w, text_scale);
     let line_height = LINE_HEIGHT * text_scale;
     let band = caption.len() as u32 * line_height + 2 * CAPTION_MARGIN;
-    let mut out = RgbImage::new(w, h + band);
+    let mut out = Canvas::new(w, h + band);
     let boxes = paint_field(&mut out, intensity, labels, outlines, region);
     for (i, (b, outline)) in boxes.iter().zip(outlines).enumerate() {
         if b[0] == u32::MAX {
@@ -119,28 +118,35 @@ pub fn render(
         };
         let y = b[1].min(h.saturating_sub(LINE_HEIGHT));
         draw_text(&id, x, y, 1, |px, py| {
-            if px < w && py < h {
-                out.put_pixel(px, py, outline.colour());
+            if py < h {
+                out.put(px, py, outline.mark());
             }
         });
     }
     for (row, line) in caption.iter().enumerate() {
         let y = h + CAPTION_MARGIN + row as u32 * line_height;
         draw_text(line, CAPTION_MARGIN, y, text_scale, |px, py| {
-            if px < w && py < h + band {
-                out.put_pixel(px, py, TEXT_COLOUR);
-            }
+            out.put(px, py, Mark::Text);
         });
     }
     out
 }
 
-/// 0..=1 intensity as an 8-bit grey level, `(v × 255).round()` with the
-/// rounding on integers (`f32::round` is a library call on baseline x86-64).
+/// 2^23: adding it to a float in 0..256 leaves that float rounded to the
+/// nearest integer (ties to even) in the low bits of the sum's mantissa.
+const ROUNDING_BIAS: f32 = 8_388_608.0;
+
+/// 0..=1 intensity as an 8-bit grey level, `(v × 255).round()` (NaN: 0).
+/// Rounded with float adds and a bit cast, which vectorise, where a float
+/// to integer cast (saturating in Rust) and `f32::round` (a library call on
+/// baseline x86-64) ran one value at a time: drawing a 2048×1536 overlay
+/// took about 60 % of its time here.
 fn grey(v: f32) -> u8 {
-    let x = v.clamp(0.0, 1.0) * 255.0;
-    let whole = x as i32;
-    (whole + i32::from(x - whole as f32 >= 0.5)) as u8
+    let x = if v >= 0.0 { v.min(1.0) } else { 0.0 } * 255.0;
+    let biased = x + ROUNDING_BIAS;
+    let nearest_even = biased - ROUNDING_BIAS;
+    // A tie rounded down to even goes up instead, as `round` does.
+    (biased.to_bits() as u8).wrapping_add(u8::from(x - nearest_even >= 0.5))
 }
 
 /// Paints the field part of an overlay (rows `0..h` of `out`) row by row:
@@ -149,7 +155,7 @@ fn grey(v: f32) -> u8 {
 /// the image edge). Returns each outlined object's bounding box
 /// `[x0, y0, x1, y1]` (`u32::MAX` where absent), for its id.
 fn paint_field(
-    out: &mut RgbImage,
+    out: &mut Canvas,
     intensity: &FloatImage,
     labels: &LabelImage,
     outlines: &[Outline],
@@ -161,44 +167,47 @@ fn paint_field(
     let (on_side_x, within_x) = region_lines(w, region.map(|r| (r.x_min, r.x_max)));
     let (on_side_y, within_y) = region_lines(h, region.map(|r| (r.y_min, r.y_max)));
     let mut boxes = vec![[u32::MAX, u32::MAX, 0, 0]; outlines.len()];
-    let mut greys: Vec<u8> = Vec::with_capacity(w);
     let lab = labels.as_raw();
-    for (y, (pixels, values)) in out
-        .as_mut()
-        .chunks_exact_mut(3 * w.max(1))
+    for (y, (codes, values)) in out
+        .rows_mut()
         .zip(intensity.as_raw().chunks_exact(w.max(1)))
         .enumerate()
     {
-        // Grey levels first, in a loop that vectorises, then spread to RGB.
-        greys.clear();
-        greys.extend(values.iter().map(|&v| grey(v)));
-        for (px, &g) in pixels.chunks_exact_mut(3).zip(&greys) {
-            px.copy_from_slice(&[g, g, g]);
+        for (code, &v) in codes.iter_mut().zip(values) {
+            *code = u16::from(grey(v));
         }
         if region.is_some() {
-            for (x, px) in pixels.chunks_exact_mut(3).enumerate() {
+            for (x, code) in codes.iter_mut().enumerate() {
                 if (on_side_x[x] && within_y[y]) || (on_side_y[y] && within_x[x]) {
-                    px.copy_from_slice(&REGION_COLOUR.0);
+                    *code = Mark::Region.code();
                 }
             }
         }
         let row = &lab[y * w..(y + 1) * w];
         let above = y.checked_sub(1).map(|a| &lab[a * w..(a + 1) * w]);
         let below = (y + 1 < h).then(|| &lab[(y + 1) * w..(y + 2) * w]);
-        for (x, &l) in row.iter().enumerate() {
-            let Some(outline) = l.checked_sub(1).and_then(|i| outlines.get(i as usize)) else {
+        // Most of a field is background: spans of it are skipped with a
+        // test that vectorises.
+        for (span, labels_in_span) in row.chunks(BACKGROUND_SPAN).enumerate() {
+            if labels_in_span.iter().fold(0, |any, &l| any | l) == 0 {
                 continue;
-            };
-            let b = &mut boxes[(l - 1) as usize];
-            let (xu, yu) = (x as u32, y as u32);
-            *b = [b[0].min(xu), b[1].min(yu), b[2].max(xu), b[3].max(yu)];
-            let differs = |other: Option<&u32>| other.is_none_or(|&o| o != l);
-            let edge = differs(x.checked_sub(1).map(|a| &row[a]))
-                || differs(row.get(x + 1))
-                || differs(above.map(|a| &a[x]))
-                || differs(below.map(|b| &b[x]));
-            if edge {
-                pixels[3 * x..3 * x + 3].copy_from_slice(&outline.colour().0);
+            }
+            for (i, &l) in labels_in_span.iter().enumerate() {
+                let Some(outline) = l.checked_sub(1).and_then(|i| outlines.get(i as usize)) else {
+                    continue;
+                };
+                let x = span * BACKGROUND_SPAN + i;
+                let b = &mut boxes[(l - 1) as usize];
+                let (xu, yu) = (x as u32, y as u32);
+                *b = [b[0].min(xu), b[1].min(yu), b[2].max(xu), b[3].max(yu)];
+                let differs = |other: Option<&u32>| other.is_none_or(|&o| o != l);
+                let edge = differs(x.checked_sub(1).map(|a| &row[a]))
+                    || differs(row.get(x + 1))
+                    || differs(above.map(|a| &a[x]))
+                    || differs(below.map(|b| &b[x]));
+                if edge {
+                    codes[x] = outline.mark().code();
+                }
             }
         }
     }
@@ -267,7 +276,7 @@ mod tests {
         labels: &LabelImage,
         outlines: &[Outline],
         region: Option<&CountingRegion>,
-    ) -> RgbImage {
+    ) -> image::RgbImage {
         let (w, h) = intensity.dimensions();
         let label_at = |x: i64, y: i64| -> u32 {
             if x < 0 || y < 0 || x >= i64::from(w) || y >= i64::from(h) {
@@ -276,7 +285,7 @@ mod tests {
                 labels.get_pixel(x as u32, y as u32).0[0]
             }
         };
-        RgbImage::from_fn(w, h, |x, y| {
+        image::RgbImage::from_fn(w, h, |x, y| {
             let v = (intensity.get_pixel(x, y).0[0].clamp(0.0, 1.0) * 255.0).round() as u8;
             let (xi, yi) = (i64::from(x), i64::from(y));
             let l = label_at(xi, yi);
@@ -294,27 +303,55 @@ mod tests {
             });
             match outlines.get((l as usize).wrapping_sub(1)) {
                 Some(outline) if edge => outline.colour(),
-                _ if on_region => REGION_COLOUR,
+                _ if on_region => Mark::Region.colour(),
                 _ => Rgb([v, v, v]),
             }
         })
     }
 
+    /// `grey` rounds as `f32::round` does, at every tie of the 8-bit scale
+    /// and the floats either side of it, at the ends and for NaN.
+    #[test]
+    fn grey_levels_round_half_up() {
+        let reference = |v: f32| (v.clamp(0.0, 1.0) * 255.0).round() as u8;
+        for k in 0..=255u16 {
+            for x in [f32::from(k), f32::from(k) + 0.5] {
+                let v = x / 255.0;
+                for v in [v.next_down(), v, v.next_up()] {
+                    assert_eq!(grey(v), reference(v), "{v}");
+                }
+            }
+        }
+        for v in [-1.0, -0.0, 0.0, 1.0, 2.0, f32::INFINITY, f32::NEG_INFINITY] {
+            assert_eq!(grey(v), reference(v), "{v}");
+        }
+        assert_eq!(grey(f32::NAN), 0);
+        assert_eq!(grey(-f32::NAN), 0);
+    }
+
     proptest::proptest! {
+        /// `grey` equals rounding on any float.
+        #[test]
+        fn grey_matches_rounding(bits: u32) {
+            let v = f32::from_bits(bits);
+            let expected = if v.is_nan() { 0 } else { (v.clamp(0.0, 1.0) * 255.0).round() as u8 };
+            proptest::prop_assert_eq!(grey(v), expected);
+        }
+
         /// The row-wise painting equals the per-pixel reference, with and
         /// without a counting region, for labels with and without outlines.
         #[test]
         fn field_painting_matches_the_reference(
-            w in 1u32..24,
+            w in 1u32..70,
             h in 1u32..24,
-            values in proptest::collection::vec(-0.2f32..1.2, 576),
-            label_values in proptest::collection::vec(0u32..5, 576),
+            values in proptest::collection::vec(-0.2f32..1.2, 70 * 24),
+            label_values in proptest::collection::vec(0u32..5, 70 * 24),
             outlined in 0usize..5,
-            corners in (0.0f64..24.0, 0.0f64..24.0, 0.0f64..24.0, 0.0f64..24.0),
+            corners in (0.0f64..70.0, 0.0f64..70.0, 0.0f64..24.0, 0.0f64..24.0),
             with_region in proptest::bool::ANY,
         ) {
-            let intensity = FloatImage::from_fn(w, h, |x, y| image::Luma([values[(y * 24 + x) as usize]]));
-            let labels = LabelImage::from_fn(w, h, |x, y| image::Luma([label_values[(y * 24 + x) as usize]]));
+            let intensity = FloatImage::from_fn(w, h, |x, y| image::Luma([values[(y * 70 + x) as usize]]));
+            let labels = LabelImage::from_fn(w, h, |x, y| image::Luma([label_values[(y * 70 + x) as usize]]));
             let outlines = [Outline::Live, Outline::Dead, Outline::Debris, Outline::Gated];
             let region = CountingRegion {
                 x_min: corners.0.min(corners.1),
@@ -324,9 +361,9 @@ mod tests {
             };
             let region = with_region.then_some(&region);
             let outlines = &outlines[..outlined.min(4)];
-            let mut fast = RgbImage::new(w, h);
+            let mut fast = Canvas::new(w, h);
             paint_field(&mut fast, &intensity, &labels, outlines, region);
-            proptest::prop_assert_eq!(fast, paint_reference(&intensity, &labels, outlines, region));
+            proptest::prop_assert_eq!(fast.to_rgb(), paint_reference(&intensity, &labels, outlines, region));
         }
     }
 
@@ -341,7 +378,7 @@ mod tests {
         let labels = LabelImage::from_fn(100, 50, |x, y| {
             image::Luma([u32::from((40..60).contains(&x) && (20..30).contains(&y))])
         });
-        let img = render(&intensity, &labels, &[Outline::Dead], &counts, None);
+        let img = render(&intensity, &labels, &[Outline::Dead], &counts, None).to_rgb();
         assert_eq!(img.width(), 100);
         assert_eq!(img.get_pixel(40, 25).0, [255, 40, 40]); // outline where cells.csv puts it
         assert_eq!(img.get_pixel(5, 5).0, [64, 64, 64]); // field pixel untouched

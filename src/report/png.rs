@@ -80,7 +80,7 @@ fn palette_indices(image: &RgbImage) -> Option<(Vec<u8>, Vec<u8>)> {
 
 /// An 8-bit indexed-colour PNG of `indices` (one per pixel) into `palette`
 /// (RGB triples).
-fn encode_indexed(
+pub(super) fn encode_indexed(
     width: u32,
     height: u32,
     palette: &[u8],

@@ -2,6 +2,8 @@
 
 use image::RgbImage;
 
+use super::canvas::Canvas;
+
 /// A copy of an overlay at most `max_side` pixels on its longer side (never
 /// enlarged), for report thumbnails.
 ///
@@ -12,28 +14,26 @@ use image::RgbImage;
 /// fields: `imageops::resize` 4.6 % of `analyze`'s CPU).
 ///
 /// ```
-/// let overlay = image::RgbImage::new(900, 450);
+/// let overlay = cellvia::report::canvas::Canvas::new(900, 450);
 /// let small = cellvia::report::thumbnail::thumbnail(&overlay, 240);
 /// assert_eq!(small.dimensions(), (240, 120));
 /// ```
-pub fn thumbnail(image: &RgbImage, max_side: u32) -> RgbImage {
+pub fn thumbnail(image: &Canvas, max_side: u32) -> RgbImage {
     let (w, h) = image.dimensions();
     let longer = w.max(h);
     if longer <= max_side {
-        return image.clone();
+        return image.to_rgb();
     }
     let scale =
         |v: u32| ((u64::from(v) * u64::from(max_side)).div_ceil(u64::from(longer)) as u32).max(1);
     let block = (longer / max_side / 2).max(1);
-    let reduced;
     let source = if block > 1 {
-        reduced = block_means(image, block);
-        &reduced
+        block_means(image, block)
     } else {
-        image
+        image.to_rgb()
     };
     image::imageops::resize(
-        source,
+        &source,
         scale(w),
         scale(h),
         image::imageops::FilterType::Triangle,
@@ -42,7 +42,7 @@ pub fn thumbnail(image: &RgbImage, max_side: u32) -> RgbImage {
 
 /// The mean colour of each `block`×`block` tile (partial tiles at the right
 /// and bottom edges averaged over the pixels they hold), rounded.
-fn block_means(image: &RgbImage, block: u32) -> RgbImage {
+fn block_means(image: &Canvas, block: u32) -> RgbImage {
     let (w, h) = image.dimensions();
     let (ow, oh) = (w.div_ceil(block), h.div_ceil(block));
     let (w, block_px) = (w as usize, block as usize);
@@ -50,12 +50,14 @@ fn block_means(image: &RgbImage, block: u32) -> RgbImage {
     // Rows are summed into per-column totals first (a loop that
     // vectorises), then each tile's columns are added up.
     let mut columns = vec![0u32; w * 3];
+    let mut row = vec![0u8; w * 3];
     for (ty, out_row) in out.chunks_exact_mut(ow as usize * 3).enumerate() {
         columns.fill(0);
         let y0 = ty * block_px;
         let y1 = (y0 + block_px).min(h as usize);
-        for row in image.chunks_exact(w * 3).take(y1).skip(y0) {
-            for (total, &v) in columns.iter_mut().zip(row) {
+        for y in y0..y1 {
+            image.rgb_row(y as u32, &mut row);
+            for (total, &v) in columns.iter_mut().zip(&row) {
                 *total += u32::from(v);
             }
         }
@@ -76,17 +78,24 @@ fn block_means(image: &RgbImage, block: u32) -> RgbImage {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::report::canvas::Mark;
     use proptest::prelude::*;
 
     proptest! {
         /// Each tile's mean, against a pixel-by-pixel reference.
         #[test]
         fn block_means_average_each_tile(w in 1u32..40, h in 1u32..40, block in 1u32..9, seed: u8) {
-            let image = RgbImage::from_fn(w, h, |x, y| {
-                let v = (x * 37 + y * 11 + u32::from(seed)) as u8;
-                image::Rgb([v, v.wrapping_mul(3), 255 - v])
-            });
-            let means = block_means(&image, block);
+            let mut canvas = Canvas::new(w, h);
+            for y in 0..h {
+                for (x, code) in canvas.row_mut(y).iter_mut().enumerate() {
+                    *code = u16::from((x as u32 * 37 + y * 11 + u32::from(seed)) as u8);
+                }
+            }
+            for i in 0..w.min(h) {
+                canvas.put(i, i, if i % 2 == 0 { Mark::Dead } else { Mark::Region });
+            }
+            let means = block_means(&canvas, block);
+            let image = canvas.to_rgb();
             prop_assert_eq!(means.dimensions(), (w.div_ceil(block), h.div_ceil(block)));
             for (tx, ty, got) in means.enumerate_pixels() {
                 for c in 0..3 {
@@ -105,9 +114,12 @@ mod tests {
 
     #[test]
     fn a_flat_colour_stays_that_colour() {
-        let image = RgbImage::from_pixel(2048, 1536, image::Rgb([10, 200, 30]));
-        let small = thumbnail(&image, 240);
+        let mut canvas = Canvas::new(2048, 1536);
+        for row in canvas.rows_mut() {
+            row.fill(Mark::Gated.code());
+        }
+        let small = thumbnail(&canvas, 240);
         assert_eq!(small.dimensions(), (240, 180));
-        assert!(small.pixels().all(|p| p.0 == [10, 200, 30]));
+        assert!(small.pixels().all(|p| p.0 == [60, 140, 255]));
     }
 }
