@@ -36,8 +36,9 @@ pub const LOW_CONFIDENCE: &str = "low confidence";
 /// The diameter ranges a sample's fields were segmented with.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct SampleDiameter {
-    /// `fixed` when the settings gave the range, else `measured` (fields
-    /// without enough objects used the fallback range: `fields_fallback`).
+    /// `fixed` when the settings gave the range, `fallback` when no field
+    /// could be measured, else `measured` (fields without enough objects
+    /// used the fallback range: `fields_fallback`).
     pub source: DiameterSource,
     /// The measured typical diameter the fields were segmented at (pooled
     /// over the sample), pixels; `None` when fixed or not measurable.
@@ -180,8 +181,12 @@ impl ConfidenceTally {
                 ));
             }
             SampleDiameter {
+                // A sample none of whose fields could be measured was
+                // analysed at the fallback range, not a measured one.
                 source: if self.fixed > 0 {
                     DiameterSource::Fixed
+                } else if self.used.is_none() && self.fallback > 0 {
+                    DiameterSource::Fallback
                 } else {
                     DiameterSource::Measured
                 },
@@ -249,6 +254,39 @@ pub fn debris_warning(debris: u32, objects: u32, max_debris: f64) -> Option<Stri
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::segment::scale::FieldDiameter;
+
+    #[test]
+    fn a_sample_no_field_could_measure_says_so() {
+        let field = |source, measured| {
+            let mut record = ImageRecord::failed("f.png", String::new());
+            record.diameter = Some(FieldDiameter {
+                source,
+                min_px: 12.0,
+                max_px: 40.0,
+                measured_px: measured,
+                objects: None,
+                field_px: measured,
+            });
+            record
+        };
+        let source = |fields: &[ImageRecord]| {
+            let mut tally = ConfidenceTally::default();
+            fields.iter().for_each(|f| tally.add(f));
+            let (diameter, _, warnings) = tally.finish(1.5, 0.3, 0.3);
+            (diameter.map(|d| d.source), warnings.len())
+        };
+        let fallback = field(DiameterSource::Fallback, None);
+        assert_eq!(
+            source(std::slice::from_ref(&fallback)),
+            (Some(DiameterSource::Fallback), 1)
+        );
+        let measured = field(DiameterSource::Measured, Some(20.0));
+        assert_eq!(
+            source(&[measured, fallback]),
+            (Some(DiameterSource::Measured), 1)
+        );
+    }
 
     /// Calls averaged over their orientations for hesitating are the calls
     /// reported as uncertain when they still hesitate.
