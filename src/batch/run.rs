@@ -22,10 +22,6 @@ use crate::report::{self, RunFacts, Software};
 use crate::scheduler;
 use crate::segment::scale::MAX_POOLED_FIELDS;
 
-/// Width of report.html's overlay thumbnails, pixels (shown at 180 CSS px,
-/// so they stay sharp on high-density screens and in print).
-const THUMBNAIL_SIDE: u32 = 240;
-
 /// Seconds since the Unix epoch (0 if the clock is before it).
 pub(crate) fn unix_now() -> f64 {
     SystemTime::now()
@@ -187,7 +183,10 @@ pub fn run(request: BatchRequest, observer: &mut dyn Observer) -> Result<BatchOu
             let pictures = analysis.overlay.take().map(|overlay| Pictures {
                 overlay: want_overlays.then(|| overlay.encode_png()),
                 thumbnail: want_thumbnail[index].then(|| {
-                    report::png::encode_png(&report::thumbnail::thumbnail(&overlay, THUMBNAIL_SIDE))
+                    report::png::encode_png(&report::thumbnail::thumbnail(
+                        &overlay,
+                        report::thumbnail::REPORT_SIDE,
+                    ))
                 }),
             });
             Some((analysis, pictures))

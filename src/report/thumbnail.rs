@@ -4,6 +4,10 @@ use image::RgbImage;
 
 use super::canvas::Canvas;
 
+/// Longer side of report.html's overlay thumbnails, pixels (shown at 180
+/// CSS px, so they stay sharp on high-density screens and in print).
+pub const REPORT_SIDE: u32 = 240;
+
 /// A copy of an overlay at most `max_side` pixels on its longer side (never
 /// enlarged), for report thumbnails.
 ///
