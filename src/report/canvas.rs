@@ -76,10 +76,10 @@ const COLOURS: [[u8; 3]; CODES] = {
 /// ```
 /// use cellvia::report::canvas::{Canvas, Mark};
 /// let mut canvas = Canvas::new(4, 2);
-/// canvas.row_mut(0).copy_from_slice(&[0, 100, 200, 255]);
 /// canvas.put(1, 1, Mark::Dead);
+/// canvas.put(9, 9, Mark::Live); // outside: nothing drawn
 /// let rgb = canvas.to_rgb();
-/// assert_eq!(rgb.get_pixel(1, 0).0, [100, 100, 100]);
+/// assert_eq!(rgb.get_pixel(1, 0).0, [0, 0, 0]);
 /// assert_eq!(rgb.get_pixel(1, 1).0, [255, 40, 40]);
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -99,20 +99,13 @@ impl Canvas {
         }
     }
 
-    pub fn width(&self) -> u32 {
-        self.width
-    }
-
-    pub fn height(&self) -> u32 {
-        self.height
-    }
-
     pub fn dimensions(&self) -> (u32, u32) {
         (self.width, self.height)
     }
 
-    /// Row `y`'s codes, to be filled with grey levels (0..=255).
-    pub fn row_mut(&mut self, y: u32) -> &mut [u16] {
+    /// Row `y`'s codes, to be filled with grey levels (0..=255) by tests.
+    #[cfg(test)]
+    pub(crate) fn row_mut(&mut self, y: u32) -> &mut [u16] {
         let w = self.width as usize;
         &mut self.codes[y as usize * w..(y as usize + 1) * w]
     }
@@ -179,7 +172,6 @@ impl Canvas {
     /// ```
     /// use cellvia::report::canvas::{Canvas, Mark};
     /// let mut canvas = Canvas::new(64, 32);
-    /// canvas.row_mut(3).fill(90);
     /// canvas.put(5, 5, Mark::Live);
     /// let png = canvas.encode_png()?;
     /// assert_eq!(png[25], 3); // IHDR colour type: indexed
