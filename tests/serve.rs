@@ -321,8 +321,14 @@ fn uploads_and_image_counts_over_the_limits_are_refused() {
         "files",
         multipart::Part::bytes(vec![0u8; 2 << 20]).file_name("big.png"),
     );
-    let response = server
-        .client
+    // A client of its own: the server may close the connection after refusing
+    // the body, and the shared client's pool would hand that connection to
+    // the next request (which then failed with "IncompleteMessage").
+    let once = Client::builder()
+        .timeout(Duration::from_secs(60))
+        .build()
+        .unwrap();
+    let response = once
         .post(server.url("/v1/runs"))
         .bearer_auth(TOKEN)
         .multipart(big)
