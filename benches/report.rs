@@ -13,11 +13,12 @@ fn bench(c: &mut Criterion) {
     for f in common::fixtures() {
         let seg = &f.segmentation;
         // Alternate classes so every outline colour is drawn.
-        let classes = [CellClass::Live, CellClass::Dead, CellClass::Debris];
-        let outlines: Vec<overlay::Outline> = (0..seg.regions.len())
-            .map(|i| overlay::Outline::from(classes[i % classes.len()]))
+        let classes: Vec<CellClass> = (0..seg.regions.len())
+            .map(|i| [CellClass::Live, CellClass::Dead, CellClass::Debris][i % 3])
             .collect();
-        let counts = Counts::from_classes((0..seg.regions.len()).map(|i| classes[i % 3]));
+        let outlines: Vec<overlay::Outline> =
+            classes.iter().map(|&c| overlay::Outline::from(c)).collect();
+        let counts = Counts::from_classes(classes.iter().copied());
         let drawn = overlay::render(&f.intensity, &seg.labels, &outlines, &counts, None);
         g.throughput(Throughput::Elements(u64::from(
             f.intensity.width() * f.intensity.height(),

@@ -57,7 +57,6 @@ where
             message: e.to_string(),
         })?;
     let window = threads * WINDOW_PER_THREAD;
-    let chunks: Vec<&[T]> = items.chunks(window).collect();
     // The caller's sink runs on this thread, outside the pool, on window
     // w − 1 while the pool computes window w: writing and hashing a
     // window's overlays idled both workers of 2 for about a fifth of
@@ -68,7 +67,7 @@ where
         }
     };
     let mut done: Option<(usize, Vec<R>)> = None;
-    for (w, chunk) in chunks.iter().enumerate() {
+    for (w, chunk) in items.chunks(window).enumerate() {
         let mut results: Vec<R> = Vec::new();
         pool.in_place_scope(|scope| {
             scope.spawn(|_| results = chunk.par_iter().map(&work).collect());

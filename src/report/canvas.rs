@@ -103,13 +103,6 @@ impl Canvas {
         (self.width, self.height)
     }
 
-    /// Row `y`'s codes, to be filled with grey levels (0..=255) by tests.
-    #[cfg(test)]
-    pub(crate) fn row_mut(&mut self, y: u32) -> &mut [u16] {
-        let w = self.width as usize;
-        &mut self.codes[y as usize * w..(y as usize + 1) * w]
-    }
-
     /// Each row's codes, top to bottom, for painting rows in one pass.
     pub(crate) fn rows_mut(&mut self) -> impl Iterator<Item = &mut [u16]> {
         self.codes.chunks_exact_mut(self.width.max(1) as usize)
@@ -200,8 +193,10 @@ mod tests {
     #[test]
     fn a_picture_of_every_grey_and_a_mark_is_written_as_rgb_unchanged() {
         let mut canvas = Canvas::new(256, 2);
-        for (x, code) in canvas.row_mut(0).iter_mut().enumerate() {
-            *code = x as u16;
+        if let Some(first) = canvas.rows_mut().next() {
+            for (x, code) in first.iter_mut().enumerate() {
+                *code = x as u16;
+            }
         }
         canvas.put(3, 1, Mark::Text);
         let png = canvas.encode_png().unwrap();
@@ -224,9 +219,9 @@ mod tests {
             marks in proptest::collection::vec((0u32..20, 0u32..20, 0usize..6), 0..30),
         ) {
             let mut canvas = Canvas::new(w, h);
-            for y in 0..h {
-                for (x, code) in canvas.row_mut(y).iter_mut().enumerate() {
-                    *code = greys[(y * 20) as usize + x];
+            for (y, row) in canvas.rows_mut().enumerate() {
+                for (x, code) in row.iter_mut().enumerate() {
+                    *code = greys[y * 20 + x];
                 }
             }
             for (x, y, m) in marks {

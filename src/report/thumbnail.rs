@@ -150,9 +150,9 @@ mod tests {
         #[test]
         fn block_means_average_each_tile(w in 1u32..40, h in 1u32..40, block in 1u32..9, seed: u8) {
             let mut canvas = Canvas::new(w, h);
-            for y in 0..h {
-                for (x, code) in canvas.row_mut(y).iter_mut().enumerate() {
-                    *code = u16::from((x as u32 * 37 + y * 11 + u32::from(seed)) as u8);
+            for (y, row) in canvas.rows_mut().enumerate() {
+                for (x, code) in row.iter_mut().enumerate() {
+                    *code = u16::from((x as u32 * 37 + y as u32 * 11 + u32::from(seed)) as u8);
                 }
             }
             for i in 0..w.min(h) {
