@@ -8,7 +8,7 @@
 //! cells is its focus figure ([`crate::aggregate::record::ImageQuality::edge_width_px`]).
 
 use crate::image_types::FloatImage;
-use crate::measure::ObjectMeasurement;
+use crate::segment::regions::Region;
 
 /// Pixels added around an object's box so its whole edge (and the
 /// background beside it) is in view, as a fraction of its diameter.
@@ -18,10 +18,12 @@ const MIN_MARGIN_PX: u32 = 2;
 
 /// Edge width in pixels of each object (`f32::NAN` for an object with no
 /// contrast at all), measured on `smoothed` (any image where objects differ
-/// from their background: z-scores, contrast).
+/// from their background: z-scores, contrast). Only the objects' boxes and
+/// areas are read, so it runs straight after segmentation and the smoothed
+/// plane can be freed before the intensities are measured.
 ///
 /// ```
-/// use cellvia::measure::{focus::edge_widths, measure};
+/// use cellvia::measure::focus::edge_widths;
 /// use cellvia::segment::regions::regions;
 /// // A sharp 12-px disc and the same disc blurred (sigma 3 px).
 /// let disc = image::ImageBuffer::from_fn(48, 48, |x, y| {
@@ -30,17 +32,18 @@ const MIN_MARGIN_PX: u32 = 2;
 /// });
 /// let blurred = imageproc::filter::gaussian_blur_f32(&disc, 3.0);
 /// let labels = image::ImageBuffer::from_fn(48, 48, |x, y| image::Luma([u32::from(disc.get_pixel(x, y).0[0] > 0.5)]));
-/// let objects = measure(&labels, &regions(&labels, 1), &disc);
+/// let objects = regions(&labels, 1);
 /// let sharp = edge_widths(&disc, &objects)[0];
 /// let soft = edge_widths(&blurred, &objects)[0];
 /// assert!(sharp < 2.5 && soft > 6.0, "{sharp} {soft}");
 /// ```
-pub fn edge_widths(smoothed: &FloatImage, objects: &[ObjectMeasurement]) -> Vec<f32> {
+pub fn edge_widths(smoothed: &FloatImage, objects: &[Region]) -> Vec<f32> {
     let (w, h) = smoothed.dimensions();
     objects
         .iter()
         .map(|o| {
-            let margin = ((o.diameter_px * MARGIN_PER_DIAMETER).ceil() as u32).max(MIN_MARGIN_PX);
+            let margin =
+                ((o.equivalent_diameter() * MARGIN_PER_DIAMETER).ceil() as u32).max(MIN_MARGIN_PX);
             let x0 = o.bbox[0].saturating_sub(margin).max(1);
             let y0 = o.bbox[1].saturating_sub(margin).max(1);
             let x1 = (o.bbox[2] + margin).min(w.saturating_sub(2));
