@@ -1,6 +1,8 @@
-//! Flattening (background, contrast, noise) and thresholding the z image.
+//! Flattening (background, contrast, noise), the size-free first pass of
+//! `--diameter auto`, and thresholding the z image.
 //! `cargo bench --bench threshold`
-use cellvia::{preprocess, segment::threshold};
+use cellvia::preprocess;
+use cellvia::segment::{scale::object_diameters, threshold, Appearance};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 
 mod common;
@@ -13,6 +15,9 @@ fn bench(c: &mut Criterion) {
         g.throughput(Throughput::Elements(u64::from(f.z.width() * f.z.height())));
         g.bench_function(BenchmarkId::new("flatten", &f.name), |b| {
             b.iter(|| preprocess::flatten(&f.intensity, f.diameter.typical()))
+        });
+        g.bench_function(BenchmarkId::new("first_pass", &f.name), |b| {
+            b.iter(|| object_diameters(&f.intensity, Appearance::Brightfield))
         });
         g.bench_function(BenchmarkId::new("hysteresis", &f.name), |b| {
             b.iter(|| threshold::hysteresis(&f.z, s.extent_sigma, s.seed_sigma))

@@ -62,6 +62,15 @@ impl SamplePlan {
         }
     }
 
+    /// For each field, whether it is the only field of its sample.
+    pub fn only_fields(&self) -> Vec<bool> {
+        let mut fields = vec![0u32; self.samples.len()];
+        for &sample in &self.field_sample {
+            fields[sample] += 1;
+        }
+        self.field_sample.iter().map(|&s| fields[s] == 1).collect()
+    }
+
     /// For each field, whether it is among the first `n` of its sample.
     pub fn first_fields(&self, n: u32) -> Vec<bool> {
         let mut seen = vec![0u32; self.samples.len()];

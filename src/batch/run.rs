@@ -142,7 +142,11 @@ pub fn run(request: BatchRequest, observer: &mut dyn Observer) -> Result<BatchOu
     observer.started(total);
 
     // A sample's scale is pooled over its first fields, so a shard
-    // measures those of every sample it touches, and its own.
+    // measures those of every sample it touches, and its own. A field that
+    // is its sample's only one is measured by its own analysis instead, on
+    // the image it decodes anyway (the same range: its sample's estimate is
+    // its own): a first pass would decode it twice.
+    let alone = plan.only_fields();
     let measured: Vec<bool> = {
         let mut sample_touched = vec![false; plan.samples.len()];
         for index in range.clone() {
@@ -150,7 +154,10 @@ pub fn run(request: BatchRequest, observer: &mut dyn Observer) -> Result<BatchOu
         }
         let voters = plan.first_fields(MAX_POOLED_FIELDS as u32);
         (0..fields.len())
-            .map(|i| range.contains(&i) || (voters[i] && sample_touched[plan.field_sample[i]]))
+            .map(|i| {
+                !alone[i]
+                    && (range.contains(&i) || (voters[i] && sample_touched[plan.field_sample[i]]))
+            })
             .collect()
     };
     let diameters = measure_diameters(&fields, &measured, &plan, &config, threads)?;
@@ -176,7 +183,10 @@ pub fn run(request: BatchRequest, observer: &mut dyn Observer) -> Result<BatchOu
                 return None;
             }
             let overlay = want_overlays || want_thumbnail[index];
-            let diameter = diameters.as_ref().map(|d| &d[index]);
+            let diameter = diameters
+                .as_ref()
+                .filter(|_| !alone[index])
+                .map(|d| &d[index]);
             let mut analysis = analyze_field(field, &config, &viability, overlay, diameter);
             // Encoded here, on the worker: in the ordered sink below, PNG
             // encoding ran on one thread for all workers.

@@ -21,6 +21,17 @@ pub(crate) fn block_median_background(image: &FloatImage, block: u32) -> FloatIm
     BlockBackground::of(image, block).plane()
 }
 
+/// `f(intensity, background)` at every pixel of `image`, the background
+/// being [`block_median_background`]'s, bit for bit, computed row by row:
+/// no plane of it is made.
+pub(crate) fn map_with_block_median(
+    image: &FloatImage,
+    block: u32,
+    f: impl Fn(f32, f32) -> f32,
+) -> FloatImage {
+    BlockBackground::of(image, block).map(image, f)
+}
+
 /// The block medians of an image and the tables that interpolate them: the
 /// background at any pixel, without keeping a plane of it.
 #[derive(Debug, Clone)]
@@ -111,15 +122,13 @@ impl BlockBackground {
         }
     }
 
-    /// The whole background plane. Rows blended across x are recomputed
-    /// only when the pair of tile rows changes, with the arithmetic of
-    /// [`Self::row_into`], so both give the same bits.
-    pub(crate) fn plane(&self) -> FloatImage {
-        let (w, h) = (self.xs.len(), self.ys.len());
-        let mut out = FloatImage::new(w as u32, h as u32);
+    /// Calls `visit(y, top, bottom, ty)` for each row `y`: the tile rows it
+    /// lies between, blended across x, and its weight on the second. The
+    /// blends are recomputed only when the pair of tile rows changes.
+    fn for_each_row(&self, mut visit: impl FnMut(usize, &[f32], &[f32], f32)) {
+        let w = self.xs.len();
         let mut cached: Option<(usize, usize, Vec<f32>, Vec<f32>)> = None;
-        for (y, row) in out.as_mut().chunks_exact_mut(w).enumerate() {
-            let (y0, y1, ty) = self.ys[y];
+        for (y, &(y0, y1, ty)) in self.ys.iter().enumerate() {
             if !matches!(&cached, Some((a, b, _, _)) if (*a, *b) == (y0, y1)) {
                 let (top, bottom) = (
                     self.across(y0, 0, w).collect(),
@@ -128,11 +137,44 @@ impl BlockBackground {
                 cached = Some((y0, y1, top, bottom));
             }
             if let Some((_, _, top, bottom)) = &cached {
-                for ((o, &t), &b) in row.iter_mut().zip(top).zip(bottom) {
-                    *o = t * (1.0 - ty) + b * ty;
-                }
+                visit(y, top, bottom, ty);
             }
         }
+    }
+
+    /// The whole background plane, with the arithmetic of
+    /// [`Self::row_into`], so both give the same bits.
+    pub(crate) fn plane(&self) -> FloatImage {
+        let w = self.xs.len();
+        let mut out = FloatImage::new(w as u32, self.ys.len() as u32);
+        let raw: &mut [f32] = out.as_mut();
+        self.for_each_row(|y, top, bottom, ty| {
+            for ((o, &t), &b) in raw[y * w..(y + 1) * w].iter_mut().zip(top).zip(bottom) {
+                *o = t * (1.0 - ty) + b * ty;
+            }
+        });
+        out
+    }
+
+    /// `f(intensity, background)` at every pixel of `image` (the image these
+    /// medians were taken of), the background computed row by row as
+    /// [`Self::plane`] computes it, without a plane of it.
+    pub(crate) fn map(&self, image: &FloatImage, f: impl Fn(f32, f32) -> f32) -> FloatImage {
+        let w = self.xs.len();
+        let mut out = FloatImage::new(w as u32, self.ys.len() as u32);
+        let raw: &mut [f32] = out.as_mut();
+        let src = image.as_raw();
+        self.for_each_row(|y, top, bottom, ty| {
+            let span = y * w..(y + 1) * w;
+            for (((o, &i), &t), &b) in raw[span.clone()]
+                .iter_mut()
+                .zip(&src[span])
+                .zip(top)
+                .zip(bottom)
+            {
+                *o = f(i, t * (1.0 - ty) + b * ty);
+            }
+        });
         out
     }
 }
@@ -193,6 +235,23 @@ mod tests {
         fn bin_rounds_like_f32_round(v in proptest::prop_oneof![proptest::num::f32::ANY, 0.0f32..1.0]) {
             let expected = ((v.clamp(0.0, 1.0) * (MEDIAN_BINS - 1) as f32).round() as usize).min(MEDIAN_BINS - 1);
             proptest::prop_assert_eq!(bin(v), expected);
+        }
+
+        /// Mapping against the background row by row gives the bits of
+        /// mapping against its plane.
+        #[test]
+        fn mapping_row_by_row_equals_mapping_the_plane(
+            w in 1u32..90,
+            h in 1u32..90,
+            block in 1u32..40,
+            values in proptest::collection::vec(0.0f32..1.0, 90 * 90),
+        ) {
+            let image = FloatImage::from_fn(w, h, |x, y| image::Luma([values[(y * 90 + x) as usize]]));
+            let weber = |i: f32, b: f32| (i - b) / b.max(0.02);
+            let plane = block_median_background(&image, block);
+            let expected: Vec<u32> = image.as_raw().iter().zip(plane.as_raw()).map(|(&i, &b)| weber(i, b).to_bits()).collect();
+            let mapped: Vec<u32> = map_with_block_median(&image, block, weber).as_raw().iter().map(|v| v.to_bits()).collect();
+            proptest::prop_assert_eq!(mapped, expected);
         }
 
         /// The one-pass interpolation table equals a search per pixel.

@@ -2,35 +2,38 @@
 
 use crate::image_types::FloatImage;
 
-/// Separable Gaussian blur with edge clamping.
+/// Separable Gaussian blur with edge clamping, in place: every caller
+/// drops the unblurred image, and blurring over it saves a full-size plane
+/// (4 bytes a pixel). One 10000×10000 field analysed alone, 1 thread: peak
+/// RSS 1,613,048 → 1,515,504 KiB, its first pass no longer the peak.
 ///
 /// ```
-/// let img = image::ImageBuffer::from_pixel(9, 9, image::Luma([2.0f32]));
-/// let b = cellvia::preprocess::gaussian_blur(&img, 1.5);
-/// assert!((b.get_pixel(0, 4).0[0] - 2.0).abs() < 1e-5);
+/// let mut img = image::ImageBuffer::from_pixel(9, 9, image::Luma([2.0f32]));
+/// cellvia::preprocess::gaussian_blur_in_place(&mut img, 1.5);
+/// assert!((img.get_pixel(0, 4).0[0] - 2.0).abs() < 1e-5);
 /// ```
-pub fn gaussian_blur(image: &FloatImage, sigma: f32) -> FloatImage {
+pub fn gaussian_blur_in_place(image: &mut FloatImage, sigma: f32) {
     let (radius, kernel) = kernel(sigma);
-    let (w, h) = (image.width() as i64, image.height() as i64);
-    let src = image.as_raw();
+    let (w, h) = (image.width() as usize, image.height() as usize);
     if w == 0 || h == 0 {
-        return image.clone();
+        return;
     }
     // Horizontal pass tap by tap over a row padded with its edge values:
     // each output adds the same terms in the same order as a clamped
     // per-pixel dot product (the reference in the tests), but the inner
     // loop vectorises. Horizontally blurred rows are kept only while the
-    // vertical pass needs them, in a ring of 2r + 1 rows, not a whole plane.
-    let (w, h) = (w as usize, h as usize);
+    // vertical pass needs them, in a ring of 2r + 1 rows. Row y is written
+    // once rows up to y + r have entered the ring, so no source row is
+    // overwritten before it is read.
     let pad = radius as usize;
     let taps = kernel.len();
     let mut padded = vec![0.0f32; w + 2 * pad];
     let mut ring = vec![0.0f32; taps * w];
     let mut blurred_rows = 0; // rows 0..blurred_rows have been through the ring
-    let mut out = vec![0.0f32; src.len()];
-    for (y, dst_row) in out.chunks_exact_mut(w).enumerate() {
+    let data: &mut [f32] = image.as_mut();
+    for y in 0..h {
         while blurred_rows <= (y + pad).min(h - 1) {
-            let row = &src[blurred_rows * w..(blurred_rows + 1) * w];
+            let row = &data[blurred_rows * w..(blurred_rows + 1) * w];
             padded[..pad].fill(row[0]);
             padded[pad..pad + w].copy_from_slice(row);
             padded[pad + w..].fill(row[w - 1]);
@@ -43,6 +46,8 @@ pub fn gaussian_blur(image: &FloatImage, sigma: f32) -> FloatImage {
             }
             blurred_rows += 1;
         }
+        let dst_row = &mut data[y * w..(y + 1) * w];
+        dst_row.fill(0.0);
         for (k, &weight) in kernel.iter().enumerate() {
             let yy = (y + k).saturating_sub(pad).min(h - 1);
             let src_row = &ring[(yy % taps) * w..(yy % taps + 1) * w];
@@ -51,8 +56,6 @@ pub fn gaussian_blur(image: &FloatImage, sigma: f32) -> FloatImage {
             }
         }
     }
-    FloatImage::from_raw(image.width(), image.height(), out)
-        .unwrap_or_else(|| FloatImage::new(image.width(), image.height()))
 }
 
 /// The normalised Gaussian taps for `sigma`, out to 3 sigma each side, and
@@ -104,7 +107,9 @@ mod tests {
             values in proptest::collection::vec(-3.0f32..3.0, 900),
         ) {
             let image = FloatImage::from_fn(w, h, |x, y| image::Luma([values[(y * 30 + x) as usize]]));
-            let fast: Vec<u32> = gaussian_blur(&image, sigma).as_raw().iter().map(|v| v.to_bits()).collect();
+            let mut blurred = image.clone();
+            gaussian_blur_in_place(&mut blurred, sigma);
+            let fast: Vec<u32> = blurred.as_raw().iter().map(|v| v.to_bits()).collect();
             let slow: Vec<u32> = reference(&image, sigma).iter().map(|v| v.to_bits()).collect();
             proptest::prop_assert_eq!(fast, slow);
         }

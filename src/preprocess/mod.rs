@@ -36,9 +36,9 @@ mod lattice;
 mod rulings;
 mod statistics;
 
-pub(crate) use background::block_median_background;
 use background::{background_block, BlockBackground};
-pub use blur::gaussian_blur;
+pub(crate) use background::{block_median_background, map_with_block_median};
+pub use blur::gaussian_blur_in_place;
 pub use contrast::Contrast;
 use contrast::{weber, ContrastKind};
 pub use grid::ruling_spacing;
@@ -144,8 +144,8 @@ pub fn flatten(intensity: &FloatImage, typical_diameter: f64) -> Flattened {
         FloatImage::from_raw(w, h, contrast_data).unwrap_or_else(|| FloatImage::new(w, h));
     let (bands, rulings) = subtract_ruling_profiles(&mut contrast);
     let smooth_sigma = (typical_diameter / 20.0).max(0.7) as f32;
-    let mut z = gaussian_blur(&contrast, smooth_sigma);
-    drop(contrast);
+    let mut z = contrast;
+    gaussian_blur_in_place(&mut z, smooth_sigma);
     let noise_sigma;
     if bands.columns.iter().chain(&bands.rows).any(|&b| b) {
         let in_band: Vec<bool> = bands
@@ -225,8 +225,8 @@ pub fn flatten_fluorescence(intensity: &FloatImage, typical_diameter: f64) -> Fl
         (diff / n) as f32
     };
     let smooth_sigma = (typical_diameter / 20.0).max(0.7) as f32;
-    let mut z = gaussian_blur(&signal, smooth_sigma);
-    drop(signal);
+    let mut z = signal;
+    gaussian_blur_in_place(&mut z, smooth_sigma);
     let noise_sigma = background_sigma(z.as_raw()).max(MIN_FLUORESCENCE_SIGMA);
     for v in z.as_mut() {
         *v = (*v / noise_sigma).max(0.0);

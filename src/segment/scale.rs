@@ -11,7 +11,9 @@
 //! cut by the image border do not vote.
 
 use crate::image_types::FloatImage;
-use crate::preprocess::{block_median_background, gaussian_blur, remove_rulings, robust_sigma};
+use crate::preprocess::{
+    gaussian_blur_in_place, map_with_block_median, remove_rulings, robust_sigma,
+};
 
 use super::runs::{Components, Connectivity};
 use super::{fill, morphology, regions, threshold, Appearance};
@@ -128,28 +130,23 @@ pub fn estimate(diameters: &[f64]) -> Option<DiameterEstimate> {
 pub fn object_diameters(intensity: &FloatImage, appearance: Appearance) -> Vec<f64> {
     let (w, h) = intensity.dimensions();
     let block = (w.min(h) / BLOCK_FRACTION).max(MIN_BLOCK_PX);
-    let background = block_median_background(intensity, block);
-    let deviation_of = |(&i, &b): (&f32, &f32)| match appearance {
-        Appearance::Brightfield => (i - b) / b.max(0.02),
-        Appearance::Fluorescent => i - b,
+    let mut deviation = match appearance {
+        Appearance::Brightfield => {
+            map_with_block_median(intensity, block, |i, b| (i - b) / b.max(0.02))
+        }
+        Appearance::Fluorescent => map_with_block_median(intensity, block, |i, b| i - b),
     };
-    let deviation: Vec<f32> = intensity
-        .as_raw()
-        .iter()
-        .zip(background.as_raw())
-        .map(deviation_of)
-        .collect();
-    drop(background);
-    let mut deviation =
-        FloatImage::from_raw(w, h, deviation).unwrap_or_else(|| FloatImage::new(w, h));
     if appearance == Appearance::Brightfield {
         remove_rulings(&mut deviation);
     }
-    let mut z = gaussian_blur(&deviation, SMOOTH_SIGMA);
-    drop(deviation);
+    let mut z = deviation;
+    gaussian_blur_in_place(&mut z, SMOOTH_SIGMA);
     let sigma = robust_sigma(z.as_raw()).max(1e-6);
     z.as_mut().iter_mut().for_each(|v| *v /= sigma);
     let mut mask = threshold::hysteresis(&z, EXTENT_SIGMA, SEED_SIGMA);
+    // Freed before hole filling: the first pass of a field analysed alone
+    // runs beside its decoded image and must not peak above segmentation.
+    drop(z);
     morphology::close(&mut mask, 1);
     fill::fill_holes(&mut mask, (w as usize * h as usize) / 4);
     // Area and box straight from the mask's runs: the estimate needs no
