@@ -191,8 +191,8 @@ pub fn candidates(
         Decoded::Fluorescence { ao, pi } => {
             let flat = flatten_fluorescence(&intensity, typical);
             let signals = (
-                subtract_background(&ao, typical),
-                subtract_background(&pi, typical),
+                subtract_background(ao, typical),
+                subtract_background(pi, typical),
             );
             (Some(signals), flat, Parked::Intensity(intensity, None))
         }

@@ -81,25 +81,44 @@ impl Contrast {
         }
         for (k, row) in out.as_mut().chunks_exact_mut(width).enumerate() {
             let y = y0 as usize + k;
-            self.background.row_into(y, x0, row);
             let source = &intensity.as_raw()[y * w as usize + x0..][..width];
-            match self.kind {
-                ContrastKind::Weber { dark } => {
-                    for (v, &i) in row.iter_mut().zip(source) {
-                        *v = weber(i, *v, dark);
-                    }
-                }
-                ContrastKind::Difference => {
-                    for (v, &i) in row.iter_mut().zip(source) {
-                        *v = i - *v;
-                    }
-                }
-            }
-            if let Some(rulings) = &self.rulings {
-                rulings.subtract_from_row(row, x0, rulings.rows[y]);
-            }
+            self.row_into(source, x0, y, row);
         }
         out
+    }
+
+    /// The contrast of `source`, columns `x0..` of row `y`, into `out`.
+    fn row_into(&self, source: &[f32], x0: usize, y: usize, out: &mut [f32]) {
+        self.background.row_into(y, x0, out);
+        match self.kind {
+            ContrastKind::Weber { dark } => {
+                for (v, &i) in out.iter_mut().zip(source) {
+                    *v = weber(i, *v, dark);
+                }
+            }
+            ContrastKind::Difference => {
+                for (v, &i) in out.iter_mut().zip(source) {
+                    *v = i - *v;
+                }
+            }
+        }
+        if let Some(rulings) = &self.rulings {
+            rulings.subtract_from_row(out, x0, rulings.rows[y]);
+        }
+    }
+
+    /// [`Self::plane`] written over the `intensity` it is computed from, a
+    /// row at a time: no second plane.
+    pub(crate) fn replace(&self, intensity: &mut FloatImage) {
+        let w = intensity.width() as usize;
+        if w == 0 {
+            return;
+        }
+        let mut row = vec![0.0f32; w];
+        for (y, source) in intensity.as_mut().chunks_exact_mut(w).enumerate() {
+            self.row_into(source, 0, y, &mut row);
+            source.copy_from_slice(&row);
+        }
     }
 
     /// The whole contrast plane of `intensity`.
@@ -160,7 +179,8 @@ mod tests {
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(40))]
         /// The recomputed plane equals the whole-image reference bit for bit,
-        /// and any window equals that part of the plane.
+        /// any window equals that part of it, and so does the whole plane
+        /// written over the image.
         #[test]
         fn windows_equal_the_whole_image_reference(
             w in 8u32..120, h in 8u32..120, seed in 0u64..1000,
@@ -179,6 +199,9 @@ mod tests {
             for (x, y, v) in window.enumerate_pixels() {
                 prop_assert_eq!(v.0[0].to_bits(), plane.get_pixel(x0 + x, y0 + y).0[0].to_bits());
             }
+            let mut replaced = img.clone();
+            flat.contrast.replace(&mut replaced);
+            prop_assert_eq!(bits(&replaced), bits(&plane));
         }
     }
 
@@ -191,5 +214,6 @@ mod tests {
             image::Luma([img.get_pixel(x, y).0[0] - background.get_pixel(x, y).0[0]])
         });
         assert_eq!(flat.contrast.plane(&img), signal);
+        assert_eq!(super::super::subtract_background(img, 10.0), signal);
     }
 }

@@ -246,12 +246,16 @@ pub fn flatten_fluorescence(intensity: &FloatImage, typical_diameter: f64) -> Fl
 ///
 /// ```
 /// let img = image::ImageBuffer::from_fn(40, 40, |x, _| image::Luma([if x == 20 { 0.9 } else { 0.1 }]));
-/// let s = cellvia::preprocess::subtract_background(&img, 8.0);
+/// let s = cellvia::preprocess::subtract_background(img, 8.0);
 /// assert!((s.get_pixel(20, 3).0[0] - 0.8).abs() < 0.01);
 /// assert!(s.get_pixel(3, 3).0[0].abs() < 0.01);
 /// ```
-pub fn subtract_background(intensity: &FloatImage, typical_diameter: f64) -> FloatImage {
-    fluorescence_contrast(intensity, typical_diameter).plane(intensity)
+///
+/// The channel is consumed and overwritten row by row: an AO/PI field's two
+/// channels and their signals were four planes at once, its peak.
+pub fn subtract_background(mut intensity: FloatImage, typical_diameter: f64) -> FloatImage {
+    fluorescence_contrast(&intensity, typical_diameter).replace(&mut intensity);
+    intensity
 }
 
 /// Intensity minus its block-median background, computed where asked for.
