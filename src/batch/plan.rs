@@ -124,3 +124,28 @@ pub fn samples_by_folder(images: &[PathBuf], bases: &[PathBuf], top: &str) -> Ve
     }
     samples
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan(field_sample: Vec<usize>, samples: usize) -> SamplePlan {
+        SamplePlan {
+            samples: (0..samples)
+                .map(|i| PlannedSample {
+                    id: format!("s{i}"),
+                    dilution: None,
+                    metadata: Default::default(),
+                })
+                .collect(),
+            field_sample,
+        }
+    }
+
+    #[test]
+    fn only_fields_marks_samples_of_one_field() {
+        let p = plan(vec![0, 1, 0, 2, 2], 3);
+        assert_eq!(p.only_fields(), [false, true, false, false, false]);
+        assert_eq!(p.first_fields(1), [true, true, false, true, false]);
+    }
+}

@@ -99,24 +99,41 @@ enum Decoded {
 /// ~125 MiB of runtime and model included), for about 2 ms more decoding
 /// on a 2048×1536 field (`cellvia bench`, forty fields).
 ///
-/// The dye channel of a colour field, read only by the crops, is likewise
-/// made from the decoded image when it comes back, not held through
-/// flattening and segmentation (4 bytes a pixel). With the dye converted
-/// in strips ([`dye_excess`]), one 10000×10000 8-bit RGB field, 1 thread:
-/// peak RSS 2,940,812 → 1,817,268 KiB, outputs byte-identical.
+/// The dye channel of a colour field, read only by the crops, is made from
+/// a parked image when it comes back, not held through flattening and
+/// segmentation (4 bytes a pixel). An image not worth parking gives its
+/// dye and is dropped before flattening. With the dye converted in strips
+/// ([`dye_excess`]), one 10000×10000 8-bit RGB field, 1 thread: peak RSS
+/// 2,940,812 → 1,817,268 KiB, outputs byte-identical.
 enum Parked {
     /// The intensity, and the dye channel of a colour field.
     Intensity(FloatImage, Option<FloatImage>),
     Decoded(image::DynamicImage),
 }
 
-impl Parked {
-    fn new(intensity: FloatImage, decoded: image::DynamicImage) -> Self {
+/// What a brightfield field keeps of its decoded image while it is
+/// flattened: the image, when it is smaller than its intensity, else only
+/// its dye channel.
+enum Kept {
+    Image(image::DynamicImage),
+    Dye(Option<FloatImage>),
+}
+
+impl Kept {
+    fn of(decoded: image::DynamicImage) -> Self {
         if usize::from(decoded.color().bytes_per_pixel()) < std::mem::size_of::<f32>() {
-            Parked::Decoded(decoded)
+            Kept::Image(decoded)
         } else {
-            let dye = dye_excess(&decoded);
-            Parked::Intensity(intensity, dye)
+            Kept::Dye(dye_excess(&decoded))
+        }
+    }
+}
+
+impl Parked {
+    fn new(intensity: FloatImage, kept: Kept) -> Self {
+        match kept {
+            Kept::Image(decoded) => Parked::Decoded(decoded),
+            Kept::Dye(dye) => Parked::Intensity(intensity, dye),
         }
     }
 
@@ -185,8 +202,9 @@ pub fn candidates(
     let typical = diameter.range().typical();
     let (channels, flat, parked) = match decoded {
         Decoded::Brightfield(image) => {
+            let kept = Kept::of(image);
             let flat = flatten(&intensity, typical);
-            (None, flat, Parked::new(intensity, image))
+            (None, flat, Parked::new(intensity, kept))
         }
         Decoded::Fluorescence { ao, pi } => {
             let flat = flatten_fluorescence(&intensity, typical);

@@ -24,8 +24,9 @@ const GRAY_TOLERANCE: f32 = 1.5 / 255.0;
 
 /// Rows converted to float RGB at a time. A whole-image conversion was the
 /// peak of a colour field: 12 bytes a pixel beside the decoded image, the
-/// intensity and the excess (one 10000×10000 RGB field, 1 thread: 2.9 GB
-/// peak RSS, 2.2 GB in strips).
+/// intensity and the excess (one 10000×10000 RGB field, 1 thread: 3.0 GB
+/// peak RSS, 2.3 GB in strips). Strips before the first coloured one are
+/// converted twice; colour usually shows in the first.
 const STRIP_ROWS: u32 = 64;
 
 /// Blue excess of every pixel relative to the field's median, or `None` for

@@ -284,7 +284,7 @@ pub const MAX_POOLED_FIELDS: usize = 500;
 /// hundreds; each field still reports its own measurement.
 ///
 /// ```
-/// use cellvia::segment::scale::{pool_by_sample, DiameterSource};
+/// use cellvia::segment::scale::{pool_by_sample, DiameterSource, FieldDiameter};
 /// let own = vec![vec![30.0; 5], vec![31.0], vec![10.0; 4]];
 /// let d = pool_by_sample(&own, &[0, 0, 1], 500);
 /// assert_eq!(d[1].source, DiameterSource::Measured); // one object, but its sample has six
@@ -293,6 +293,12 @@ pub const MAX_POOLED_FIELDS: usize = 500;
 /// // Only a sample's first `max_fields` fields vote.
 /// let capped = pool_by_sample(&[vec![30.0; 5], vec![60.0; 9]], &[0, 0], 1);
 /// assert_eq!(capped[1].measured_px, Some(30.0));
+/// // A field alone in its sample gets the range of its own measurement,
+/// // which is how `analyze` measures it without a first pass.
+/// let own = [18.0, 19.0, 20.0, 20.0, 21.0, 22.0, 24.0];
+/// let alone = pool_by_sample(&[own.to_vec()], &[0], 500);
+/// assert_eq!(alone[0].source, DiameterSource::Measured);
+/// assert_eq!(alone[0], FieldDiameter::resolve(None, None, &own));
 /// ```
 pub fn pool_by_sample(
     own: &[Vec<f64>],
