@@ -51,29 +51,33 @@ pub fn dye_excess(image: &DynamicImage) -> Option<FloatImage> {
     let (w, h) = (image.width(), image.height());
     let strip = |y: u32| image.crop_imm(0, y, w, STRIP_ROWS.min(h - y)).to_rgb32f();
     let strips = (0..h).step_by(STRIP_ROWS as usize);
-    let colour = strips.clone().any(|y| {
-        strip(y).pixels().any(|p| {
-            let [r, g, b] = p.0;
-            (r - g).abs() > GRAY_TOLERANCE || (b - g).abs() > GRAY_TOLERANCE
-        })
-    });
+    let colour = strips
+        .clone()
+        .any(|y| strip(y).pixels().any(|p| coloured(p.0)));
     if !colour {
         return None;
     }
     let mut excess: Vec<f32> = Vec::with_capacity(w as usize * h as usize);
     for y in strips {
-        excess.extend(strip(y).pixels().map(|p| {
-            let [r, g, b] = p.0;
-            let luma = (super::intensity::LUMA_WEIGHTS[0] * r
-                + super::intensity::LUMA_WEIGHTS[1] * g
-                + super::intensity::LUMA_WEIGHTS[2] * b)
-                .max(MIN_LUMA);
-            (b - 0.5 * (r + g)) / luma
-        }));
+        excess.extend(strip(y).pixels().map(|p| blue_excess(p.0)));
     }
     let cast = median_of(&excess);
     excess.iter_mut().for_each(|v| *v -= cast);
     FloatImage::from_raw(w, h, excess)
+}
+
+/// Whether a pixel's channels differ beyond [`GRAY_TOLERANCE`].
+fn coloured([r, g, b]: [f32; 3]) -> bool {
+    (r - g).abs() > GRAY_TOLERANCE || (b - g).abs() > GRAY_TOLERANCE
+}
+
+/// `(B − (R + G) / 2) / luma` of one pixel (see the module documentation).
+fn blue_excess([r, g, b]: [f32; 3]) -> f32 {
+    let luma = (super::intensity::LUMA_WEIGHTS[0] * r
+        + super::intensity::LUMA_WEIGHTS[1] * g
+        + super::intensity::LUMA_WEIGHTS[2] * b)
+        .max(MIN_LUMA);
+    (b - 0.5 * (r + g)) / luma
 }
 
 #[cfg(test)]
@@ -84,21 +88,8 @@ mod tests {
     /// Slow reference: the whole image converted at once.
     fn reference(image: &DynamicImage) -> Option<Vec<f32>> {
         let rgb = image.to_rgb32f();
-        let colour = rgb.pixels().any(|p| {
-            let [r, g, b] = p.0;
-            (r - g).abs() > GRAY_TOLERANCE || (b - g).abs() > GRAY_TOLERANCE
-        });
-        let excess: Vec<f32> = rgb
-            .pixels()
-            .map(|p| {
-                let [r, g, b] = p.0;
-                let luma = (super::super::intensity::LUMA_WEIGHTS[0] * r
-                    + super::super::intensity::LUMA_WEIGHTS[1] * g
-                    + super::super::intensity::LUMA_WEIGHTS[2] * b)
-                    .max(MIN_LUMA);
-                (b - 0.5 * (r + g)) / luma
-            })
-            .collect();
+        let colour = rgb.pixels().any(|p| coloured(p.0));
+        let excess: Vec<f32> = rgb.pixels().map(|p| blue_excess(p.0)).collect();
         let cast = median_of(&excess);
         colour.then(|| excess.iter().map(|v| v - cast).collect())
     }
