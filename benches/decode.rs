@@ -19,6 +19,15 @@ fn bench(c: &mut Criterion) {
         g.bench_function(BenchmarkId::new("to_intensity", &f.name), |b| {
             b.iter(|| preprocess::to_intensity(&image, f.config.channel, f.config.bit_depth))
         });
+        // The same field as 8-bit RGB with R = G = B, as LDC's files are:
+        // its intensity, and the dye channel's test that finds it grey.
+        let rgb = image::DynamicImage::ImageRgb8(image.to_rgb8());
+        g.bench_function(BenchmarkId::new("to_intensity_grey_rgb", &f.name), |b| {
+            b.iter(|| preprocess::to_intensity(&rgb, f.config.channel, f.config.bit_depth))
+        });
+        g.bench_function(BenchmarkId::new("dye_excess_grey_rgb", &f.name), |b| {
+            b.iter(|| preprocess::dye::dye_excess(&rgb))
+        });
     }
     g.finish();
 }

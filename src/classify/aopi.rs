@@ -13,7 +13,7 @@
 //!
 //! The rule uses ratios and noise units, so it holds at any exposure; the two
 //! channels must share one scale (they do: see
-//! [`crate::preprocess::fluorescence_channels`]). Channel crosstalk raises a
+//! [`crate::preprocess::Fluorescence`]). Channel crosstalk raises a
 //! live cell's PI fraction: raise `dead_pi_fraction` if the instrument's
 //! filters bleed AO into the red channel.
 

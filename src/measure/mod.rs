@@ -103,50 +103,26 @@ impl StainSignal {
     }
 }
 
-/// Mean AO, PI and z over each of the `n` labelled objects (`ao` and `pi`
-/// background-subtracted, see [`crate::preprocess::subtract_background`]).
+/// The mean of `plane` over each of the `n` labelled objects (label `i + 1`
+/// at index `i`; 0 for a label with no pixels), summed in f64.
 ///
 /// ```
 /// use cellvia::image_types::{FloatImage, LabelImage};
-/// let labels = LabelImage::from_raw(3, 1, vec![1, 1, 0]).unwrap();
-/// let ao = FloatImage::from_raw(3, 1, vec![0.2, 0.4, 0.0]).unwrap();
-/// let pi = FloatImage::from_raw(3, 1, vec![0.0, 0.1, 0.0]).unwrap();
-/// let z = FloatImage::from_raw(3, 1, vec![10.0, 30.0, 0.0]).unwrap();
-/// let s = cellvia::measure::stain_signals(&labels, 1, &ao, &pi, &z);
-/// assert!((s[0].ao - 0.3).abs() < 1e-6 && (s[0].pi - 0.05).abs() < 1e-6 && s[0].z == 20.0);
+/// let labels = LabelImage::from_raw(4, 1, vec![2, 1, 2, 0]).unwrap();
+/// let plane = FloatImage::from_raw(4, 1, vec![1.0, 5.0, 3.0, 9.0]).unwrap();
+/// assert_eq!(cellvia::measure::object_means(&labels, 3, &plane), vec![5.0, 2.0, 0.0]);
 /// ```
-pub fn stain_signals(
-    labels: &LabelImage,
-    n: usize,
-    ao: &FloatImage,
-    pi: &FloatImage,
-    z: &FloatImage,
-) -> Vec<StainSignal> {
-    let mut sums = vec![([0.0f64; 3], 0u32); n];
-    for (((&l, &a), &p), &zv) in labels
-        .as_raw()
-        .iter()
-        .zip(ao.as_raw())
-        .zip(pi.as_raw())
-        .zip(z.as_raw())
-    {
+pub fn object_means(labels: &LabelImage, n: usize, plane: &FloatImage) -> Vec<f64> {
+    let mut sums = vec![(0.0f64, 0u32); n];
+    for (&l, &v) in labels.as_raw().iter().zip(plane.as_raw()) {
         if l == 0 {
             continue;
         }
-        let (s, count) = &mut sums[(l - 1) as usize];
-        s[0] += f64::from(a);
-        s[1] += f64::from(p);
-        s[2] += f64::from(zv);
+        let (sum, count) = &mut sums[(l - 1) as usize];
+        *sum += f64::from(v);
         *count += 1;
     }
     sums.into_iter()
-        .map(|(s, count)| {
-            let c = f64::from(count.max(1));
-            StainSignal {
-                ao: s[0] / c,
-                pi: s[1] / c,
-                z: s[2] / c,
-            }
-        })
+        .map(|(sum, count)| sum / f64::from(count.max(1)))
         .collect()
 }

@@ -5,6 +5,7 @@ use std::time::Instant;
 
 use ndarray::Array4;
 
+use super::parked::{Decoded, Kept, Objects, Parked, Restored};
 use super::{isolated, within_budget, FieldError, Source, StageTimes};
 use crate::aggregate::record::{round, ImageQuality};
 use crate::classify::field_mode::wrong_assay;
@@ -13,11 +14,8 @@ use crate::image_types::{FloatImage, LabelImage};
 use crate::io::decode::decode;
 use crate::measure::crop::{crops, CropSource, CropSpec, FlattenedContrast, CROP_CHANNELS};
 use crate::measure::focus::edge_widths;
-use crate::measure::{measure, stain_signals, ObjectMeasurement, StainSignal};
-use crate::preprocess::dye::dye_excess;
-use crate::preprocess::{
-    flatten, flatten_fluorescence, fluorescence_channels, subtract_background, to_intensity,
-};
+use crate::measure::{measure, object_means, ObjectMeasurement, StainSignal};
+use crate::preprocess::{flatten, flatten_fluorescence, to_intensity, Fluorescence};
 use crate::segment::scale::{object_diameters, FieldDiameter};
 use crate::segment::{segment, Appearance};
 
@@ -49,8 +47,8 @@ pub struct Candidates {
 }
 
 /// The intensity image a field is segmented on (brightfield: the analysed
-/// channel; AO/PI: the mean of AO and PI), with the decoded colour image
-/// (trypan) or AO and PI channels (AO/PI).
+/// channel; AO/PI: the mean of AO and PI), with the decoded image (trypan)
+/// or the decoded AO/PI field its channels are made from.
 fn intensity_of(source: Source, config: &Config) -> Result<(FloatImage, Decoded), FieldError> {
     Ok(match (config.assay, source) {
         (Assay::Trypan, Source::Image(bytes)) => {
@@ -67,86 +65,11 @@ fn intensity_of(source: Source, config: &Config) -> Result<(FloatImage, Decoded)
                     Some(decode(pi, config.max_image_pixels).map_err(FieldError::DecodePi)?),
                 ),
             };
-            let (ao, pi) = fluorescence_channels(&green, red.as_ref(), config.bit_depth)
-                .map_err(FieldError::Channels)?;
-            let (w, h) = ao.dimensions();
-            let mean: Vec<f32> = ao
-                .as_raw()
-                .iter()
-                .zip(pi.as_raw())
-                .map(|(a, p)| 0.5 * (a + p))
-                .collect();
-            let intensity =
-                FloatImage::from_raw(w, h, mean).unwrap_or_else(|| FloatImage::new(w, h));
-            (intensity, Decoded::Fluorescence { ao, pi })
+            let field =
+                Fluorescence::new(green, red, config.bit_depth).map_err(FieldError::Channels)?;
+            (field.mean(), Decoded::Fluorescence(field))
         }
     })
-}
-
-/// What [`intensity_of`] keeps of the decoded field besides its intensity.
-enum Decoded {
-    Brightfield(image::DynamicImage),
-    Fluorescence { ao: FloatImage, pi: FloatImage },
-}
-
-/// A brightfield field's intensity while segmentation runs, which does not
-/// read it: kept as decoded where that is smaller (8-bit grey: 1 byte a
-/// pixel instead of 4; 8-bit RGB and 16-bit grey 3 and 2) and converted
-/// again after, to the same bits, once z has been freed. Segmentation
-/// holding z, the labels, two masks and the intensity was a field's peak:
-/// one 10000×10000 8-bit field, one thread, default outputs, peak RSS
-/// 1,629,436 → 1,521,464 KiB (16.7 → 15.6 bytes a pixel, the process's
-/// ~125 MiB of runtime and model included), for about 2 ms more decoding
-/// on a 2048×1536 field (`cellvia bench`, forty fields).
-///
-/// The dye channel of a colour field, read only by the crops, is made from
-/// a parked image when it comes back, not held through flattening and
-/// segmentation (4 bytes a pixel). An image not worth parking gives its
-/// dye and is dropped before flattening. With the dye converted in strips
-/// ([`dye_excess`]), one 10000×10000 8-bit RGB field, 1 thread: peak RSS
-/// 2,940,812 → 1,817,268 KiB, outputs byte-identical.
-enum Parked {
-    /// The intensity, and the dye channel of a colour field.
-    Intensity(FloatImage, Option<FloatImage>),
-    Decoded(image::DynamicImage),
-}
-
-/// What a brightfield field keeps of its decoded image while it is
-/// flattened: the image, when it is smaller than its intensity, else only
-/// its dye channel.
-enum Kept {
-    Image(image::DynamicImage),
-    Dye(Option<FloatImage>),
-}
-
-impl Kept {
-    fn of(decoded: image::DynamicImage) -> Self {
-        if usize::from(decoded.color().bytes_per_pixel()) < std::mem::size_of::<f32>() {
-            Kept::Image(decoded)
-        } else {
-            Kept::Dye(dye_excess(&decoded))
-        }
-    }
-}
-
-impl Parked {
-    fn new(intensity: FloatImage, kept: Kept) -> Self {
-        match kept {
-            Kept::Image(decoded) => Parked::Decoded(decoded),
-            Kept::Dye(dye) => Parked::Intensity(intensity, dye),
-        }
-    }
-
-    /// The intensity and the dye channel.
-    fn restore(self, config: &Config) -> (FloatImage, Option<FloatImage>) {
-        match self {
-            Parked::Intensity(intensity, dye) => (intensity, dye),
-            Parked::Decoded(image) => (
-                to_intensity(&image, config.channel, config.bit_depth),
-                dye_excess(&image),
-            ),
-        }
-    }
 }
 
 fn appearance(assay: Assay) -> Appearance {
@@ -188,6 +111,9 @@ pub fn candidates(
     let appearance = appearance(config.assay);
     let t = Instant::now();
     let (intensity, decoded) = intensity_of(source, config)?;
+    // Parked before the first pass of `--diameter auto`, which runs beside
+    // it (see [`Parked`]).
+    let kept = Kept::of(decoded);
     // Decoding is timed with the intensity conversion (both are the input side).
     times.decode += t.elapsed();
     within_budget(times, config)?;
@@ -200,21 +126,11 @@ pub fn candidates(
         }
     };
     let typical = diameter.range().typical();
-    let (channels, flat, parked) = match decoded {
-        Decoded::Brightfield(image) => {
-            let kept = Kept::of(image);
-            let flat = flatten(&intensity, typical);
-            (None, flat, Parked::new(intensity, kept))
-        }
-        Decoded::Fluorescence { ao, pi } => {
-            let flat = flatten_fluorescence(&intensity, typical);
-            let signals = (
-                subtract_background(ao, typical),
-                subtract_background(pi, typical),
-            );
-            (Some(signals), flat, Parked::Intensity(intensity, None))
-        }
+    let flat = match appearance {
+        Appearance::Brightfield => flatten(&intensity, typical),
+        Appearance::Fluorescent => flatten_fluorescence(&intensity, typical),
     };
+    let parked = Parked::new(intensity, kept);
     times.preprocess += t.elapsed();
     within_budget(times, config)?;
     if let Some(why) = wrong_assay(config.assay, f64::from(flat.background_mean)) {
@@ -229,9 +145,9 @@ pub fn candidates(
     let t = Instant::now();
     // What reads z runs first, so its plane is freed before the intensity
     // comes back: the two never coexist with the labels.
-    let stains = match &channels {
-        Some((ao, pi)) => stain_signals(&seg.labels, seg.regions.len(), ao, pi, &flat.z),
-        None => Vec::new(),
+    let z_means = match appearance {
+        Appearance::Brightfield => Vec::new(),
+        Appearance::Fluorescent => object_means(&seg.labels, seg.regions.len(), &flat.z),
     };
     let edge_widths = edge_widths(&flat.z, &seg.regions);
     let quality = ImageQuality {
@@ -247,11 +163,33 @@ pub fn candidates(
     drop(flat.z);
     times.measure += t.elapsed();
 
+    // Timed as decoding: converting the parked image again (AO/PI: with
+    // each channel's background subtraction, the channels' only use).
     let t = Instant::now();
-    let (intensity, dye) = parked.restore(config);
+    let Restored {
+        intensity,
+        dye,
+        signals,
+    } = parked.restore(
+        config,
+        &Objects {
+            labels: &seg.labels,
+            count: seg.regions.len(),
+            typical_diameter: typical,
+        },
+    );
     times.decode += t.elapsed();
 
     let t = Instant::now();
+    let stains = match signals {
+        Some((ao, pi)) => ao
+            .into_iter()
+            .zip(pi)
+            .zip(z_means)
+            .map(|((ao, pi), z)| StainSignal { ao, pi, z })
+            .collect(),
+        None => Vec::new(),
+    };
     let objects = measure(&seg.labels, &seg.regions, &intensity);
     let crops = match spec {
         Some(spec) if appearance == Appearance::Brightfield => crops(

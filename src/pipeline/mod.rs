@@ -3,6 +3,7 @@
 
 mod candidates;
 mod field;
+mod parked;
 
 use field::analyze_field;
 

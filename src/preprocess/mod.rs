@@ -30,6 +30,7 @@ mod background;
 mod blur;
 mod contrast;
 pub mod dye;
+mod fluorescence;
 mod grid;
 mod intensity;
 mod lattice;
@@ -41,8 +42,9 @@ pub(crate) use background::{block_median_background, map_with_block_median};
 pub use blur::gaussian_blur_in_place;
 pub use contrast::Contrast;
 use contrast::{weber, ContrastKind};
+pub use fluorescence::Fluorescence;
 pub use grid::ruling_spacing;
-pub use intensity::{fluorescence_channels, to_intensity};
+pub use intensity::to_intensity;
 use rulings::subtract_ruling_profiles;
 pub use rulings::{remove_rulings, RulingBands};
 pub use statistics::{background_sigma, robust_sigma};
@@ -265,10 +267,20 @@ fn fluorescence_contrast(intensity: &FloatImage, typical_diameter: f64) -> Contr
 }
 
 #[cfg(test)]
+/// A xorshift64 generator: random test pixels from a proptest seed.
+pub(crate) fn xorshift(seed: u64) -> impl FnMut() -> u64 {
+    let mut state = seed | 1;
+    move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    }
+}
+
+#[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{BitDepth, ChannelMode};
-    use image::DynamicImage;
 
     #[test]
     fn illumination_spread_measures_the_lit_backgrounds_unevenness() {
@@ -282,53 +294,6 @@ mod tests {
         assert!((spread - 0.6).abs() < 0.03, "{spread}");
     }
     use image::Luma;
-
-    #[test]
-    fn fluorescence_pairs_must_match_in_size_and_depth() {
-        let gray8 =
-            |w, h| DynamicImage::ImageLuma8(image::ImageBuffer::from_pixel(w, h, Luma([9u8])));
-        let gray16 =
-            DynamicImage::ImageLuma16(image::ImageBuffer::from_pixel(4, 4, Luma([900u16])));
-        let err =
-            fluorescence_channels(&gray8(4, 4), Some(&gray8(4, 5)), BitDepth::Auto).unwrap_err();
-        assert!(err.contains("4x4") && err.contains("4x5"), "{err}");
-        let err = fluorescence_channels(&gray8(4, 4), Some(&gray16), BitDepth::Auto).unwrap_err();
-        assert!(err.contains("bit depths"), "{err}");
-        let (ao, pi) =
-            fluorescence_channels(&gray8(4, 4), Some(&gray8(4, 4)), BitDepth::Auto).unwrap();
-        assert_eq!(ao.get_pixel(0, 0).0[0], 9.0 / 255.0);
-        assert_eq!(ao, pi);
-    }
-
-    #[test]
-    fn eight_bit_rgb_luminance_and_channels() {
-        let img = DynamicImage::ImageRgb8(image::ImageBuffer::from_pixel(
-            1,
-            1,
-            image::Rgb([255, 0, 0]),
-        ));
-        let lum = to_intensity(&img, ChannelMode::Luminance, BitDepth::Auto);
-        assert!((lum.get_pixel(0, 0).0[0] - 0.299).abs() < 1e-6);
-        let red = to_intensity(&img, ChannelMode::Red, BitDepth::Auto);
-        assert_eq!(red.get_pixel(0, 0).0[0], 1.0);
-    }
-
-    #[test]
-    fn twelve_bit_in_sixteen_matches_eight_bit() {
-        let g8 = DynamicImage::ImageLuma8(image::ImageBuffer::from_fn(4, 1, |x, _| {
-            image::Luma([x as u8 * 60])
-        }));
-        let g16 = DynamicImage::ImageLuma16(image::ImageBuffer::from_fn(4, 1, |x, _| {
-            image::Luma([(f32::from(x as u8 * 60) / 255.0 * 4095.0).round() as u16])
-        }));
-        let a = to_intensity(&g8, ChannelMode::Luminance, BitDepth::Auto);
-        let b = to_intensity(&g16, ChannelMode::Luminance, BitDepth::Auto);
-        for (p, q) in a.pixels().zip(b.pixels()) {
-            assert!((p.0[0] - q.0[0]).abs() < 1e-3);
-        }
-        let full = to_intensity(&g16, ChannelMode::Luminance, BitDepth::Container);
-        assert!(full.get_pixel(3, 0).0[0] < 0.1);
-    }
 
     #[test]
     fn dark_spot_on_vignetted_field_stands_out() {
