@@ -15,37 +15,57 @@ use crate::image_types::Mask;
 /// ```
 pub fn remove_long_runs(mask: &mut Mask, min_length: usize) {
     let (w, h) = (mask.width() as usize, mask.height() as usize);
+    let min = min_length.max(1);
+    // Lengths above u32::MAX cannot occur in an image `Mask` can index.
+    let min_u32 = u32::try_from(min).unwrap_or(u32::MAX);
     let data = mask.as_raw();
     // Runs found in both directions are cleared only at the end, so a
     // vertical run crossing a horizontal one is measured whole.
     let mut runs: Vec<(usize, usize, usize)> = Vec::new(); // (first index, step, length)
     for y in 0..h {
         let row = &data[y * w..(y + 1) * w];
+        // Most rows have fewer set pixels than one long run: counted in a
+        // pass that vectorises, they are not scanned run by run.
+        if row.iter().map(|&v| usize::from(v != 0)).sum::<usize>() < min {
+            continue;
+        }
         let mut start = 0;
         // A virtual clear pixel after the row ends its last run.
         for (x, &v) in row.iter().chain(std::iter::once(&0)).enumerate() {
             if v != 0 {
                 continue;
             }
-            if x - start >= min_length.max(1) {
+            if x - start >= min {
                 runs.push((y * w + start, 1, x - start));
             }
             start = x + 1;
         }
     }
     // Vertical runs, scanned row by row (a running length per column) so the
-    // image is read in memory order.
-    let mut length = vec![0usize; w];
-    for y in 0..=h {
-        for x in 0..w {
-            if y < h && data[y * w + x] != 0 {
-                length[x] += 1;
-                continue;
+    // image is read in memory order. Both passes over a row vectorise; the
+    // columns are searched for ending runs only in rows where a long one ends.
+    let mut length = vec![0u32; w];
+    for y in 0..h {
+        let row = &data[y * w..(y + 1) * w];
+        let long_run_ends = row
+            .iter()
+            .zip(&length)
+            .fold(false, |found, (&v, &l)| found | ((v == 0) & (l >= min_u32)));
+        if long_run_ends {
+            for (x, (&v, &l)) in row.iter().zip(&length).enumerate() {
+                if v == 0 && l >= min_u32 {
+                    runs.push(((y - l as usize) * w + x, w, l as usize));
+                }
             }
-            if length[x] >= min_length.max(1) {
-                runs.push(((y - length[x]) * w + x, w, length[x]));
-            }
-            length[x] = 0;
+        }
+        for (l, &v) in length.iter_mut().zip(row) {
+            *l = (*l + 1) * u32::from(v != 0);
+        }
+    }
+    // Runs that reach the bottom edge.
+    for (x, &l) in length.iter().enumerate() {
+        if l >= min_u32 {
+            runs.push(((h - l as usize) * w + x, w, l as usize));
         }
     }
     let out = mask.as_mut();
