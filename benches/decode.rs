@@ -28,6 +28,19 @@ fn bench(c: &mut Criterion) {
         g.bench_function(BenchmarkId::new("dye_excess_grey_rgb", &f.name), |b| {
             b.iter(|| preprocess::dye::dye_excess(&rgb))
         });
+        // Tinted blue: a colour field, whose dye channel is made.
+        let grey = image.to_luma8();
+        let tinted = image::DynamicImage::ImageRgb8(image::ImageBuffer::from_fn(
+            grey.width(),
+            grey.height(),
+            |x, y| {
+                let v = grey.get_pixel(x, y).0[0];
+                image::Rgb([v.saturating_sub(9), v.saturating_sub(4), v])
+            },
+        ));
+        g.bench_function(BenchmarkId::new("dye_excess_colour_rgb", &f.name), |b| {
+            b.iter(|| preprocess::dye::dye_excess(&tinted))
+        });
     }
     g.finish();
 }
