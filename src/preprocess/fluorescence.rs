@@ -143,7 +143,7 @@ impl Fluorescence {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::preprocess::xorshift;
+    use crate::preprocess::{random_rgb16, xorshift};
     use image::Luma;
 
     #[test]
@@ -178,10 +178,7 @@ mod tests {
             pair in proptest::bool::ANY,
         ) {
             let mut next = xorshift(seed);
-            let mut rgb16 = image::ImageBuffer::from_fn(w, h, |_, _| {
-                let v = next();
-                image::Rgb([(v % 4000) as u16, ((v >> 16) % 4000) as u16, (v >> 32) as u16 % 50])
-            });
+            let mut rgb16 = random_rgb16(w, h, &mut next, [4000, 4000, 50]);
             // Beyond 12 bits only in the last row, sometimes.
             let beyond_12_bits = next().is_multiple_of(2);
             if beyond_12_bits {

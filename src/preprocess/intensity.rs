@@ -113,7 +113,15 @@ pub(super) fn samples_in_rows(
         DynamicImage::ImageRgb8(rgb) => rgb_samples(&rgb.as_raw()[span(3)], channel),
         DynamicImage::ImageRgb16(rgb) => rgb_samples(&rgb.as_raw()[span(3)], channel),
         other => {
-            let part = other.crop_imm(0, rows.start, width, rows.len() as u32);
+            // A whole image is converted as it is: `crop_imm` would copy it
+            // first, pixel by pixel.
+            let strip;
+            let part = if rows == (0..other.height()) {
+                other
+            } else {
+                strip = other.crop_imm(0, rows.start, width, rows.len() as u32);
+                &strip
+            };
             match kind {
                 SampleKind::Float => rgb_samples(part.to_rgb32f().as_raw(), channel),
                 SampleKind::Sixteen => rgb_samples(part.to_rgb16().as_raw(), channel),
@@ -160,7 +168,7 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::preprocess::xorshift;
+    use crate::preprocess::{random_rgb16, xorshift};
 
     proptest::proptest! {
         /// RGB read in place (8 and 16 bits) gives the bits of the generic
@@ -172,11 +180,7 @@ mod tests {
             h in 1u32..9,
             seed in proptest::num::u64::ANY,
         ) {
-            let mut next = xorshift(seed);
-            let rgb16 = image::ImageBuffer::from_fn(w, h, |_, _| {
-                let v = next();
-                image::Rgb([v as u16, (v >> 16) as u16, (v >> 32) as u16])
-            });
+            let rgb16 = random_rgb16(w, h, &mut xorshift(seed), [1 << 16; 3]);
             let rgb16 = DynamicImage::ImageRgb16(rgb16);
             let rgb8 = DynamicImage::ImageRgb8(rgb16.to_rgb8());
             let pairs = [

@@ -278,6 +278,23 @@ pub(crate) fn xorshift(seed: u64) -> impl FnMut() -> u64 {
     }
 }
 
+/// A random 16-bit RGB test image: channel `c` of each pixel is below
+/// `limits[c]`, drawn from `next`.
+#[cfg(test)]
+pub(crate) fn random_rgb16(
+    w: u32,
+    h: u32,
+    next: &mut impl FnMut() -> u64,
+    limits: [u64; 3],
+) -> image::ImageBuffer<image::Rgb<u16>, Vec<u16>> {
+    image::ImageBuffer::from_fn(w, h, |_, _| {
+        let v = next();
+        image::Rgb(std::array::from_fn(|c| {
+            ((v >> (16 * c)) % limits[c]) as u16
+        }))
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
