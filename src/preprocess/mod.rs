@@ -16,7 +16,9 @@
 //! 4. **Rulings**: a counting chamber's grid lines run the length of the
 //!    field, so a column (row) crossed by a vertical (horizontal) ruling has a
 //!    median contrast far from 0, which cells, covering a small part of a
-//!    column, cannot cause. That median profile is subtracted where it exceeds
+//!    column, seldom cause; and unlike a column crowded with large cells, a
+//!    ruling's column differs from the columns just beside it along its
+//!    whole length. That median profile is subtracted where it exceeds
 //!    5 % contrast (and one pixel either side), leaving cells that sit on a
 //!    ruling as ordinary deviations from it. What a ruling leaves behind
 //!    (it is never perfectly straight or even) is noise of its own: z inside

@@ -1,12 +1,14 @@
 //! Counting-chamber rulings: a grid line crosses the whole field, so its
-//! column or row has a median contrast far from 0.
+//! column or row has a median contrast far from 0, and differs from the
+//! columns or rows beside it all along.
 
 use super::statistics::median_in_place;
 use crate::image_types::FloatImage;
 
-/// A column or row whose median Weber contrast exceeds this is a ruling. Cell
-/// contrast is ±0.2–0.6 but cells cover a small part of a column; noise moves
-/// a median of hundreds of pixels by well under 0.01.
+/// A column or row whose median Weber contrast exceeds this is a ruling
+/// (if it also stands out from the lines beside it). Cell contrast is
+/// ±0.2–0.6 but cells cover a small part of a column; noise moves a median
+/// of hundreds of pixels by well under 0.01.
 const RULING_MIN_MEDIAN_CONTRAST: f32 = 0.05;
 
 /// Columns and rows found to be chamber rulings.
@@ -118,14 +120,75 @@ pub(super) fn ruling_profiles(contrast: &FloatImage) -> Option<RulingProfiles> {
             .map(|(&a, &b)| a >= n - k || b > k)
             .collect()
     };
-    let columns = ruling_profile(&beyond(&col_above, &col_below, h), |x| {
-        median_in_place(&mut data.iter().skip(x).step_by(w).copied().collect::<Vec<_>>())
-    });
-    let rows = ruling_profile(&beyond(&row_above, &row_below, w), |y| {
-        median_in_place(&mut data[y * w..(y + 1) * w].to_vec())
-    });
+    let column = |x: usize| data.iter().skip(x).step_by(w).copied().collect::<Vec<_>>();
+    let row = |y: usize| data[y * w..(y + 1) * w].to_vec();
+    let mut on_columns = beyond(&col_above, &col_below, h);
+    let mut on_rows = beyond(&row_above, &row_below, w);
+    keep_bands_that_stand_out(&mut on_columns, column);
+    keep_bands_that_stand_out(&mut on_rows, row);
+    let columns = ruling_profile(&on_columns, |x| median_in_place(&mut column(x)));
+    let rows = ruling_profile(&on_rows, |y| median_in_place(&mut row(y)));
     Some(RulingProfiles { columns, rows })
 }
+
+/// Unflags each band of lines in `on` (flagged lines, with gaps of up to
+/// [`MIN_BAND_GAP`] lines inside, so the parts of a triple ruling form one
+/// band) none of whose lines differs, by a median beyond
+/// ±[`MIN_DIFFERENCE_FROM_BESIDE`] pixel for pixel, from the lines a
+/// quarter of the band's width (at least [`MIN_BAND_GAP`]) beyond it on
+/// both sides (one side at the field's edge). A ruling is a line on the
+/// background, so the lines beside it differ from it along its whole
+/// length. Large dark cells crowded across a field also give lines a
+/// median beyond the threshold (dead cells of 100–170 px covering more
+/// than half of a 768 px row), but a line just beside such a band runs
+/// through the same cells; subtracting their profile cut every cell on
+/// them in pieces. A band spanning the field, with no line beside it, is
+/// kept.
+fn keep_bands_that_stand_out(on: &mut [bool], line: impl Fn(usize) -> Vec<f32>) {
+    let n = on.len();
+    let mut start = 0;
+    while start < n {
+        if !on[start] {
+            start += 1;
+            continue;
+        }
+        // One past the band's last flagged line.
+        let mut end = start + 1;
+        while let Some(next) = (end..(end + MIN_BAND_GAP + 1).min(n)).find(|&i| on[i]) {
+            end = next + 1;
+        }
+        let gap = ((end - start) / 4).max(MIN_BAND_GAP);
+        let beside: Vec<Vec<f32>> = [start.checked_sub(gap + 1), Some(end + gap)]
+            .into_iter()
+            .flatten()
+            .filter(|&i| i < n)
+            .map(&line)
+            .collect();
+        let stands_out = |i: usize| {
+            let centre = line(i);
+            beside.iter().all(|other| {
+                let mut difference: Vec<f32> =
+                    centre.iter().zip(other).map(|(a, b)| a - b).collect();
+                median_in_place(&mut difference).abs() > MIN_DIFFERENCE_FROM_BESIDE
+            })
+        };
+        if !beside.is_empty() && !(start..end).filter(|&i| on[i]).any(stands_out) {
+            on[start..end].fill(false);
+        }
+        start = end;
+    }
+}
+
+/// How far, in median contrast, a ruling's line differs from the lines
+/// beside its band at the least: half of [`RULING_MIN_MEDIAN_CONTRAST`],
+/// as a faint ruling's own median is barely past that and the background
+/// beside it need not be exactly 0.
+const MIN_DIFFERENCE_FROM_BESIDE: f32 = 0.5 * RULING_MIN_MEDIAN_CONTRAST;
+
+/// In [`keep_bands_that_stand_out`], the fewest lines between a band and
+/// a line it is compared with (past a ruling's soft edge), and the most
+/// unflagged lines inside one band.
+const MIN_BAND_GAP: usize = 2;
 
 /// The median of each line (from `median_of`) where it or a neighbour is a
 /// ruling (`on`), 0 elsewhere: ruling positions widened by one pixel, whose
@@ -149,7 +212,9 @@ fn ruling_profile(on: &[bool], median_of: impl Fn(usize) -> f32) -> Vec<f32> {
 mod tests {
     use super::*;
 
-    /// Slow reference: the median of every column and row, thresholded.
+    /// Slow reference: the median of every column and row, thresholded;
+    /// bands kept where a line's sorted difference from each line beside
+    /// the band has a median beyond half the threshold; widened by a line.
     fn reference(contrast: &FloatImage) -> (Vec<f32>, Vec<f32>) {
         let (w, h) = (contrast.width() as usize, contrast.height() as usize);
         let data = contrast.as_raw();
@@ -157,21 +222,49 @@ mod tests {
             v.sort_by(f32::total_cmp);
             v[v.len() / 2]
         };
-        let columns: Vec<f32> = (0..w)
-            .map(|x| median((0..h).map(|y| data[y * w + x]).collect()))
+        let columns: Vec<Vec<f32>> = (0..w)
+            .map(|x| (0..h).map(|y| data[y * w + x]).collect())
             .collect();
-        let rows: Vec<f32> = (0..h)
-            .map(|y| median(data[y * w..(y + 1) * w].to_vec()))
-            .collect();
-        let widen = |p: &[f32]| -> Vec<f32> {
-            (0..p.len())
+        let rows: Vec<Vec<f32>> = (0..h).map(|y| data[y * w..(y + 1) * w].to_vec()).collect();
+        let profile = |lines: &[Vec<f32>]| -> Vec<f32> {
+            let n = lines.len();
+            let p: Vec<f32> = lines.iter().map(|l| median(l.clone())).collect();
+            let flagged: Vec<usize> = (0..n)
+                .filter(|&i| p[i].abs() > RULING_MIN_MEDIAN_CONTRAST)
+                .collect();
+            // Bands: flagged lines at most MIN_BAND_GAP unflagged lines apart.
+            let mut bands: Vec<Vec<usize>> = Vec::new();
+            for &i in &flagged {
+                match bands.last_mut() {
+                    Some(band) if i - band[band.len() - 1] <= MIN_BAND_GAP + 1 => band.push(i),
+                    _ => bands.push(vec![i]),
+                }
+            }
+            let mut ruling = vec![false; n];
+            for band in &bands {
+                let (first, last) = (band[0], band[band.len() - 1]);
+                let gap = ((last + 1 - first) / 4).max(MIN_BAND_GAP);
+                let beside: Vec<usize> = [first as i64 - gap as i64 - 1, (last + 1 + gap) as i64]
+                    .into_iter()
+                    .filter(|&b| b >= 0 && (b as usize) < n)
+                    .map(|b| b as usize)
+                    .collect();
+                let stands_out = band.iter().any(|&i| {
+                    beside.iter().all(|&b| {
+                        let d = lines[i].iter().zip(&lines[b]).map(|(x, y)| x - y).collect();
+                        median(d).abs() > MIN_DIFFERENCE_FROM_BESIDE
+                    })
+                });
+                if beside.is_empty() || stands_out {
+                    band.iter().for_each(|&i| ruling[i] = true);
+                }
+            }
+            (0..n)
                 .map(|i| {
-                    let lo = i.saturating_sub(1);
-                    let hi = (i + 1).min(p.len() - 1);
-                    if p[lo..=hi]
+                    let near = ruling[i.saturating_sub(1)..=(i + 1).min(n - 1)]
                         .iter()
-                        .any(|v| v.abs() > RULING_MIN_MEDIAN_CONTRAST)
-                    {
+                        .any(|&r| r);
+                    if near {
                         p[i]
                     } else {
                         0.0
@@ -179,7 +272,37 @@ mod tests {
                 })
                 .collect()
         };
-        (widen(&columns), widen(&rows))
+        (profile(&columns), profile(&rows))
+    }
+
+    #[test]
+    fn rows_crossing_crowded_large_cells_are_not_rulings() {
+        // Three flat dark discs of radius 24 cover 60 % of the rows through
+        // their centres (median contrast -0.3 there); a 3 px ruling crosses
+        // the field between two of them.
+        let disc =
+            |x: u32, y: u32, cx: f32| (x as f32 - cx).powi(2) + (y as f32 - 60.0).powi(2) < 576.0;
+        let mut c = FloatImage::from_fn(240, 120, |x, y| {
+            let cell = [40.0, 120.0, 200.0].into_iter().any(|cx| disc(x, y, cx));
+            image::Luma([if cell || (80..83).contains(&x) {
+                -0.3
+            } else {
+                0.0
+            }])
+        });
+        let before = c.clone();
+        let bands = remove_rulings(&mut c);
+        assert!(
+            bands.rows.iter().all(|&r| !r),
+            "rows through the discs taken for a ruling"
+        );
+        assert_eq!(
+            (0..240).filter(|&x| bands.columns[x]).collect::<Vec<_>>(),
+            vec![80, 81, 82]
+        );
+        assert!(c.get_pixel(81, 10).0[0].abs() < 1e-6); // ruling gone
+        assert_eq!(c.get_pixel(40, 60), before.get_pixel(40, 60)); // disc whole
+        assert_eq!(c.get_pixel(120, 50), before.get_pixel(120, 50));
     }
 
     proptest::proptest! {
