@@ -1,9 +1,10 @@
-//! Flattening (background, contrast, noise), the size-free first pass of
-//! `--diameter auto`, and thresholding the z image.
+//! Flattening (background, contrast, noise; the blur and the noise's MAD
+//! alone too), the size-free first pass of `--diameter auto`, and
+//! thresholding the z image.
 //! `cargo bench --bench threshold`
 use cellvia::preprocess;
 use cellvia::segment::{scale::object_diameters, threshold, Appearance};
-use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion, Throughput};
 
 mod common;
 
@@ -18,6 +19,19 @@ fn bench(c: &mut Criterion) {
         });
         g.bench_function(BenchmarkId::new("first_pass", &f.name), |b| {
             b.iter(|| object_diameters(&f.intensity, Appearance::Brightfield))
+        });
+        // The smoothing of z, as `flatten` does it (sigma a twentieth of
+        // the typical diameter, at least 0.7 px).
+        let sigma = (f.diameter.typical() / 20.0).max(0.7) as f32;
+        g.bench_function(BenchmarkId::new("blur", &f.name), |b| {
+            b.iter_batched_ref(
+                || f.z.clone(),
+                |z| preprocess::gaussian_blur_in_place(z, sigma),
+                BatchSize::LargeInput,
+            )
+        });
+        g.bench_function(BenchmarkId::new("robust_sigma", &f.name), |b| {
+            b.iter(|| preprocess::robust_sigma(f.z.as_raw()))
         });
         g.bench_function(BenchmarkId::new("hysteresis", &f.name), |b| {
             b.iter(|| threshold::hysteresis(&f.z, s.extent_sigma, s.seed_sigma))

@@ -18,13 +18,13 @@ pub fn gaussian_blur_in_place(image: &mut FloatImage, sigma: f32) {
     if w == 0 || h == 0 {
         return;
     }
-    // Horizontal pass tap by tap over a row padded with its edge values:
-    // each output adds the same terms in the same order as a clamped
-    // per-pixel dot product (the reference in the tests), but the inner
-    // loop vectorises. Horizontally blurred rows are kept only while the
-    // vertical pass needs them, in a ring of 2r + 1 rows. Row y is written
-    // once rows up to y + r have entered the ring, so no source row is
-    // overwritten before it is read.
+    // Horizontal pass over a row padded with its edge values: each output
+    // adds the same terms in the same order as a clamped per-pixel dot
+    // product (the reference in the tests), in blocks that vectorise.
+    // Horizontally blurred rows are kept only while the vertical pass needs
+    // them, in a ring of 2r + 1 rows. Row y is written once rows up to
+    // y + r have entered the ring, so no source row is overwritten before
+    // it is read.
     let pad = radius as usize;
     let taps = kernel.len();
     let mut padded = vec![0.0f32; w + 2 * pad];
@@ -37,24 +37,47 @@ pub fn gaussian_blur_in_place(image: &mut FloatImage, sigma: f32) {
             padded[..pad].fill(row[0]);
             padded[pad..pad + w].copy_from_slice(row);
             padded[pad + w..].fill(row[w - 1]);
-            let slot = &mut ring[(blurred_rows % taps) * w..(blurred_rows % taps + 1) * w];
-            slot.fill(0.0);
-            for (k, &weight) in kernel.iter().enumerate() {
-                for (o, &v) in slot.iter_mut().zip(&padded[k..]) {
-                    *o += weight * v;
-                }
-            }
+            let shifted: Vec<&[f32]> = (0..taps).map(|k| &padded[k..k + w]).collect();
+            let slot = blurred_rows % taps;
+            weighted_sum_into(&mut ring[slot * w..(slot + 1) * w], &kernel, &shifted);
             blurred_rows += 1;
         }
-        let dst_row = &mut data[y * w..(y + 1) * w];
-        dst_row.fill(0.0);
-        for (k, &weight) in kernel.iter().enumerate() {
-            let yy = (y + k).saturating_sub(pad).min(h - 1);
-            let src_row = &ring[(yy % taps) * w..(yy % taps + 1) * w];
-            for (d, s) in dst_row.iter_mut().zip(src_row) {
-                *d += weight * s;
+        let rows: Vec<&[f32]> = (0..taps)
+            .map(|k| {
+                let yy = (y + k).saturating_sub(pad).min(h - 1);
+                &ring[(yy % taps) * w..(yy % taps + 1) * w]
+            })
+            .collect();
+        weighted_sum_into(&mut data[y * w..(y + 1) * w], &kernel, &rows);
+    }
+}
+
+/// Outputs summed per block in [`weighted_sum_into`]: four SSE registers
+/// (the default x86-64 target).
+const BLOCK: usize = 16;
+
+/// `out[x] = Σ_k weights[k] · sources[k][x]`, added in tap order from 0.0
+/// (the reference's order, so every bit matches it), a block of outputs
+/// at a time whose sums stay in registers across the taps. Summing tap by
+/// tap into the output row instead loaded and stored it once per tap:
+/// measured in the README (performance).
+fn weighted_sum_into(out: &mut [f32], weights: &[f32], sources: &[&[f32]]) {
+    let whole = out.len() - out.len() % BLOCK;
+    for (i, block) in out[..whole].chunks_exact_mut(BLOCK).enumerate() {
+        let x0 = i * BLOCK;
+        let mut sums = [0.0f32; BLOCK];
+        for (&weight, source) in weights.iter().zip(sources) {
+            for (sum, &v) in sums.iter_mut().zip(&source[x0..x0 + BLOCK]) {
+                *sum += weight * v;
             }
         }
+        block.copy_from_slice(&sums);
+    }
+    for (x, o) in out.iter_mut().enumerate().skip(whole) {
+        *o = weights
+            .iter()
+            .zip(sources)
+            .fold(0.0, |sum, (&weight, source)| sum + weight * source[x]);
     }
 }
 
