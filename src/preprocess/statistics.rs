@@ -195,7 +195,7 @@ fn bracketed_median_by(
     };
     // About 2 margin / m of the values fall inside the bracket (8 % of an
     // LDC field's, 1 % of a 2048×1536 field's): block-wise while a block
-    // holds a quarter of one on average, as most blocks are read once.
+    // holds at most half of one on average, so most blocks are read once.
     let (below, mut inside) = if blockwise.unwrap_or(4 * margin * BRACKET_BLOCK <= m) {
         bracket.split_blockwise(values, f)
     } else {
