@@ -13,6 +13,7 @@ use super::ObjectMeasurement;
 use image::ImageBuffer;
 
 use crate::image_types::{FloatImage, LabelImage};
+use crate::preprocess::dye::DyeWindows;
 use crate::preprocess::Contrast;
 
 /// How crops are cut; part of a model's input contract, read from its metadata.
@@ -38,17 +39,18 @@ pub const CROP_CHANNELS: usize = 3;
 /// something that looks like a cell of 16.
 pub const MIN_WINDOW_PX: f64 = 8.0;
 
-/// Where crops read the flattened image's contrast: a window of it on
-/// request, so the field's whole plane need not be kept.
-pub trait ContrastWindows: std::fmt::Debug {
+/// Where crops read a field's plane (the flattened image's contrast, the
+/// dye): a window of it on request, so the whole plane need not be kept.
+pub trait PlaneWindows: std::fmt::Debug {
     /// The field's width and height.
     fn dimensions(&self) -> (u32, u32);
     /// Columns `x0..x1`, rows `y0..y1` (within the field).
     fn window(&self, x0: u32, y0: u32, x1: u32, y1: u32) -> FloatImage;
 }
 
-/// A plane of contrast (tests, benches, data made without flattening).
-impl ContrastWindows for FloatImage {
+/// A whole plane (tests, benches, data made without flattening; the dye
+/// of an image not kept as decoded).
+impl PlaneWindows for FloatImage {
     fn dimensions(&self) -> (u32, u32) {
         ImageBuffer::dimensions(self)
     }
@@ -65,7 +67,7 @@ pub struct FlattenedContrast<'a> {
     pub intensity: &'a FloatImage,
 }
 
-impl ContrastWindows for FlattenedContrast<'_> {
+impl PlaneWindows for FlattenedContrast<'_> {
     fn dimensions(&self) -> (u32, u32) {
         self.intensity.dimensions()
     }
@@ -75,13 +77,24 @@ impl ContrastWindows for FlattenedContrast<'_> {
     }
 }
 
+/// The dye of a colour field, from its decoded image.
+impl PlaneWindows for DyeWindows {
+    fn dimensions(&self) -> (u32, u32) {
+        DyeWindows::dimensions(self)
+    }
+
+    fn window(&self, x0: u32, y0: u32, x1: u32, y1: u32) -> FloatImage {
+        DyeWindows::window(self, x0, y0, x1, y1)
+    }
+}
+
 /// The images crops are cut from.
 #[derive(Debug, Clone, Copy)]
 pub struct CropSource<'a> {
     /// Weber contrast of the flattened image.
-    pub contrast: &'a dyn ContrastWindows,
+    pub contrast: &'a dyn PlaneWindows,
     /// Blue excess ([`crate::preprocess::dye`]); `None` for gray images.
-    pub dye: Option<&'a FloatImage>,
+    pub dye: Option<&'a dyn PlaneWindows>,
     pub labels: &'a LabelImage,
 }
 
@@ -127,6 +140,7 @@ pub fn crops(source: &CropSource, objects: &[ObjectMeasurement], spec: &CropSpec
         };
         let ((x0, x1), (y0, y1)) = (span(obj.x, width), span(obj.y, height));
         let contrast = source.contrast.window(x0, y0, x1, y1);
+        let dye = source.dye.map(|d| d.window(x0, y0, x1, y1));
         let contrast_size = (i64::from(x1 - x0), i64::from(y1 - y0));
         let contrast_at = (i64::from(x0), i64::from(y0));
         for row in 0..n {
@@ -141,8 +155,9 @@ pub fn crops(source: &CropSource, objects: &[ObjectMeasurement], spec: &CropSpec
                 if inside && label_data[(ny * w + nx) as usize] == obj.id {
                     out[[k, 1, row, col]] = 1.0;
                 }
-                if let Some(dye) = source.dye {
-                    let d = bilinear(dye.as_raw(), (w, h), (0, 0), sx, sy) * spec.dye_scale;
+                if let Some(dye) = &dye {
+                    let d =
+                        bilinear(dye.as_raw(), contrast_size, contrast_at, sx, sy) * spec.dye_scale;
                     out[[k, 2, row, col]] = d.clamp(-spec.clip, spec.clip);
                 }
             }
@@ -194,12 +209,13 @@ mod tests {
     use crate::segment::regions::regions;
     use proptest::prelude::*;
 
-    /// The contrast channel as cut before windows: bilinear samples of the
-    /// whole plane.
-    fn reference_contrast(
+    /// A channel as cut before windows: bilinear samples of the whole
+    /// plane, times `scale`.
+    fn reference_channel(
         plane: &FloatImage,
         obj: &ObjectMeasurement,
         spec: &CropSpec,
+        scale: f32,
     ) -> Vec<f32> {
         let n = spec.size;
         let (w, h) = (i64::from(plane.width()), i64::from(plane.height()));
@@ -209,7 +225,7 @@ mod tests {
             let sy = obj.y + (row as f64 + 0.5 - n as f64 / 2.0) * step;
             for col in 0..n {
                 let sx = obj.x + (col as f64 + 0.5 - n as f64 / 2.0) * step;
-                let c = bilinear(plane.as_raw(), (w, h), (0, 0), sx, sy) * spec.contrast_scale;
+                let c = bilinear(plane.as_raw(), (w, h), (0, 0), sx, sy) * scale;
                 out.push(c.clamp(-spec.clip, spec.clip));
             }
         }
@@ -237,13 +253,19 @@ mod tests {
             let plane = FloatImage::from_fn(w, h, |x, y| {
                 image::Luma([((x * 31 + y * 17 + seed) % 97) as f32 / 97.0 - 0.5])
             });
+            let dye = FloatImage::from_fn(w, h, |x, y| {
+                image::Luma([((x * 7 + y * 29 + seed) % 89) as f32 / 89.0 - 0.3])
+            });
             let objects = measure(&labels, &regions(&labels, boxes.len() as u32), &plane);
             let spec = CropSpec { context, ..DEFAULT_CROP_SPEC };
-            let cut = crops(&CropSource { contrast: &plane, dye: None, labels: &labels }, &objects, &spec);
+            let source = CropSource { contrast: &plane, dye: Some(&dye), labels: &labels };
+            let cut = crops(&source, &objects, &spec);
             for (k, obj) in objects.iter().enumerate() {
-                let got: Vec<u32> = cut.slice(ndarray::s![k, 0, .., ..]).iter().map(|v| v.to_bits()).collect();
-                let want: Vec<u32> = reference_contrast(&plane, obj, &spec).iter().map(|v| v.to_bits()).collect();
-                prop_assert_eq!(got, want);
+                for (channel, plane, scale) in [(0, &plane, spec.contrast_scale), (2, &dye, spec.dye_scale)] {
+                    let got: Vec<u32> = cut.slice(ndarray::s![k, channel, .., ..]).iter().map(|v| v.to_bits()).collect();
+                    let want: Vec<u32> = reference_channel(plane, obj, &spec, scale).iter().map(|v| v.to_bits()).collect();
+                    prop_assert_eq!(got, want);
+                }
             }
         }
     }

@@ -198,7 +198,7 @@ pub fn candidates(
                     contrast: &contrast,
                     intensity: &intensity,
                 },
-                dye: dye.as_ref(),
+                dye: dye.as_deref(),
                 labels: &seg.labels,
             },
             &objects,

@@ -6,8 +6,9 @@ use image::DynamicImage;
 
 use crate::config::Config;
 use crate::image_types::{FloatImage, LabelImage};
+use crate::measure::crop::PlaneWindows;
 use crate::measure::object_means;
-use crate::preprocess::dye::dye_excess;
+use crate::preprocess::dye::{dye_cast, dye_excess, DyeWindows};
 use crate::preprocess::{subtract_background, to_intensity, Fluorescence};
 
 /// What `intensity_of` gives besides the intensity.
@@ -58,12 +59,17 @@ impl Kept {
 /// ~125 MiB of runtime and model included), for about 2 ms more decoding
 /// on a 2048×1536 field (`cellvia bench`, forty fields).
 ///
-/// The dye channel of a colour field, read only by the crops, is made from
-/// a parked image when it comes back, not held through flattening and
-/// segmentation (4 bytes a pixel). An image not worth parking gives its
-/// dye and is dropped before flattening. With the dye converted in strips
-/// ([`dye_excess`]), one 10000×10000 8-bit RGB field, 1 thread: peak RSS
-/// 2,940,812 → 1,817,268 KiB, outputs byte-identical.
+/// The dye channel of a colour field, read only by the crops, is not held
+/// through flattening and segmentation (4 bytes a pixel): when a parked
+/// image comes back, only its colour cast is measured, and the crops read
+/// the dye window by window from the image ([`DyeWindows`]), which stays
+/// parked (3 bytes a pixel for 8-bit RGB) instead of becoming a plane beside
+/// the intensity and the labels. An image not worth parking gives its dye
+/// plane and is dropped before flattening. One 10000×10000 8-bit RGB
+/// field, 1 thread: peak RSS 2,940,812 → 1,817,268 KiB with the dye
+/// converted in strips ([`dye_excess`]), → 1,549,580–1,554,336 KiB (about
+/// 15.9 bytes a pixel with the runtime) with windows; outputs
+/// byte-identical.
 ///
 /// An AO/PI field's channels come back one at a time, each reduced to its
 /// objects' mean signal before the next is made, and its intensity last
@@ -91,7 +97,7 @@ pub(super) enum Parked {
 /// fluorescence field.
 pub(super) struct Restored {
     pub intensity: FloatImage,
-    pub dye: Option<FloatImage>,
+    pub dye: Option<Box<dyn PlaneWindows>>,
     pub signals: Option<(Vec<f64>, Vec<f64>)>,
 }
 
@@ -122,12 +128,20 @@ impl Parked {
 
     pub(super) fn restore(self, config: &Config, objects: &Objects) -> Restored {
         let (intensity, dye, signals) = match self {
-            Parked::Brightfield { intensity, dye } => (intensity, dye, None),
-            Parked::BrightfieldImage(image) => (
-                to_intensity(&image, config.channel, config.bit_depth),
-                dye_excess(&image),
+            Parked::Brightfield { intensity, dye } => (
+                intensity,
+                dye.map(|d| Box::new(d) as Box<dyn PlaneWindows>),
                 None,
             ),
+            Parked::BrightfieldImage(image) => {
+                // The cast first: its pass holds a float plane of excess
+                // beside the image, before the intensity joins them.
+                let cast = dye_cast(&image);
+                let intensity = to_intensity(&image, config.channel, config.bit_depth);
+                let dye = cast
+                    .map(|cast| Box::new(DyeWindows::new(image, cast)) as Box<dyn PlaneWindows>);
+                (intensity, dye, None)
+            }
             Parked::Fluorescence { intensity, ao, pi } => {
                 let signals = (objects.mean_signal(ao), objects.mean_signal(pi));
                 (intensity, None, Some(signals))

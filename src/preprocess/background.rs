@@ -215,8 +215,10 @@ const INTEGER_MAGIC: f32 = 8_388_608.0;
 /// rather than `as i32`, whose saturating conversion ran one lane at a time
 /// on baseline x86-64 (with branches), most of the block medians' time.
 fn bin(v: f32) -> u32 {
-    // `max` first: it maps NaN to 0, so every step below sees a number.
-    let x = v.max(0.0).min(1.0) * (MEDIAN_BINS - 1) as f32;
+    // NaN to 0 first (bin 0, as `NaN as i32` gave), so every step below
+    // sees a number.
+    let v = if v.is_nan() { 0.0 } else { v };
+    let x = v.clamp(0.0, 1.0) * (MEDIAN_BINS - 1) as f32;
     let nearest = (x + INTEGER_MAGIC) - INTEGER_MAGIC;
     let whole = nearest - if nearest > x { 1.0 } else { 0.0 };
     let up = if x - whole >= 0.5 { 1.0 } else { 0.0 };

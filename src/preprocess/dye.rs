@@ -45,6 +45,22 @@ const STRIP_ROWS: u32 = 64;
 /// assert!(dye_excess(&gray).is_none());
 /// ```
 pub fn dye_excess(image: &DynamicImage) -> Option<FloatImage> {
+    let mut excess = blue_excesses(image)?;
+    let cast = median_of(&excess);
+    excess.iter_mut().for_each(|v| *v -= cast);
+    FloatImage::from_raw(image.width(), image.height(), excess)
+}
+
+/// The colour cast [`dye_excess`] subtracts (the field's median blue
+/// excess), or `None` for gray images: with it, [`DyeWindows`] gives the
+/// dye a window at a time.
+pub fn dye_cast(image: &DynamicImage) -> Option<f32> {
+    blue_excesses(image).map(|excess| median_of(&excess))
+}
+
+/// The blue excess of every pixel, in raster order, or `None` for gray
+/// images.
+fn blue_excesses(image: &DynamicImage) -> Option<Vec<f32>> {
     if !image.color().has_color() {
         return None;
     }
@@ -67,7 +83,6 @@ pub fn dye_excess(image: &DynamicImage) -> Option<FloatImage> {
         // dye_excess_colour_rgb`: 225×219 385 → 181 µs, 2048×1536 21.4 →
         // 11.4 ms).
         DynamicImage::ImageRgb8(rgb) => {
-            let unit = |v: u8| (f32::from(v) / f32::from(u8::MAX)).clamp(0.0, 1.0);
             let (pixels, _) = rgb.as_raw().as_chunks::<3>();
             excess.extend(pixels.iter().map(|p| blue_excess(p.map(unit))));
         }
@@ -77,9 +92,76 @@ pub fn dye_excess(image: &DynamicImage) -> Option<FloatImage> {
             }
         }
     }
-    let cast = median_of(&excess);
-    excess.iter_mut().for_each(|v| *v -= cast);
-    FloatImage::from_raw(w, h, excess)
+    Some(excess)
+}
+
+/// An 8-bit sample on the 0..=1 scale of `to_rgb32f`.
+fn unit(v: u8) -> f32 {
+    (f32::from(v) / f32::from(u8::MAX)).clamp(0.0, 1.0)
+}
+
+/// The dye channel of a colour field read a window at a time from its
+/// decoded image, bit for bit the plane [`dye_excess`] makes. Crops read
+/// only windows around objects, so the field keeps its decoded image (3
+/// bytes a pixel for 8-bit RGB) instead of a float plane of dye (4) beside
+/// its intensity and labels, which was a colour field's peak.
+#[derive(Debug)]
+pub struct DyeWindows {
+    image: DynamicImage,
+    cast: f32,
+}
+
+impl DyeWindows {
+    /// The dye of `image`, whose cast is `cast` ([`dye_cast`]).
+    ///
+    /// ```
+    /// use cellvia::preprocess::dye::{dye_cast, dye_excess, DyeWindows};
+    /// use image::{DynamicImage, Rgb, RgbImage};
+    /// let mut img = RgbImage::from_pixel(5, 4, Rgb([200, 200, 180]));
+    /// img.put_pixel(2, 2, Rgb([80, 90, 150]));
+    /// let image = DynamicImage::ImageRgb8(img);
+    /// let plane = dye_excess(&image).unwrap();
+    /// let dye = DyeWindows::new(image.clone(), dye_cast(&image).unwrap());
+    /// let window = dye.window(1, 1, 4, 3);
+    /// assert_eq!(window.dimensions(), (3, 2));
+    /// assert_eq!(window.get_pixel(1, 1), plane.get_pixel(2, 2));
+    /// ```
+    pub fn new(image: DynamicImage, cast: f32) -> Self {
+        DyeWindows { image, cast }
+    }
+
+    /// The field's width and height.
+    pub fn dimensions(&self) -> (u32, u32) {
+        (self.image.width(), self.image.height())
+    }
+
+    /// The dye of columns `x0..x1`, rows `y0..y1` (within the field).
+    pub fn window(&self, x0: u32, y0: u32, x1: u32, y1: u32) -> FloatImage {
+        let (ww, wh) = (x1 - x0, y1 - y0);
+        let values: Vec<f32> = match &self.image {
+            DynamicImage::ImageRgb8(rgb) => {
+                let row = 3 * rgb.width() as usize;
+                let mut values = Vec::with_capacity(ww as usize * wh as usize);
+                for line in rgb
+                    .as_raw()
+                    .chunks_exact(row)
+                    .skip(y0 as usize)
+                    .take(wh as usize)
+                {
+                    let (pixels, _) = line[3 * x0 as usize..3 * x1 as usize].as_chunks::<3>();
+                    values.extend(pixels.iter().map(|p| blue_excess(p.map(unit)) - self.cast));
+                }
+                values
+            }
+            other => other
+                .crop_imm(x0, y0, ww, wh)
+                .to_rgb32f()
+                .pixels()
+                .map(|p| blue_excess(p.0) - self.cast)
+                .collect(),
+        };
+        FloatImage::from_raw(ww, wh, values).unwrap_or_else(|| FloatImage::new(ww, wh))
+    }
 }
 
 /// Whether a pixel's channels differ beyond [`GRAY_TOLERANCE`].
@@ -165,6 +247,44 @@ mod tests {
             let fast = dye_excess(&image).map(|d| d.as_raw().iter().map(|v| v.to_bits()).collect::<Vec<_>>());
             let slow = reference(&image).map(|d| d.iter().map(|v| v.to_bits()).collect::<Vec<_>>());
             proptest::prop_assert_eq!(fast, slow);
+        }
+
+        /// A window of [`DyeWindows`] holds the bits of the same window of
+        /// [`dye_excess`]'s plane, from 8-bit RGB bytes or through
+        /// `to_rgb32f` (16-bit).
+        #[test]
+        fn windows_equal_the_plane(
+            w in 1u32..40,
+            h in 1u32..40,
+            corners in (0u32..40, 0u32..40, 0u32..40, 0u32..40),
+            seed in proptest::num::u64::ANY,
+            sixteen in proptest::bool::ANY,
+        ) {
+            let mut state = seed | 1;
+            let mut next = move || {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                (state >> 48) as u16
+            };
+            let rgb16 = image::ImageBuffer::<Rgb<u16>, Vec<u16>>::from_fn(w, h, |_, _| {
+                Rgb([next(), next(), next()])
+            });
+            let image = if sixteen {
+                DynamicImage::ImageRgb16(rgb16)
+            } else {
+                DynamicImage::ImageRgb8(DynamicImage::ImageRgb16(rgb16).to_rgb8())
+            };
+            let (xa, xb) = (corners.0 % w, corners.1 % w);
+            let (ya, yb) = (corners.2 % h, corners.3 % h);
+            let (x0, x1, y0, y1) = (xa.min(xb), xa.max(xb) + 1, ya.min(yb), ya.max(yb) + 1);
+            if let (Some(plane), Some(cast)) = (dye_excess(&image), dye_cast(&image)) {
+                let want: Vec<u32> = image::imageops::crop_imm(&plane, x0, y0, x1 - x0, y1 - y0)
+                    .to_image().as_raw().iter().map(|v| v.to_bits()).collect();
+                let got: Vec<u32> = DyeWindows::new(image, cast).window(x0, y0, x1, y1)
+                    .as_raw().iter().map(|v| v.to_bits()).collect();
+                proptest::prop_assert_eq!(got, want);
+            }
         }
     }
 }
