@@ -130,8 +130,9 @@ pub fn flatten(intensity: &FloatImage, typical_diameter: f64) -> Flattened {
     let dark = MIN_ILLUMINATION_FRACTION * median_background;
     let illumination_spread = illumination_spread(&background, dark);
     // The contrast takes the background plane's place, value by value: no
-    // new plane (its fresh pages were 3 % of a 2048×1536 field's CPU, the
-    // kernel zeroing them) and one plane fewer at flattening's peak.
+    // new plane to fault in (the kernel zeroing fresh pages inside flatten
+    // was 3 % of a 2048×1536 field's CPU under perf) and one plane fewer
+    // at flattening's peak.
     let mut contrast = background;
     let mut excluded = 0usize;
     for (c, &i) in contrast.as_mut().iter_mut().zip(intensity.as_raw()) {
