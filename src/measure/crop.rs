@@ -141,13 +141,13 @@ pub fn crops(source: &CropSource, objects: &[ObjectMeasurement], spec: &CropSpec
         let ((x0, x1), (y0, y1)) = (span(obj.x, width), span(obj.y, height));
         let contrast = source.contrast.window(x0, y0, x1, y1);
         let dye = source.dye.map(|d| d.window(x0, y0, x1, y1));
-        let contrast_size = (i64::from(x1 - x0), i64::from(y1 - y0));
-        let contrast_at = (i64::from(x0), i64::from(y0));
+        let window_size = (i64::from(x1 - x0), i64::from(y1 - y0));
+        let window_at = (i64::from(x0), i64::from(y0));
         for row in 0..n {
             let sy = sample_at(obj.y, row);
             for col in 0..n {
                 let sx = sample_at(obj.x, col);
-                let c = bilinear(contrast.as_raw(), contrast_size, contrast_at, sx, sy)
+                let c = bilinear(contrast.as_raw(), window_size, window_at, sx, sy)
                     * spec.contrast_scale;
                 out[[k, 0, row, col]] = c.clamp(-spec.clip, spec.clip);
                 let (nx, ny) = (sx.round() as i64, sy.round() as i64);
@@ -156,8 +156,7 @@ pub fn crops(source: &CropSource, objects: &[ObjectMeasurement], spec: &CropSpec
                     out[[k, 1, row, col]] = 1.0;
                 }
                 if let Some(dye) = &dye {
-                    let d =
-                        bilinear(dye.as_raw(), contrast_size, contrast_at, sx, sy) * spec.dye_scale;
+                    let d = bilinear(dye.as_raw(), window_size, window_at, sx, sy) * spec.dye_scale;
                     out[[k, 2, row, col]] = d.clamp(-spec.clip, spec.clip);
                 }
             }
