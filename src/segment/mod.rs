@@ -10,12 +10,13 @@
 //! 1. Threshold ([`threshold`]): hysteresis on |z|: an object must reach
 //!    `seed_sigma` (6σ) somewhere and extends over connected pixels above
 //!    `extent_sigma` (3σ). 6σ is one false start per ~10⁹ noise pixels, 3σ
-//!    follows faint rims out. A connected region above 3σ as large as a disc
-//!    of the minimum diameter is kept even if it never reaches 6σ: noise,
-//!    smoothed at a twentieth of a diameter, never covers that much, and a
-//!    faint cell's rim or a ring of halo (whose bright centre is a separate
-//!    region) does. With `threshold = "otsu"`, one global Otsu level on |z|
-//!    (never below `extent_sigma`).
+//!    follows faint rims out. A connected region above 3σ that spans a disc
+//!    of the minimum diameter along its rows (with whatever it encloses) is
+//!    kept even if it never reaches 6σ: smoothed noise never spans that
+//!    much, and a faint cell's rim, a dim cell's thin outline or a ring of
+//!    halo (whose bright centre is a separate region) does. With
+//!    `threshold = "otsu"`, one global Otsu level on |z| (never below
+//!    `extent_sigma`).
 //! 2. Clean-up: a 1 px closing bridges broken rims; [`fill::fill_holes`] fills
 //!    enclosed holes up to one large cell's area (bright centres; bounded so a
 //!    grid square closed by rulings is not swallowed); [`lines::remove_long_runs`]

@@ -97,8 +97,10 @@ pub fn hysteresis(z: &FloatImage, low: f32, high: f32) -> Mask {
 }
 
 /// [`hysteresis`] on `magnitude(z)` instead of `|z|` (read on the fly, so
-/// no image of magnitudes is made), also keeping every component of at
-/// least `seedless_area` pixels above `low` that never reaches `high`.
+/// no image of magnitudes is made), also keeping every component above
+/// `low` that never reaches `high` but spans at least `seedless_area`
+/// pixels: its area with whatever it encloses along its rows (a thin
+/// faint ring spans its whole disc).
 ///
 /// ```
 /// use cellvia::image_types::FloatImage;
@@ -131,8 +133,8 @@ pub fn hysteresis_by(
         let row = &values[run.y * w..(run.y + 1) * w];
         seeded[c as usize] |= row[run.x0..run.x1].iter().any(|&v| magnitude(v) >= high);
     }
-    for (s, e) in seeded.iter_mut().zip(found.extents()) {
-        *s |= e.area >= seedless_area;
+    for (s, spanned) in seeded.iter_mut().zip(spanned_areas(&found)) {
+        *s |= spanned >= seedless_area;
     }
     let mut mask = Mask::new(z.width(), z.height());
     let out = mask.as_mut();
@@ -142,6 +144,35 @@ pub fn hysteresis_by(
         }
     }
     mask
+}
+
+/// Each component's area with whatever it encloses along its rows: the sum
+/// over its rows of the span from its first pixel to its last. A faint cell
+/// whose only trace is a thin ring (a dim live cell's rim: 3 px wide, so a
+/// 40 px cell's ring covers under half the disc of a small cell) spans its
+/// whole disc, while a compact noise speck spans little more than itself.
+fn spanned_areas(components: &Components) -> Vec<usize> {
+    // Per component: the row being summed and its first and last pixel.
+    let mut row = vec![usize::MAX; components.count as usize];
+    let mut span = vec![(0usize, 0usize); components.count as usize];
+    let mut total = vec![0usize; components.count as usize];
+    // Runs are in raster order: a component's runs in a row come left to
+    // right, and its rows in order.
+    for (run, &c) in components.runs.iter().zip(&components.component) {
+        let c = c as usize;
+        if row[c] == run.y {
+            span[c].1 = run.x1;
+        } else {
+            total[c] += span[c].1 - span[c].0;
+            row[c] = run.y;
+            span[c] = (run.x0, run.x1);
+        }
+    }
+    total
+        .iter()
+        .zip(&span)
+        .map(|(t, (x0, x1))| t + x1 - x0)
+        .collect()
 }
 
 #[cfg(test)]
@@ -247,6 +278,69 @@ mod tests {
             prop_assume!(h > 0);
             let z = FloatImage::from_raw(w, h, values[..(w * h) as usize].to_vec()).unwrap();
             prop_assert_eq!(hysteresis(&z, low, high).into_raw(), hysteresis_reference(&z, low, high));
+        }
+    }
+
+    /// A faint ring (4σ, 2 px wide) round a 24 px disc is kept as a faint
+    /// cell; a faint square with as many pixels is noise-sized and is not.
+    #[test]
+    fn faint_ring_spanning_a_cell_is_kept_and_a_speck_of_its_pixels_is_not() {
+        let ring = |x: u32, y: u32| {
+            let d = (x as f32 - 20.0).hypot(y as f32 - 32.0);
+            (d - 12.0).abs() < 1.0
+        };
+        let ring_pixels = (0..64).flat_map(|y| (0..64).map(move |x| (x, y)));
+        let ring_area = ring_pixels.filter(|&(x, y)| ring(x, y)).count();
+        let side = (ring_area as f64).sqrt().round() as u32;
+        let square = |x: u32, y: u32| (44..44 + side).contains(&x) && (26..26 + side).contains(&y);
+        let z = FloatImage::from_fn(64, 64, |x, y| {
+            image::Luma([if ring(x, y) || square(x, y) { 4.0 } else { 0.0 }])
+        });
+        // Between the ring's own pixels (about 150) and its disc (about 530).
+        let seedless = 2 * ring_area;
+        let mask = hysteresis_by(&z, 3.0, 6.0, seedless, f32::abs);
+        assert_eq!(mask.get_pixel(20, 20).0[0], MASK_ON, "the ring's top");
+        assert_eq!(
+            mask.get_pixel(20, 32).0[0],
+            0,
+            "filling is left to fill_holes"
+        );
+        assert_eq!(mask.get_pixel(50, 30).0[0], 0, "the square");
+    }
+
+    /// Slow reference: each component's first and last pixel in each row,
+    /// read from a label image.
+    fn spanned_areas_reference(components: &Components, w: usize, h: usize) -> Vec<usize> {
+        let mut labels = crate::image_types::LabelImage::new(w as u32, h as u32);
+        components.paint(&mut labels, 1);
+        (1..=components.count)
+            .map(|label| {
+                (0..h)
+                    .filter_map(|y| {
+                        let row = &labels.as_raw()[y * w..(y + 1) * w];
+                        let first = row.iter().position(|&l| l == label)?;
+                        let last = row.iter().rposition(|&l| l == label)?;
+                        Some(last + 1 - first)
+                    })
+                    .sum()
+            })
+            .collect()
+    }
+
+    proptest! {
+        #[test]
+        fn spanned_areas_match_reference(
+            w in 1usize..24,
+            pixels in proptest::collection::vec(proptest::bool::weighted(0.6), 1..400),
+        ) {
+            let h = pixels.len() / w;
+            prop_assume!(h > 0);
+            let pixels = &pixels[..w * h];
+            let components = Components::of(pixels, w, |&p| p, Connectivity::Eight);
+            prop_assert_eq!(
+                spanned_areas(&components),
+                spanned_areas_reference(&components, w, h)
+            );
         }
     }
 }
