@@ -1,5 +1,5 @@
-//! Flattening (background, contrast, noise; the blur and the noise's MAD
-//! alone too), the size-free first pass of `--diameter auto`, and
+//! Flattening (background, contrast, noise; the blur, the noise's MAD and
+//! its sigma-clipped estimate alone too), the size-free first pass of `--diameter auto`, and
 //! thresholding the z image.
 //! `cargo bench --bench threshold`
 use cellvia::preprocess;
@@ -21,8 +21,8 @@ fn bench(c: &mut Criterion) {
             b.iter(|| object_diameters(&f.intensity, Appearance::Brightfield))
         });
         // The smoothing of z, as `flatten` does it (sigma a twentieth of
-        // the typical diameter, at least 0.7 px).
-        let sigma = (f.diameter.typical() / 20.0).max(0.7) as f32;
+        // the typical diameter, within 0.7-1.5 px).
+        let sigma = (f.diameter.typical() / 20.0).clamp(0.7, 1.5) as f32;
         g.bench_function(BenchmarkId::new("blur", &f.name), |b| {
             b.iter_batched_ref(
                 || f.z.clone(),
@@ -32,6 +32,9 @@ fn bench(c: &mut Criterion) {
         });
         g.bench_function(BenchmarkId::new("robust_sigma", &f.name), |b| {
             b.iter(|| preprocess::robust_sigma(f.z.as_raw()))
+        });
+        g.bench_function(BenchmarkId::new("background_sigma", &f.name), |b| {
+            b.iter(|| preprocess::background_sigma(f.z.as_raw()))
         });
         g.bench_function(BenchmarkId::new("hysteresis", &f.name), |b| {
             b.iter(|| threshold::hysteresis(&f.z, s.extent_sigma, s.seed_sigma))
