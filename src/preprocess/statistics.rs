@@ -4,9 +4,8 @@
 /// deviation (1 / Φ⁻¹(3/4)).
 pub(super) const MAD_TO_SIGMA: f32 = 1.4826;
 
-/// [`MAD_TO_SIGMA`] × the median absolute deviation from the median: the
-/// standard deviation of Gaussian noise, unmoved by the few pixels that are
-/// cells.
+/// 1.4826 × the median absolute deviation from the median: the standard
+/// deviation of Gaussian noise, unmoved by the few pixels that are cells.
 ///
 /// ```
 /// // Median 3; absolute deviations 2, 1, 0, 1, 97 have median 1.
